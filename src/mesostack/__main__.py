@@ -1,0 +1,5 @@
+"""`python -m mesostack`."""
+
+from mesostack.cli import main
+
+main()

@@ -1,0 +1,12 @@
+"""Shared test set-up: the `docker` marker's rules and the test bed's names."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tag docker-marked tests in the JUnit report, so scripts/check_junit.py can count them."""
+    for item in items:
+        if item.get_closest_marker("docker") is not None:
+            item.user_properties.append(("docker", "1"))

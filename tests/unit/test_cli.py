@@ -1,0 +1,86 @@
+"""The command line's frame: version, help, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from mesostack import __version__
+from mesostack.cli import cli, main
+from mesostack.errors import InputError, MesostackError
+
+
+def run_main(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    code = exited.value.code
+    assert isinstance(code, int)
+    return code
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["--version"]) == 0
+    assert capsys.readouterr().out == f"mesostack, version {__version__}\n"
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["--help"]) == 0
+    assert "Usage: mesostack" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["no-such-command"]) == 2
+    assert "No such command 'no-such-command'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [(MesostackError("master not ready", hint="see `mesostack logs master`"), 1),
+     (InputError("stack.yaml:3:1: unknown key"), 2)],
+)
+def test_domain_errors_become_one_line_and_their_exit_code(
+    error: MesostackError, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @cli.command("raise-for-test")
+    def raise_for_test() -> None:
+        raise error
+
+    try:
+        assert run_main(["raise-for-test"]) == code
+    finally:
+        cli.commands.pop("raise-for-test")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("mesostack: error: ")
+    assert "Traceback" not in err
+
+
+def test_interrupt_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    @cli.command("interrupt-for-test")
+    def interrupt_for_test() -> None:
+        raise KeyboardInterrupt
+
+    try:
+        assert run_main(["interrupt-for-test"]) == 130
+    finally:
+        cli.commands.pop("interrupt-for-test")
+    assert capsys.readouterr().err.strip() == "mesostack: interrupted"
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "mesostack", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (0, f"mesostack, version {__version__}\n")
+
+
+def test_click_is_the_only_heavy_import_on_the_help_path() -> None:
+    code = ("import sys, mesostack.cli; "
+            "print(sorted(m for m in ('docker', 'kazoo', 'requests', 'rich', 'pydantic', 'yaml')"
+            " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+    assert click.__name__ == "click"
