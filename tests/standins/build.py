@@ -49,7 +49,12 @@ class Image:
     extra_files: tuple[str, ...] = ()
 
 
-IMAGES = (Image("zookeeper"),)
+IMAGES = (
+    Image("zookeeper"),
+    Image("mesos-master", ("common.py", "master.py")),
+    Image("mesos-slave", ("common.py", "agent.py")),
+    Image("marathon", ("common.py", "marathon.py", "marathon_api.py", "validation.py")),
+)
 
 
 def run(*cmd: str, capture: bool = False) -> str:

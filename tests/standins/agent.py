@@ -1,0 +1,378 @@
+"""Mesos agent ("slave") stand-in: finds the leader, registers, runs command and Docker tasks.
+
+Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
+- env `MESOS_MASTER` (`zk://.../mesos` or `host:port`), `MESOS_IP`, `MESOS_HOSTNAME`,
+  `MESOS_PORT` (5051), `MESOS_RESOURCES` (`cpus:2;mem:2048`), `MESOS_WORK_DIR` (/tmp/mesos),
+  `MESOS_DOCKER_KILL_ORPHANS` (true);
+- re-registers with each new leading master; `/state` (legacy `/state.json`) has `id` "" until
+  registered and `master_hostname` once a master is known; `/health` 200 from the start;
+- a command task runs `sh -c CMD` in its sandbox inside this container; a `DOCKER` task is a
+  sibling container on the host's engine named `mesos-<agentId>.<containerId>` (legacy) or
+  `mesos-<containerId>` (modern), its output copied to the sandbox's stdout/stderr;
+- sandbox files through `/files/read` (legacy `/files/read.json`);
+- at start, removes running `mesos-*` containers it did not start (`--docker_kill_orphans`).
+`STANDIN_REGISTRATION_DELAY` keeps a healthy agent unregistered that long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from common import (
+    LEGACY,
+    Request,
+    Response,
+    call,
+    connect_zk,
+    env_seconds,
+    json_response,
+    leading_master,
+    log,
+    master_address,
+    parse_zk_url,
+    serve,
+)
+
+VERSION = "0.23.0" if LEGACY else "1.4.0"
+C = "slave.cpp"
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+class Docker:
+    """The host's engine through the mounted socket, as the docker containerizer uses it."""
+
+    class _Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(DOCKER_SOCKET)
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = 60
+                ) -> tuple[int, Any]:
+        conn = self._Connection("localhost", timeout=timeout)
+        payload = None if body is None else json.dumps(body)
+        conn.request(method, path, payload, {"Content-Type": "application/json"})
+        answer = conn.getresponse()
+        raw = answer.read()
+        conn.close()
+        try:
+            return answer.status, json.loads(raw) if raw else None
+        except ValueError:
+            return answer.status, raw.decode(errors="replace")
+
+    def stream_logs(self, container: str, stdout: Path, stderr: Path) -> None:
+        """Copy a container's output into the sandbox files (demultiplexing Docker's frames)."""
+        conn = self._Connection("localhost", timeout=None)
+        conn.request("GET", f"/containers/{container}/logs?follow=1&stdout=1&stderr=1")
+        answer = conn.getresponse()
+        with stdout.open("ab") as out, stderr.open("ab") as err:
+            while header := answer.read(8):
+                if len(header) < 8:
+                    break
+                chunk = answer.read(int.from_bytes(header[4:8], "big"))
+                target = err if header[0] == 2 else out
+                target.write(chunk)
+                target.flush()
+        conn.close()
+
+
+class Agent:
+    def __init__(self) -> None:
+        self.ip = os.environ.get("MESOS_IP", "127.0.0.1")
+        self.port = int(os.environ.get("MESOS_PORT", "5051"))
+        self.hostname = os.environ.get("MESOS_HOSTNAME", self.ip)
+        self.work_dir = Path(os.environ.get("MESOS_WORK_DIR", "/tmp/mesos"))
+        self.pid = f"slave(1)@{self.ip}:{self.port}"
+        self.resources = parse_resources(os.environ.get("MESOS_RESOURCES", ""))
+        self.start_time = time.time()
+        self.lock = threading.RLock()
+        self.id = ""
+        self.master: dict[str, Any] | None = None
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.docker = Docker()
+        self.started_containers = self.work_dir / "meta" / "docker-containers"
+
+    # --- docker_kill_orphans ----------------------------------------------------------------
+
+    def kill_orphans(self) -> None:
+        if os.environ.get("MESOS_DOCKER_KILL_ORPHANS", "true").lower() == "false":
+            return
+        if not Path(DOCKER_SOCKET).exists():
+            return
+        ours = set(self.started_containers.read_text().split()) if (
+            self.started_containers.exists()) else set()
+        _, containers = self.docker.request("GET", "/containers/json")
+        for container in containers or []:
+            name = container["Names"][0].lstrip("/")
+            if name.startswith("mesos-") and name not in ours:
+                log("docker.cpp", f"Killing orphaned container {name}")
+                self.docker.request("DELETE", f"/containers/{container['Id']}?force=1")
+
+    # --- finding the leader and registering --------------------------------------------------
+
+    def register_forever(self) -> None:
+        spec = os.environ.get("MESOS_MASTER", "")
+        zk, path = None, ""
+        if spec.startswith("zk://"):
+            hosts, path = parse_zk_url(spec)
+            zk = connect_zk(C, hosts)
+        delay = env_seconds("STANDIN_REGISTRATION_DELAY")
+        delayed = False
+        while True:
+            leader = leading_master(zk, path) if zk else {"pid": f"master@{spec}",
+                                                          "hostname": spec.split(":")[0]}
+            with self.lock:
+                if leader and (self.master or {}).get("pid") != leader["pid"]:
+                    log(C, f"New master detected at {leader['pid']}")
+                self.master = leader
+            if leader is not None:
+                if delay and not delayed:
+                    log(C, f"registration delay {delay}s: healthy, not registering yet")
+                    time.sleep(delay)
+                    delayed = True
+                self.register(master_address(leader))
+            time.sleep(1.0 if self.id else 0.1)
+
+    def register(self, address: str) -> None:
+        with self.lock:
+            body = {"id": self.id or None, "pid": self.pid, "hostname": self.hostname,
+                    "url": f"http://{self.ip}:{self.port}", "resources": self.resources,
+                    "version": VERSION, "attributes": {},
+                    "tasks": [self.task_report(t) for t in self.tasks.values()]}
+        try:
+            status, answer = call("POST", f"http://{address}/standin/agents", body, timeout=2)
+        except OSError:
+            return
+        if status == 200:
+            with self.lock:
+                if self.id != answer["id"]:
+                    log(C, f"Registered with master {address}; given agent ID {answer['id']}")
+                self.id = answer["id"]
+
+    def report(self, task_id: str, state: str, message: str = "") -> None:
+        with self.lock:
+            task = self.tasks[task_id]
+            task["state"] = state
+            task["message"] = message
+            master = self.master
+        log(C, f"Status update {state} for task {task_id} {message}".rstrip())
+        if master is not None:
+            with contextlib.suppress(OSError):  # else the next registration carries it
+                call("POST", f"http://{master_address(master)}/standin/status",
+                     {"task_id": task_id, "state": state, "message": message}, timeout=2)
+
+    def task_report(self, task: dict[str, Any]) -> dict[str, Any]:
+        keys = ("id", "name", "framework_id", "executor_id", "slave_id", "state", "resources",
+                "message", "marathon")
+        return {k: task[k] for k in keys if k in task}
+
+    # --- running tasks ----------------------------------------------------------------------
+
+    def launch(self, body: dict[str, Any]) -> Response:
+        task = dict(body["task"])
+        container_id = str(uuid.uuid4())
+        sandbox = (self.work_dir / "slaves" / self.id / "frameworks" / task["framework_id"]
+                   / "executors" / task["id"] / "runs" / container_id)
+        sandbox.mkdir(parents=True)
+        (sandbox / "stdout").touch()
+        (sandbox / "stderr").touch()
+        task.update(executor_id=task["id"], container=container_id, directory=str(sandbox),
+                    slave_id=self.id, state="TASK_STAGING")
+        with self.lock:
+            self.tasks[task["id"]] = task
+        env = {**os.environ, **task.get("env", {}), "MESOS_SANDBOX": str(sandbox),
+               "MESOS_TASK_ID": task["id"], "HOST": self.hostname}
+        try:
+            if task.get("docker"):
+                self.launch_docker(task, sandbox, env)
+            else:
+                self.launch_command(task, sandbox, env)
+        except Exception as exc:
+            self.report(task["id"], "TASK_FAILED", f"Failed to launch container: {exc}")
+            return json_response({"message": str(exc)}, 200)
+        self.report(task["id"], "TASK_RUNNING")
+        return json_response({})
+
+    def launch_command(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
+        with (sandbox / "stdout").open("ab") as out, (sandbox / "stderr").open("ab") as err:
+            process = subprocess.Popen(["sh", "-c", task["command"]], cwd=sandbox, env=env,
+                                       stdout=out, stderr=err, start_new_session=True)
+        self.processes[task["id"]] = process
+
+        def wait() -> None:
+            code = process.wait()
+            if task.get("killing"):
+                self.report(task["id"], "TASK_KILLED", "Command terminated with signal Terminated")
+            elif code == 0:
+                self.report(task["id"], "TASK_FINISHED", "Command exited with status 0")
+            else:
+                self.report(task["id"], "TASK_FAILED", f"Command exited with status {code}")
+
+        threading.Thread(target=wait, daemon=True).start()
+
+    def launch_docker(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
+        docker = task["docker"]
+        name = (f"mesos-{self.id}.{task['container']}" if LEGACY
+                else f"mesos-{task['container']}")
+        image = docker["image"]
+        status, _ = self.docker.request("GET", f"/images/{quote(image, safe='')}/json")
+        if status == 404 or docker.get("forcePullImage"):
+            status, answer = self.docker.request(
+                "POST", f"/images/create?fromImage={quote(image, safe='')}", timeout=300)
+            if status != 200:
+                raise RuntimeError(f"Failed to pull image {image}: {answer}")
+        labels = dict(p["value"].split("=", 1) for p in docker.get("parameters", [])
+                      if p.get("key") == "label" and "=" in p.get("value", ""))
+        create = {
+            "Image": image,
+            "Env": [f"{k}={v}" for k, v in {**task.get("env", {}), "MESOS_SANDBOX": "/mnt/mesos/"
+                                            "sandbox", "MESOS_TASK_ID": task["id"]}.items()],
+            "Labels": labels,
+            "HostConfig": {"NetworkMode": "host", "Privileged": bool(docker.get("privileged")),
+                           "Binds": [f"{sandbox}:/mnt/mesos/sandbox"]},
+        }
+        if task.get("command"):
+            create["Cmd"] = ["sh", "-c", task["command"]]
+        status, answer = self.docker.request("POST", f"/containers/create?name={name}", create)
+        if status != 201:
+            raise RuntimeError(f"Failed to create container {name}: {answer}")
+        with self.lock:
+            self.started_containers.parent.mkdir(parents=True, exist_ok=True)
+            with self.started_containers.open("a") as f:
+                f.write(name + "\n")
+        status, answer = self.docker.request("POST", f"/containers/{name}/start")
+        if status not in (204, 304):
+            raise RuntimeError(f"Failed to start container {name}: {answer}")
+        task["docker_name"] = name
+        threading.Thread(target=self.docker.stream_logs,
+                         args=(name, sandbox / "stdout", sandbox / "stderr"), daemon=True).start()
+
+        def wait() -> None:
+            _, answer = self.docker.request("POST", f"/containers/{name}/wait", timeout=None)
+            code = (answer or {}).get("StatusCode", -1)
+            if task.get("killing"):
+                self.report(task["id"], "TASK_KILLED", "Container was killed")
+            elif code == 0:
+                self.report(task["id"], "TASK_FINISHED", "Container exited with status 0")
+            else:
+                self.report(task["id"], "TASK_FAILED", f"Container exited with status {code}")
+
+        threading.Thread(target=wait, daemon=True).start()
+
+    def kill(self, body: dict[str, Any]) -> Response:
+        with self.lock:
+            task = self.tasks.get(body["task_id"])
+        if task is None:
+            return json_response({"message": "unknown task"}, 404)
+        task["killing"] = True
+        if "docker_name" in task:
+            self.docker.request("POST", f"/containers/{task['docker_name']}/stop?t=2")
+        elif task["id"] in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.processes[task["id"]].pid, signal.SIGTERM)
+        return json_response({})
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            frameworks: dict[str, dict[str, Any]] = {}
+            for task in self.tasks.values():
+                fw = frameworks.setdefault(task["framework_id"], {
+                    "id": task["framework_id"], "name": task.get("framework_name", "marathon"),
+                    "executors": [], "completed_executors": []})
+                public = self.task_report(task)
+                executor = {"id": task["executor_id"], "name": f"Command Executor (Task: "
+                            f"{task['id']})", "source": task["id"],
+                            "container": task["container"], "directory": task["directory"],
+                            "resources": task["resources"]}
+                if task["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"):
+                    fw["executors"].append({**executor, "tasks": [public], "queued_tasks": [],
+                                            "completed_tasks": []})
+                else:
+                    fw["completed_executors"].append({**executor, "tasks": [],
+                                                      "queued_tasks": [],
+                                                      "completed_tasks": [public]})
+            master = self.master
+            return {
+                "version": VERSION, "id": self.id, "pid": self.pid, "hostname": self.hostname,
+                "start_time": self.start_time, "resources": self.resources, "attributes": {},
+                "master_hostname": master.get("hostname", "") if master else "",
+                "frameworks": list(frameworks.values()), "completed_frameworks": [],
+                "flags": {"port": str(self.port), "work_dir": str(self.work_dir),
+                          "master": os.environ.get("MESOS_MASTER", ""),
+                          "docker_kill_orphans": os.environ.get("MESOS_DOCKER_KILL_ORPHANS",
+                                                                "true")},
+            }
+
+    def read_file(self, query: dict[str, str]) -> Response:
+        """`/files/read`: a slice of a sandbox file; offset -1 answers the file's length."""
+        path = Path(query.get("path", ""))
+        try:
+            path.resolve().relative_to(self.work_dir.resolve())
+        except ValueError:
+            return Response(404, "")
+        if not path.is_file():
+            return Response(404, "")
+        size = path.stat().st_size
+        offset = int(query.get("offset", "0"))
+        if offset == -1:
+            return json_response({"data": "", "offset": size})
+        length = int(query.get("length", str(size)))
+        with path.open("rb") as f:
+            f.seek(offset)
+            data = f.read(max(0, length))
+        return json_response({"data": data.decode(errors="replace"), "offset": offset})
+
+    def handle(self, request: Request) -> Response:
+        state_paths = ("/state.json", "/slave(1)/state.json") if LEGACY else (
+            "/state", "/slave(1)/state")
+        files = "/files/read.json" if LEGACY else "/files/read"
+        routes = {
+            ("GET", "/health"): lambda: Response(200, b""),
+            ("GET", files): lambda: self.read_file(request.query),
+            ("POST", "/standin/launch"): lambda: self.launch(request.json()),
+            ("POST", "/standin/kill"): lambda: self.kill(request.json()),
+            **{("GET", p): lambda: json_response(self.state()) for p in state_paths},
+        }
+        route = routes.get((request.method, request.path))
+        return route() if route else Response(404, b"")
+
+
+def parse_resources(text: str) -> dict[str, Any]:
+    """`cpus:2;mem:2048` over defaults from this machine (as the real agent detects them)."""
+    resources: dict[str, Any] = {
+        "cpus": float(os.cpu_count() or 1),
+        "mem": float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 - 1024),
+        "disk": 10240.0,
+        "ports": "[31000-32000]",
+    }
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, _, value = item.partition(":")
+        resources[key] = value if value.startswith("[") else float(value)
+    return resources
+
+
+def main() -> None:
+    agent = Agent()
+    log(C, f"Agent started on {agent.ip}:{agent.port}, {'legacy' if LEGACY else 'modern'} "
+           f"generation, resources {agent.resources}")
+    agent.kill_orphans()
+    serve(C, agent.ip, agent.port, agent.handle)
+    agent.register_forever()
+
+
+if __name__ == "__main__":
+    main()

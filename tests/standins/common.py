@@ -1,0 +1,328 @@
+"""What the three stand-ins share: env knobs, a small JSON HTTP server, ZooKeeper, MasterInfo.
+
+Only the behaviour seen from outside follows the real systems (``shared/design/contract.md``);
+how stand-ins talk to each other (``/standin/...`` routes, plain JSON over HTTP) is ours.
+Standard library plus kazoo.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from kazoo.client import KazooClient
+
+GENERATION = os.environ.get("STANDIN_GENERATION", "modern")
+if GENERATION not in ("legacy", "modern"):
+    sys.exit(f"STANDIN_GENERATION must be legacy or modern, not {GENERATION!r}")
+LEGACY = GENERATION == "legacy"
+
+
+def env_seconds(name: str, default: float = 0.0) -> float:
+    """A delay knob in seconds (`STANDIN_STARTUP_DELAY=2.5`)."""
+    return float(os.environ.get(name) or default)
+
+
+def mesos_duration(text: str) -> float:
+    """Mesos' duration flags (`5secs`, `1mins`, `100ms`) in seconds."""
+    match = re.fullmatch(r"([\d.]+)\s*(ns|us|ms|secs|mins|hrs|days|weeks)", text.strip())
+    if not match:
+        raise ValueError(f"not a Mesos duration: {text!r}")
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1, "mins": 60, "hrs": 3600,
+             "days": 86400, "weeks": 604800}[match[2]]
+    return float(match[1]) * scale
+
+
+def log(component: str, message: str) -> None:
+    """Log lines in the spirit of glog (`I1125 22:30:01.123 master.cpp] ...`) on stderr."""
+    now = dt.datetime.now()
+    print(f"I{now:%m%d %H:%M:%S.%f} {component}] {message}", file=sys.stderr, flush=True)
+
+
+def die(component: str, message: str) -> None:
+    """A fatal error as the real process reports it: logged, then the process exits 1."""
+    print(f"F{dt.datetime.now():%m%d %H:%M:%S.%f} {component}] {message}", file=sys.stderr,
+          flush=True)
+    os._exit(1)
+
+
+def iso_now() -> str:
+    """Marathon's timestamps: `2015-09-25T15:13:48.343Z`."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = b""  # bytes, str, or anything JSON-serialisable
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterator[bytes] | None = None  # server-sent events
+
+
+Handler = Callable[[Request], Response]
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(status, body, {"Content-Type": "application/json"})
+
+
+def serve(component: str, host: str, port: int, handle: Handler) -> ThreadingHTTPServer:
+    """Serve `handle` on host:port in a background thread, after `STANDIN_STARTUP_DELAY`.
+
+    The delay keeps the listening socket closed, as a slow JVM or C++ start does.
+    """
+    delay = env_seconds("STANDIN_STARTUP_DELAY")
+    if delay:
+        log(component, f"startup delay {delay}s: socket closed until then")
+        time.sleep(delay)
+
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _dispatch(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                body=self.rfile.read(length) if length else b"",
+                headers={k.lower(): v for k, v in self.headers.items()},
+            )
+            try:
+                response = handle(request)
+            except Exception as exc:  # a stand-in bug must show, not hang the client
+                log(component, f"error serving {self.command} {self.path}: {exc!r}")
+                response = json_response({"message": f"stand-in error: {exc}"}, 500)
+            self._send(response)
+
+        def _send(self, response: Response) -> None:
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            if response.stream is not None:
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for chunk in response.stream:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
+            body = response.body
+            if not isinstance(body, bytes):
+                body = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = _Server((host, port), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
+    log(component, f"listening on {host}:{port}")
+    return server
+
+
+def call(method: str, url: str, body: Any = None, *, timeout: float = 5.0,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """A JSON request between stand-ins; (status, decoded body or text). Raises OSError."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def basic_auth_ok(request: Request, credentials: str | None) -> bool:
+    if not credentials:
+        return True
+    expected = "Basic " + base64.b64encode(credentials.encode()).decode()
+    return request.headers.get("authorization") == expected
+
+
+# --- ZooKeeper --------------------------------------------------------------------------------
+
+
+def parse_zk_url(url: str) -> tuple[str, str]:
+    """`zk://h1:2181,h2:2181/mesos` -> (`h1:2181,h2:2181`, `/mesos`)."""
+    match = re.fullmatch(r"zk://([^/]+)(/.*)", url)
+    if not match:
+        raise ValueError(f"not a zk:// URL: {url!r}")
+    return match[1], match[2].rstrip("/") or "/"
+
+
+def connect_zk(component: str, hosts: str, on_lost: Callable[[], None] | None = None
+               ) -> KazooClient:
+    """A kazoo session, retried until ZooKeeper answers (as the real processes keep trying)."""
+    zk = KazooClient(hosts=hosts, timeout=10)
+    while True:
+        try:
+            zk.start(timeout=5)
+            break
+        except Exception as exc:
+            log(component, f"waiting for ZooKeeper at {hosts}: {exc}")
+            time.sleep(0.5)
+    if on_lost is not None:
+        zk.add_listener(lambda state: on_lost() if state == "LOST" else None)
+    log(component, f"connected to ZooKeeper at {hosts}")
+    return zk
+
+
+def sequence_of(znode: str) -> int:
+    return int(znode.rsplit("_", 1)[-1]) if re.search(r"_\d{10}$", znode) else -1
+
+
+# --- Mesos MasterInfo, as masters write it into their election znodes -------------------------
+# Legacy masters (<= 0.23) write `info_<seq>` holding the binary protobuf MasterInfo; newer ones
+# write `json.info_<seq>` holding JSON (src/master/contender/zookeeper.cpp). Detectors read both.
+
+
+def ip_to_uint32(ip: str) -> int:
+    """MasterInfo.ip: the IPv4 address packed in network byte order, read as a host int."""
+    return int.from_bytes(socket.inet_aton(ip), "little")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def encode_master_info(info: dict[str, Any]) -> bytes:
+    """MasterInfo as protobuf: id=1, ip=2, port=3, pid=4, hostname=5, version=6."""
+    out = bytearray()
+    for number, key in ((1, "id"), (2, "ip"), (3, "port"), (4, "pid"), (5, "hostname"),
+                        (6, "version")):
+        value = info[key]
+        if isinstance(value, int):
+            out += _varint(number << 3) + _varint(value)
+        else:
+            raw = str(value).encode()
+            out += _varint(number << 3 | 2) + _varint(len(raw)) + raw
+    return bytes(out)
+
+
+def decode_master_info(data: bytes) -> dict[str, Any]:
+    """The fields above from a protobuf MasterInfo; unknown fields are skipped."""
+    names = {1: "id", 2: "ip", 3: "port", 4: "pid", 5: "hostname", 6: "version"}
+    info: dict[str, Any] = {}
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        shift = result = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return result
+
+    while pos < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value: Any = varint()
+        elif wire == 2:
+            length = varint()
+            value = data[pos:pos + length].decode(errors="replace")
+            pos += length
+        elif wire == 5:
+            value, pos = int.from_bytes(data[pos:pos + 4], "little"), pos + 4
+        else:
+            value, pos = int.from_bytes(data[pos:pos + 8], "little"), pos + 8
+        if number in names:
+            info[names[number]] = value
+    return info
+
+
+def master_info(*, master_id: str, ip: str, port: int, hostname: str, version: str
+                ) -> dict[str, Any]:
+    """JSON MasterInfo as `json.info_` znodes hold it (JSON::protobuf(MasterInfo))."""
+    return {
+        "address": {"hostname": hostname, "ip": ip, "port": port},
+        "hostname": hostname,
+        "id": master_id,
+        "ip": ip_to_uint32(ip),
+        "pid": f"master@{ip}:{port}",
+        "port": port,
+        "version": version,
+    }
+
+
+def leading_master(zk: KazooClient, path: str) -> dict[str, Any] | None:
+    """The leader's MasterInfo: the member with the smallest sequence (detector.cpp)."""
+    try:
+        children = zk.get_children(path)
+    except Exception:
+        return None
+    members = sorted((c for c in children if c.startswith(("info_", "json.info_"))),
+                     key=sequence_of)
+    for member in members:
+        try:
+            data, _ = zk.get(f"{path}/{member}")
+        except Exception:
+            continue
+        if member.startswith("json."):
+            parsed: dict[str, Any] = json.loads(data)
+            return parsed
+        return decode_master_info(data)
+    return None
+
+
+def master_address(info: dict[str, Any]) -> str:
+    """`host:port` to reach a master, from its MasterInfo `pid` (`master@IP:PORT`)."""
+    return str(info["pid"]).split("@", 1)[1]

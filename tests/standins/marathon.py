@@ -1,0 +1,513 @@
+"""Marathon stand-in: leader election, framework registration, apps, groups, deployments, events.
+
+Follows Marathon as seen from outside (``shared/design/contract.md``; legacy = v0.11.1,
+modern = v1.10):
+- env `MARATHON_<FLAG>` is `--<flag>`: `MASTER` (required), `ZK` (zk://localhost:2181/marathon),
+  `HOSTNAME`, `HTTP_ADDRESS`, `HTTP_PORT` (8080), `HTTP_CREDENTIALS` (basic auth);
+- leader election under the ZK path (legacy `leader/member_<seq>`, modern `leader-curator/`);
+  non-leaders proxy `/v2` to the leader; no leader: 503 (legacy) / 502 (modern);
+- registers as framework `marathon` with the leading master (after `STANDIN_REGISTRATION_DELAY`);
+  `/v2/info` says `elected` before, and shows `frameworkId` once registered;
+- apps, groups and deployments kept in ZooKeeper under `<zk>/state`, so a restarted or newly
+  elected Marathon still knows them; tasks are reconciled from the master;
+- `/v2/apps`, `/v2/groups`, `/v2/deployments`, `/v2/queue`, `/v2/tasks`, `/v2/info`,
+  `/v2/leader`, `/v2/events` (SSE), `/ping`, with both generations' errors;
+- keeps `instances` tasks running: places each where cpus/mem/disk fit (else it waits in the
+  queue), relaunches failed tasks with back-off and records `lastTaskFailure`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from common import (
+    LEGACY,
+    Request,
+    Response,
+    basic_auth_ok,
+    call,
+    connect_zk,
+    die,
+    env_seconds,
+    iso_now,
+    json_response,
+    leading_master,
+    log,
+    master_address,
+    parse_zk_url,
+    serve,
+)
+from marathon_api import VERSION, route
+
+C = "marathon"
+ACTIVE = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"}
+TICK_S = env_seconds("STANDIN_TICK", 0.1)
+NO_LEADER = "Could not determine the current leader"
+APP_DEFAULTS: dict[str, Any] = {
+    "cmd": None, "args": None, "user": None, "env": {}, "instances": 1, "cpus": 1.0,
+    "mem": 128.0, "disk": 0.0, "executor": "", "constraints": [], "uris": [], "ports": [0],
+    "requirePorts": False, "backoffSeconds": 1, "backoffFactor": 1.15,
+    "maxLaunchDelaySeconds": 3600, "container": None, "healthChecks": [], "dependencies": [],
+    "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
+    "labels": {}, "acceptedResourceRoles": None,
+}
+
+
+class Marathon:
+    def __init__(self) -> None:
+        self.master_spec = os.environ.get("MARATHON_MASTER") or die(
+            C, "--master is required: set MARATHON_MASTER")  # type: ignore[func-returns-value]
+        self.hostname = os.environ.get("MARATHON_HOSTNAME", "127.0.0.1")
+        self.http_address = os.environ.get("MARATHON_HTTP_ADDRESS", "0.0.0.0")
+        self.http_port = int(os.environ.get("MARATHON_HTTP_PORT", "8080"))
+        self.me = f"{self.hostname}:{self.http_port}"
+        self.credentials = os.environ.get("MARATHON_HTTP_CREDENTIALS")
+        self.zk_hosts, self.zk_path = parse_zk_url(
+            os.environ.get("MARATHON_ZK", "zk://localhost:2181/marathon"))
+        self.lock = threading.RLock()
+        self.zk: Any = None
+        self.master_zk: Any = None
+        self.leader: str | None = None
+        self.elected = False
+        self.framework_id: str | None = None
+        self.registered = False
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, dict[str, Any]] = {}  # task id -> Marathon's view of the task
+        self.killed: set[str] = set()
+        self.backoff: dict[str, tuple[float, float]] = {}  # app id -> (launch not before, delay)
+        self.failures: dict[str, dict[str, Any]] = {}
+        self.waiting: dict[str, dict[str, Any]] = {}  # app id -> queue entry
+        self.subscribers: list[queue.Queue[dict[str, Any]]] = []
+
+    # --- election and state in ZooKeeper ----------------------------------------------------
+
+    def elect(self) -> None:
+        self.zk = connect_zk(C, self.zk_hosts, on_lost=lambda: die(C, "Lost leadership; exiting"))
+        path = f"{self.zk_path}/leader" if LEGACY else f"{self.zk_path}/leader-curator"
+        node = "member_" if LEGACY else f"_c_{uuid.uuid4()}-latch-"
+        mine = self.zk.create(f"{path}/{node}", self.me.encode(), ephemeral=True, sequence=True,
+                              makepath=True).rsplit("/", 1)[1]
+
+        @self.zk.ChildrenWatch(path)  # type: ignore[misc]
+        def _on_change(children: list[str]) -> None:
+            ordered = sorted(children, key=lambda c: int(re.sub(r"\D", "", c[-10:]) or -1))
+            leader = None
+            if ordered:
+                try:
+                    leader = self.zk.get(f"{path}/{ordered[0]}")[0].decode()
+                except Exception:
+                    leader = None
+            with self.lock:
+                self.leader = leader
+                won = bool(ordered) and ordered[0] == mine and not self.elected
+            if won:
+                threading.Thread(target=self.lead, daemon=True).start()
+
+    def lead(self) -> None:
+        log(C, "Elected as leader; loading state from ZooKeeper")
+        with self.lock:
+            self.elected = True
+            self.apps = {a["id"]: a for a in self.load("apps")}
+            self.deployments = {d["id"]: d for d in self.load("deployments")}
+            stored = self.zk.exists(f"{self.zk_path}/state/framework-id")
+            if stored:
+                self.framework_id = self.zk.get(f"{self.zk_path}/state/framework-id")[0].decode()
+        delay = env_seconds("STANDIN_REGISTRATION_DELAY")
+        if delay:
+            log(C, f"registration delay {delay}s: elected, not registered yet")
+            time.sleep(delay)
+        last_registration = 0.0
+        while True:
+            if time.monotonic() - last_registration > 1.0:
+                self.register()
+                last_registration = time.monotonic()
+            if self.registered:
+                try:
+                    self.schedule()
+                except OSError as exc:
+                    log(C, f"master unreachable: {exc}")
+            time.sleep(TICK_S)
+
+    def load(self, kind: str) -> list[dict[str, Any]]:
+        path = f"{self.zk_path}/state/{kind}"
+        self.zk.ensure_path(path)
+        return [json.loads(self.zk.get(f"{path}/{child}")[0])
+                for child in self.zk.get_children(path)]
+
+    def store(self, kind: str, item: dict[str, Any] | None, key: str) -> None:
+        path = f"{self.zk_path}/state/{kind}/{urllib.parse.quote(key, safe='')}"
+        if item is None:
+            self.zk.delete(path) if self.zk.exists(path) else None
+        elif self.zk.exists(path):
+            self.zk.set(path, json.dumps(item).encode())
+        else:
+            self.zk.create(path, json.dumps(item).encode(), makepath=True)
+
+    def master_url(self) -> str | None:
+        if self.master_spec.startswith("zk://"):
+            hosts, path = parse_zk_url(self.master_spec)
+            if self.master_zk is None:
+                self.master_zk = self.zk if hosts == self.zk_hosts else connect_zk(C, hosts)
+            info = leading_master(self.master_zk, path)
+            return f"http://{master_address(info)}" if info else None
+        return f"http://{self.master_spec}"
+
+    def register(self) -> None:
+        url = self.master_url()
+        if url is None:
+            return
+        try:
+            status, answer = call("POST", f"{url}/standin/frameworks",
+                                  {"name": "marathon", "id": self.framework_id,
+                                   "hostname": self.hostname,
+                                   "webui_url": f"http://{self.me}"}, timeout=2)
+        except OSError:
+            return
+        if status != 200:
+            return
+        with self.lock:
+            if not self.registered:
+                log(C, f"Registered with master {url} as framework {answer['id']}")
+            if self.framework_id != answer["id"]:
+                self.framework_id = answer["id"]
+                node = f"{self.zk_path}/state/framework-id"
+                if self.zk.exists(node):
+                    self.zk.set(node, answer["id"].encode())
+                else:
+                    self.zk.create(node, answer["id"].encode(), makepath=True)
+            self.registered = True
+
+    # --- the scheduler ----------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        url = self.master_url()
+        if url is None:
+            return
+        status, answer = call("GET", f"{url}/standin/tasks?framework_id={self.framework_id}")
+        if status != 200:
+            return
+        with self.lock:
+            self.reconcile(answer["tasks"])
+            offers: list[dict[str, Any]] | None = None
+            for task in list(self.tasks.values()):
+                if task["appId"] not in self.apps and task["state"] in ACTIVE:
+                    self.kill(url, task)
+            for app in list(self.apps.values()):
+                tasks = [t for t in self.tasks.values()
+                         if t["appId"] == app["id"] and t["state"] in ACTIVE]
+                stale = [t for t in tasks if t["version"] != app["version"]]
+                tasks = [t for t in tasks if t["version"] == app["version"]]
+                stale += tasks[app["instances"]:]
+                tasks = tasks[:app["instances"]]
+                for task in stale:
+                    self.kill(url, task)
+                missing = app["instances"] - len(tasks)
+                if missing <= 0:
+                    self.waiting.pop(app["id"], None)
+                    continue
+                if time.time() < self.backoff.get(app["id"], (0.0, 0.0))[0]:
+                    continue
+                if offers is None:
+                    offers = call("GET", f"{url}/standin/offers")[1]["offers"]
+                for _ in range(missing):
+                    if not self.place(url, app, offers):
+                        break
+            self.finish_deployments()
+
+    def reconcile(self, reported: list[dict[str, Any]]) -> None:
+        for task in reported:
+            labels = task.get("marathon", {})
+            ours = self.tasks.get(task["id"])
+            if ours is None:
+                if "appId" not in labels:
+                    continue
+                ours = self.tasks[task["id"]] = {
+                    "id": task["id"], "appId": labels["appId"], "version": labels["version"],
+                    "host": labels.get("host", ""), "ports": labels.get("ports", []),
+                    "slaveId": task["slave_id"], "stagedAt": iso_now(), "startedAt": None,
+                    "state": None,
+                }
+            if ours["state"] == task["state"]:
+                continue
+            ours["state"] = task["state"]
+            if task["state"] == "TASK_RUNNING" and not ours["startedAt"]:
+                ours["startedAt"] = iso_now()
+            self.publish("status_update_event", slaveId=ours["slaveId"], taskId=ours["id"],
+                         taskStatus=task["state"], message=task.get("message", ""),
+                         appId=ours["appId"], host=ours["host"], ports=ours["ports"],
+                         version=ours["version"])
+            if task["state"] not in ACTIVE:
+                self.tasks.pop(task["id"])
+                if task["id"] not in self.killed:
+                    self.task_failed(ours, task)
+
+    def task_failed(self, ours: dict[str, Any], task: dict[str, Any]) -> None:
+        """A task ended on its own: remember why and hold relaunches back (backoffFactor)."""
+        app = self.apps.get(ours["appId"])
+        if app is None:
+            return
+        self.failures[app["id"]] = {
+            "appId": app["id"], "host": ours["host"], "message": task.get("message", ""),
+            "state": task["state"], "taskId": ours["id"], "timestamp": iso_now(),
+            "version": ours["version"],
+        }
+        _, previous = self.backoff.get(app["id"], (0.0, 0.0))
+        delay = min(previous * app["backoffFactor"] if previous else app["backoffSeconds"],
+                    app["maxLaunchDelaySeconds"])
+        self.backoff[app["id"]] = (time.time() + delay, delay)
+        log(C, f"Task {ours['id']} of {app['id']} ended {task['state']}: relaunch in {delay:.2f}s")
+
+    def place(self, url: str, app: dict[str, Any], offers: list[dict[str, Any]]) -> bool:
+        need = {"cpus": app["cpus"], "mem": app["mem"], "disk": app["disk"]}
+        reasons = {"InsufficientCpus": 0, "InsufficientMemory": 0, "InsufficientDisk": 0}
+        for offer in offers:
+            short = [k for k, v in need.items() if v > offer["resources"].get(k, 0.0) + 1e-9]
+            for key in short:
+                reasons[{"cpus": "InsufficientCpus", "mem": "InsufficientMemory",
+                         "disk": "InsufficientDisk"}[key]] += 1
+            if short:
+                continue
+            if self.launch(url, app, offer):
+                for key, value in need.items():
+                    offer["resources"][key] -= value
+                return True
+        entry = self.waiting.setdefault(app["id"], {"since": iso_now(), "processed": 0})
+        entry["processed"] += len(offers)
+        entry["reasons"] = {k: entry.get("reasons", {}).get(k, 0) + v for k, v in reasons.items()}
+        return False
+
+    def launch(self, url: str, app: dict[str, Any], offer: dict[str, Any]) -> bool:
+        slug = app["id"].strip("/").replace("/", "_")
+        task_id = (f"{slug}.{uuid.uuid1()}" if LEGACY
+                   else f"{slug}.instance-{uuid.uuid1()}._app.1")
+        low, high = map(int, re.findall(r"\d+", offer.get("ports") or "[31000-32000]")[:2])
+        used = {p for t in self.tasks.values() if t["slaveId"] == offer["slave_id"]
+                for p in t["ports"]}
+        ports = [p for p in range(low, high + 1) if p not in used][:len(app["ports"])]
+        env = {**app["env"], **{f"PORT{i}": str(p) for i, p in enumerate(ports)},
+               "PORTS": ",".join(map(str, ports)), "MARATHON_APP_ID": app["id"],
+               "MARATHON_APP_VERSION": app["version"]}
+        if ports:
+            env["PORT"] = str(ports[0])
+        task: dict[str, Any] = {
+            "id": task_id, "name": slug, "framework_id": self.framework_id,
+            "slave_id": offer["slave_id"], "env": env,
+            "resources": {"cpus": app["cpus"], "mem": app["mem"], "disk": app["disk"]},
+            "marathon": {"appId": app["id"], "version": app["version"],
+                         "host": offer["hostname"], "ports": ports},
+        }
+        command = app["cmd"] if app["cmd"] is not None else (
+            " ".join(app["args"]) if app["args"] else None)
+        if command is not None:
+            task["command"] = command
+        container = app.get("container") or {}
+        if container.get("type", "DOCKER") == "DOCKER" and container.get("docker"):
+            task["docker"] = container["docker"]
+        self.tasks[task_id] = {"id": task_id, "appId": app["id"], "version": app["version"],
+                               "host": offer["hostname"], "ports": ports,
+                               "slaveId": offer["slave_id"], "stagedAt": iso_now(),
+                               "startedAt": None, "state": "TASK_STAGING"}
+        status, _ = call("POST", f"{url}/standin/launch", {"task": task}, timeout=30)
+        if status != 200:
+            self.tasks.pop(task_id, None)
+            return False
+        log(C, f"Launched task {task_id} of {app['id']} on {offer['hostname']}")
+        return True
+
+    def kill(self, url: str, task: dict[str, Any]) -> None:
+        if task["id"] not in self.killed:
+            self.killed.add(task["id"])
+            call("POST", f"{url}/standin/kill", {"task_id": task["id"]})
+
+    def finish_deployments(self) -> None:
+        for deployment in list(self.deployments.values()):
+            if all(self.settled(app_id) for app_id in deployment["affectedApps"]):
+                del self.deployments[deployment["id"]]
+                self.store("deployments", None, deployment["id"])
+                self.publish("deployment_success", id=deployment["id"],
+                             plan={"id": deployment["id"], "version": deployment["version"]})
+                log(C, f"Deployment {deployment['id']} finished")
+
+    def settled(self, app_id: str) -> bool:
+        tasks = [t for t in self.tasks.values() if t["appId"] == app_id and t["state"] in ACTIVE]
+        app = self.apps.get(app_id)
+        if app is None:
+            return not tasks
+        running = [t for t in tasks
+                   if t["state"] == "TASK_RUNNING" and t["version"] == app["version"]]
+        return len(running) == app["instances"] == len(tasks)
+
+    # --- apps, groups, deployments ----------------------------------------------------------
+
+    def normalise(self, body: dict[str, Any], app_id: str, version: str) -> dict[str, Any]:
+        app = {**APP_DEFAULTS, **body, "id": app_id, "version": version}
+        taken = {p for a in self.apps.values() if a["id"] != app_id for p in a["ports"]}
+        free = (p for p in range(10000, 20000) if p not in taken)
+        app["ports"] = [p or next(free) for p in app["ports"]]  # service ports, as Marathon
+        app["upgradeStrategy"] = {**APP_DEFAULTS["upgradeStrategy"],
+                                  **(body.get("upgradeStrategy") or {})}
+        if not LEGACY:
+            app["portDefinitions"] = [{"port": p, "protocol": "tcp", "labels": {}}
+                                      for p in app["ports"]]
+        app["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
+        return app
+
+    def deploy(self, affected: list[str], action: str) -> dict[str, Any]:
+        version = iso_now()
+        actions = [{"action": action, "app": app_id} for app_id in affected]
+        steps: list[Any] = [actions] if LEGACY else [{"actions": actions}]
+        deployment = {"id": str(uuid.uuid4()), "version": version, "affectedApps": affected,
+                      "steps": steps, "currentActions": actions, "currentStep": 1,
+                      "totalSteps": 1}
+        if not LEGACY:
+            deployment["affectedPods"] = []
+            deployment["currentActions"] = [{**a, "readinessCheckResults": []} for a in actions]
+        self.deployments[deployment["id"]] = deployment
+        self.store("deployments", deployment, deployment["id"])
+        self.publish("deployment_info", plan=deployment, currentStep=steps[0])
+        return deployment
+
+    def locked(self, app_ids: list[str], force: bool) -> Response | None:
+        holding = [d for d in self.deployments.values()
+                   if set(d["affectedApps"]) & set(app_ids)]
+        if not holding:
+            return None
+        if force:
+            for deployment in holding:
+                del self.deployments[deployment["id"]]
+                self.store("deployments", None, deployment["id"])
+                self.publish("deployment_failed", id=deployment["id"])
+            return None
+        return json_response({
+            "message": "App is locked by one or more deployments. Override with the option "
+                       "'?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+            "deployments": [{"id": d["id"]} for d in holding]}, 409)
+
+    def put_app(self, app_id: str, body: dict[str, Any], version: str) -> None:
+        previous = self.apps.get(app_id)
+        app = self.normalise(body, app_id, version)
+        if previous is not None and set(body) == {"instances"}:
+            app = {**previous, "instances": body["instances"], "version": version}
+            app["versionInfo"] = {**previous["versionInfo"], "lastScalingAt": version}
+            for task in self.tasks.values():  # scaling keeps the running tasks
+                if task["appId"] == app_id:
+                    task["version"] = version
+        self.apps[app_id] = app
+        self.backoff.pop(app_id, None)
+        self.store("apps", app, app_id)
+
+    def app_view(self, app: dict[str, Any], *, embed_tasks: bool) -> dict[str, Any]:
+        tasks = [t for t in self.tasks.values() if t["appId"] == app["id"]]
+        view = {**app,
+                "tasksStaged": sum(t["state"] == "TASK_STAGING" for t in tasks),
+                "tasksRunning": sum(t["state"] == "TASK_RUNNING" for t in tasks),
+                "tasksHealthy": (sum(t["state"] == "TASK_RUNNING" for t in tasks)
+                                 if app["healthChecks"] else 0),
+                "tasksUnhealthy": 0,
+                "deployments": [{"id": d["id"]} for d in self.deployments.values()
+                                if app["id"] in d["affectedApps"]]}
+        if embed_tasks:
+            view["tasks"] = [self.task_view(t) for t in tasks]
+            if app["id"] in self.failures:
+                view["lastTaskFailure"] = self.failures[app["id"]]
+        return view
+
+    def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
+        view = {k: task[k] for k in ("id", "appId", "host", "ports", "slaveId", "stagedAt",
+                                     "startedAt", "version")}
+        view["servicePorts"] = self.apps[task["appId"]]["ports"] if (
+            task["appId"] in self.apps) else []
+        if not LEGACY:
+            view["state"] = task["state"]
+            view["ipAddresses"] = [{"ipAddress": task["host"], "protocol": "IPv4"}]
+        return view
+
+    # --- events -----------------------------------------------------------------------------
+
+    def publish(self, event_type: str, **fields: Any) -> None:
+        event = {**fields, "eventType": event_type, "timestamp": iso_now()}
+        for subscriber in list(self.subscribers):
+            subscriber.put(event)
+
+    def events(self, request: Request) -> Response:
+        inbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.subscribers.append(inbox)
+        wanted = set(filter(None, request.query.get("event_type", "").split(",")))
+
+        def stream() -> Iterator[bytes]:
+            try:
+                yield self.sse({"remoteAddress": "127.0.0.1", "eventType":
+                                "event_stream_attached", "timestamp": iso_now()})
+                while True:
+                    try:
+                        event = inbox.get(timeout=15)
+                    except queue.Empty:
+                        yield b"\r\n"  # keeps idle connections open, as Marathon's heartbeat
+                        continue
+                    if not wanted or event["eventType"] in wanted:
+                        yield self.sse(event)
+            finally:
+                self.subscribers.remove(inbox)
+
+        return Response(200, headers={"Content-Type": "text/event-stream"}, stream=stream())
+
+    @staticmethod
+    def sse(event: dict[str, Any]) -> bytes:
+        return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n".encode()
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if not basic_auth_ok(request, self.credentials):
+            return Response(401, {"message": "Invalid username or password."},
+                            {"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"',
+                             "Content-Type": "application/json"})
+        if request.path == "/ping":
+            return Response(200, "pong", {"Content-Type": "text/plain"})
+        if not request.path.startswith("/v2/"):
+            return Response(404, b"")
+        with self.lock:
+            leader, elected = self.leader, self.elected
+        if leader is None:
+            return Response(503 if LEGACY else 502, NO_LEADER)
+        if not elected:
+            return self.proxy(request, leader)
+        with self.lock:
+            return route(self, request)
+
+    def proxy(self, request: Request, leader: str) -> Response:
+        """Non-leaders forward the request to the leader, as Marathon's LeaderProxyFilter does."""
+        url = f"http://{leader}{request.path}"
+        if request.query:
+            url += "?" + urllib.parse.urlencode(request.query)
+        body = json.loads(request.body) if request.body else None
+        headers = {"Authorization": request.headers["authorization"]} if (
+            "authorization" in request.headers) else {}
+        try:
+            status, answer = call(request.method, url, body, headers=headers, timeout=10)
+        except OSError:
+            return Response(503 if LEGACY else 502, NO_LEADER)
+        return json_response(answer, status)
+
+
+def main() -> None:
+    marathon = Marathon()
+    log(C, f"Marathon {VERSION} ({'legacy' if LEGACY else 'modern'} generation) on "
+           f"{marathon.http_address}:{marathon.http_port}, master {marathon.master_spec}")
+    serve(C, marathon.http_address, marathon.http_port, marathon.handle)
+    marathon.elect()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

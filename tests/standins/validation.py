@@ -1,0 +1,122 @@
+"""Marathon's checks on an app definition and its two generations' error bodies.
+
+Modern (v1.10): type errors are 422 "Invalid JSON" with play-json codes
+(MarathonExceptionMapper), rule errors 422 "Object is not valid" with `details[].path/errors`
+(Validation.scala). Legacy (v0.11.1): type errors are 400, rule errors 422 "Bean is not valid"
+with `errors[].attribute/error` (bean validation). Cases: fixtures/marathon/invalid/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from common import LEGACY, Response, json_response
+
+# PathId.scala @ v1.10.26: every segment of an id must fully match this.
+SEGMENT = (r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])"
+           r"|(\.|\.\.)$")
+ID_MODERN = f"must fully match regular expression '{SEGMENT}'"
+ID_LEGACY = ("path contains invalid characters (allowed: lowercase letters, digits, hyphens, "
+             '".", "..")')
+NEEDS_COMMAND = ("AppDefinition must either contain one of 'cmd' or 'args', and/or a "
+                 "'container'.")
+JSON_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "id": (str, "error.expected.jsstring"),
+    "cmd": (str, "error.expected.jsstring"),
+    "args": (list, "error.expected.jsarray"),
+    "cpus": ((int, float), "error.expected.jsnumber"),
+    "mem": ((int, float), "error.expected.jsnumber"),
+    "disk": ((int, float), "error.expected.jsnumber"),
+    "instances": (int, "error.expected.jsnumber"),
+    "env": (dict, "error.expected.jsobject"),
+    "labels": (dict, "error.expected.jsobject"),
+    "container": (dict, "error.expected.jsobject"),
+    "upgradeStrategy": (dict, "error.expected.jsobject"),
+    "healthChecks": (list, "error.expected.jsarray"),
+    "constraints": (list, "error.expected.jsarray"),
+}
+
+
+def type_errors(app: dict[str, Any]) -> list[tuple[str, str]]:
+    errors = []
+    for key, (kind, code) in JSON_TYPES.items():
+        value = app.get(key)
+        if value is None or isinstance(value, bool):
+            if isinstance(value, bool):
+                errors.append((f"/{key}", code))
+            continue
+        if not isinstance(value, kind) or (key == "instances" and isinstance(value, float)):
+            errors.append((f"/{key}", code))
+    docker = (app.get("container") or {}).get("docker") if isinstance(
+        app.get("container"), dict) else None
+    if isinstance(docker, dict) and not isinstance(docker.get("image"), str):
+        errors.append(("/container/docker/image", "error.path.missing"))
+    return errors
+
+
+def rule_errors(app: dict[str, Any], app_id: str) -> list[tuple[str, str, str]]:
+    """(modern path, legacy attribute, message) for each broken rule."""
+    errors = []
+    segments = [s for s in app_id.split("/") if s]
+    if not segments or not all(re.fullmatch(SEGMENT, s) for s in segments):
+        errors.append(("/id", "id", ID_MODERN if not LEGACY else ID_LEGACY))
+    has_command = app.get("cmd") is not None or app.get("args") is not None
+    both = app.get("cmd") is not None and app.get("args") is not None
+    if both or not (has_command or app.get("container") is not None):
+        errors.append(("/", "", NEEDS_COMMAND))
+    for key in ("cpus", "mem", "disk", "instances"):
+        value = app.get(key)
+        if isinstance(value, (int, float)) and value < 0:
+            errors.append((f"/{key}", key, f"got {value}, expected 0 or more" if not LEGACY
+                           else "must be greater than or equal to 0"))
+    strategy = app.get("upgradeStrategy") or {}
+    for key in ("minimumHealthCapacity", "maximumOverCapacity"):
+        value = strategy.get(key)
+        if isinstance(value, (int, float)) and not 0 <= value <= 1:
+            errors.append((f"/upgradeStrategy/{key}", f"upgradeStrategy.{key}",
+                           ("is greater than 1" if value > 1 else "is less than 0")
+                           if not LEGACY else "must be between 0 and 1"))
+    return errors
+
+
+def invalid(app: Any, app_id: str | None = None) -> Response | None:
+    """The error response Marathon gives for this app definition, or None when it is valid."""
+    if not isinstance(app, dict):
+        return invalid_json([("", "error.expected.jsobject")])
+    found = type_errors(app)
+    if found:
+        return invalid_json(found)
+    broken = rule_errors(app, app_id if app_id is not None else app.get("id", ""))
+    if not broken:
+        return None
+    if LEGACY:
+        return json_response({"message": "Bean is not valid", "errors": [
+            {"attribute": attribute, "error": message} for _, attribute, message in broken]}, 422)
+    return json_response({"message": "Object is not valid", "details": [
+        {"path": path, "errors": [message]} for path, _, message in broken]}, 422)
+
+
+def invalid_json(errors: list[tuple[str, str]]) -> Response:
+    body = {"message": "Invalid JSON",
+            "details": [{"path": path, "errors": [code]} for path, code in errors]}
+    return json_response(body, 400 if LEGACY else 422)
+
+
+def parse_body(raw: bytes) -> tuple[Any, Response | None]:
+    """The request's JSON, or the 400 Marathon answers for an empty or malformed body."""
+    import json
+
+    if not raw.strip():
+        message = "No content to map due to end-of-input"
+        body = ({"message": message} if LEGACY else
+                {"message": "Please specify data in JSON format", "details": message})
+        return None, json_response(body, 400)
+    try:
+        return json.loads(raw), None
+    except ValueError as exc:
+        detail = (f"Unexpected end-of-input: expected close marker for Object ({exc})"
+                  if "Expecting" in str(exc) and exc.pos >= len(raw.strip())  # type: ignore[attr-defined]
+                  else f"Unexpected character ({exc})")
+        body = {"message": detail} if LEGACY else {"message": "Invalid JSON", "details": detail}
+        return None, json_response(body, 400)
