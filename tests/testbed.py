@@ -5,16 +5,20 @@ Plain constants and small helpers shared by the integration tests and the stand-
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 REGISTRY = "127.0.0.1:5000"
 TEST_LABEL = "io.mesostack.test"
 IMAGES = {
-    "zookeeper": f"{REGISTRY}/mesostack-test/zookeeper:testbed",
+    name: f"{REGISTRY}/mesostack-test/{name}:testbed"
+    for name in ("zookeeper", "mesos-master", "mesos-slave", "marathon", "task")
 }
+GENERATIONS = ("legacy", "modern")
 
 T = TypeVar("T")
 
@@ -52,3 +56,18 @@ def wait_until(check: Callable[[], T | None], *, timeout: float, what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def fixture(relative: str) -> Path:
+    """A file of the upstream fixtures, read in place; skip when the folder is absent (not CI)."""
+    import pytest
+
+    if not FIXTURES.is_dir():
+        message = f"upstream fixtures not found at {FIXTURES}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return FIXTURES / relative

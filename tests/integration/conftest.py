@@ -13,10 +13,11 @@ from typing import Any
 
 import docker
 import pytest
+import requests
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-from testbed import IMAGES, TEST_LABEL
+from testbed import GENERATIONS, IMAGES, TEST_LABEL, wait_until, zk_mode
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -113,3 +114,101 @@ def bed(docker_client: docker.DockerClient, request: pytest.FixtureRequest) -> I
         if request.node.stash.get(_FAILED, False):
             print(testbed.dump_logs())
         testbed.cleanup()
+
+
+class Standins:
+    """ZooKeeper + master + agent + Marathon stand-ins on 127.0.0.1, started with plain docker-py.
+
+    `generation` is legacy or modern; `knobs` are extra env for every stand-in (delays).
+    """
+
+    def __init__(self, bed: TestBed, generation: str) -> None:
+        self.bed = bed
+        self.generation = generation
+        self.legacy = generation == "legacy"
+        self.zk = "zk://127.0.0.1:2181"
+        self.master_url = "http://127.0.0.1:5050"
+        self.marathon_url = "http://127.0.0.1:8080"
+
+    @property
+    def state_path(self) -> str:
+        return "/master/state.json" if self.legacy else "/master/state"
+
+    @property
+    def agent_state_path(self) -> str:
+        return "/state.json" if self.legacy else "/state"
+
+    @property
+    def files_path(self) -> str:
+        return "/files/read.json" if self.legacy else "/files/read"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"STANDIN_GENERATION": self.generation, **extra}
+
+    def zookeeper(self) -> Container:
+        container = self.bed.run("zookeeper", name="zk",
+                                 env={"MYID": "1", "SERVERS": "127.0.0.1"})
+        wait_until(lambda: zk_mode("127.0.0.1"), timeout=30, what="ZooKeeper on 127.0.0.1")
+        return container
+
+    def master(self, ip: str = "127.0.0.1", **extra: str) -> Container:
+        env = self.env(MESOS_IP=ip, MESOS_HOSTNAME=ip, MESOS_QUORUM="1",
+                       MESOS_ZK=f"{self.zk}/mesos", MESOS_ZK_SESSION_TIMEOUT="4secs")
+        return self.bed.run("mesos-master", name=f"master-{ip}", env={**env, **extra})
+
+    def agent(self, ip: str = "127.0.0.1", **extra: str) -> Container:
+        env = self.env(MESOS_IP=ip, MESOS_HOSTNAME=ip, MESOS_MASTER=f"{self.zk}/mesos",
+                       MESOS_RESOURCES="cpus:2;mem:2048")
+        return self.bed.run("mesos-slave", name=f"agent-{ip}", env={**env, **extra},
+                            volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock",
+                                                              "mode": "rw"}})
+
+    def marathon(self, **extra: str) -> Container:
+        env = self.env(MARATHON_HOSTNAME="127.0.0.1", MARATHON_HTTP_ADDRESS="127.0.0.1",
+                       MARATHON_HTTPS_ADDRESS="127.0.0.1",
+                       MARATHON_MASTER=f"{self.zk}/mesos", MARATHON_ZK=f"{self.zk}/marathon")
+        return self.bed.run("marathon", name="marathon", env={**env, **extra})
+
+    def master_state(self, base: str | None = None) -> dict[str, Any]:
+        answer = requests.get((base or self.master_url) + self.state_path, timeout=5)
+        answer.raise_for_status()
+        state: dict[str, Any] = answer.json()
+        return state
+
+    def marathon_framework(self) -> dict[str, Any] | None:
+        try:
+            state = self.master_state()
+        except requests.RequestException:
+            return None
+        return next((f for f in state.get("frameworks", [])
+                     if f["name"] == "marathon" and f["active"]), None)
+
+    def up(self) -> Standins:
+        """The whole stack, returned once Marathon is an active framework with one agent."""
+        self.zookeeper()
+        self.master()
+        self.agent()
+        self.marathon()
+        wait_until(self.marathon_framework, timeout=60, what="Marathon registered as framework")
+        wait_until(lambda: self.master_state()["activated_slaves"] >= 1, timeout=30,
+                   what="the agent registered")
+        return self
+
+    def app(self, app_id: str) -> dict[str, Any]:
+        answer = requests.get(f"{self.marathon_url}/v2/apps/{app_id.strip('/')}", timeout=5)
+        answer.raise_for_status()
+        app: dict[str, Any] = answer.json()["app"]
+        return app
+
+    def post_app(self, app: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{self.marathon_url}/v2/apps", json=app, timeout=10)
+
+    def running(self, app_id: str, count: int = 1) -> dict[str, Any] | None:
+        app = self.app(app_id)
+        ok = app["tasksRunning"] == count and not app["deployments"]
+        return app if ok else None
+
+
+@pytest.fixture(params=GENERATIONS)
+def standins(request: pytest.FixtureRequest, bed: TestBed) -> Standins:
+    return Standins(bed, request.param)

@@ -54,6 +54,7 @@ IMAGES = (
     Image("mesos-master", ("common.py", "master.py")),
     Image("mesos-slave", ("common.py", "agent.py")),
     Image("marathon", ("common.py", "marathon.py", "marathon_api.py", "validation.py")),
+    Image("task"),
 )
 
 

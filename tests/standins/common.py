@@ -158,6 +158,9 @@ def serve(component: str, host: str, port: int, handle: Handler) -> ThreadingHTT
         daemon_threads = True
         allow_reuse_address = True
 
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client that hangs up early (an event stream closed) is no error
+
     server = _Server((host, port), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
     log(component, f"listening on {host}:{port}")
@@ -200,10 +203,10 @@ def parse_zk_url(url: str) -> tuple[str, str]:
     return match[1], match[2].rstrip("/") or "/"
 
 
-def connect_zk(component: str, hosts: str, on_lost: Callable[[], None] | None = None
-               ) -> KazooClient:
+def connect_zk(component: str, hosts: str, on_lost: Callable[[], None] | None = None, *,
+               session_timeout: float = 10.0) -> KazooClient:
     """A kazoo session, retried until ZooKeeper answers (as the real processes keep trying)."""
-    zk = KazooClient(hosts=hosts, timeout=10)
+    zk = KazooClient(hosts=hosts, timeout=session_timeout)
     while True:
         try:
             zk.start(timeout=5)

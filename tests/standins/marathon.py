@@ -22,6 +22,7 @@ import json
 import os
 import queue
 import re
+import signal
 import threading
 import time
 import urllib.parse
@@ -84,6 +85,7 @@ class Marathon:
         self.deployments: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}  # task id -> Marathon's view of the task
         self.killed: set[str] = set()
+        self.done: set[str] = set()  # ended tasks the master still lists among completed ones
         self.backoff: dict[str, tuple[float, float]] = {}  # app id -> (launch not before, delay)
         self.failures: dict[str, dict[str, Any]] = {}
         self.waiting: dict[str, dict[str, Any]] = {}  # app id -> queue entry
@@ -226,6 +228,8 @@ class Marathon:
 
     def reconcile(self, reported: list[dict[str, Any]]) -> None:
         for task in reported:
+            if task["id"] in self.done:
+                continue
             labels = task.get("marathon", {})
             ours = self.tasks.get(task["id"])
             if ours is None:
@@ -248,6 +252,7 @@ class Marathon:
                          version=ours["version"])
             if task["state"] not in ACTIVE:
                 self.tasks.pop(task["id"])
+                self.done.add(task["id"])
                 if task["id"] not in self.killed:
                     self.task_failed(ours, task)
 
@@ -480,6 +485,8 @@ class Marathon:
             leader, elected = self.leader, self.elected
         if leader is None:
             return Response(503 if LEGACY else 502, NO_LEADER)
+        if not elected and leader == self.me:  # our own znode from before a restart
+            return Response(503 if LEGACY else 502, NO_LEADER)
         if not elected:
             return self.proxy(request, leader)
         with self.lock:
@@ -506,7 +513,12 @@ def main() -> None:
            f"{marathon.http_address}:{marathon.http_port}, master {marathon.master_spec}")
     serve(C, marathon.http_address, marathon.http_port, marathon.handle)
     marathon.elect()
-    threading.Event().wait()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stopping.wait()
+    log(C, "Shutting down: abdicating leadership")
+    marathon.zk.stop()  # closes the session, so the election znode goes at once
+    marathon.zk.close()
 
 
 if __name__ == "__main__":

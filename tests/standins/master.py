@@ -2,7 +2,8 @@
 
 Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
 - env `MESOS_IP`, `MESOS_HOSTNAME`, `MESOS_PORT` (5050), `MESOS_ZK`, `MESOS_QUORUM`,
-  `MESOS_REGISTRY` (`replicated_log` | `in_memory`), `MESOS_REGISTRY_FETCH_TIMEOUT` (1mins);
+  `MESOS_REGISTRY` (`replicated_log` | `in_memory`), `MESOS_REGISTRY_FETCH_TIMEOUT` (1mins),
+  `MESOS_ZK_SESSION_TIMEOUT` (10secs: how long a dead leader's znode outlives it);
 - election: an EPHEMERAL|SEQUENCE znode `info_` (legacy: protobuf) or `json.info_` (modern: JSON)
   under the `MESOS_ZK` path; the smallest sequence leads (src/master/detector);
 - the elected leader recovers its registry only with `MESOS_QUORUM` masters up, else aborts
@@ -78,7 +79,9 @@ class Master:
                    "ZooKeeper")
         quorum = int(os.environ.get("MESOS_QUORUM", "1")) if registry == "replicated_log" else 1
         hosts, path = parse_zk_url(zk_url)
-        zk = connect_zk(C, hosts, on_lost=lambda: die(C, "Lost leadership... committing suicide!"))
+        zk = connect_zk(C, hosts, on_lost=lambda: die(C, "Lost leadership... committing suicide!"),
+                        session_timeout=mesos_duration(
+                            os.environ.get("MESOS_ZK_SESSION_TIMEOUT", "10secs")))
         delay = env_seconds("STANDIN_ELECTION_DELAY")
         if delay:
             log(C, f"election delay {delay}s: healthy, not contending yet")
