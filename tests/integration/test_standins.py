@@ -382,3 +382,41 @@ def _get_ok(stack: Standins) -> bool:
         return requests.get(f"{stack.marathon_url}/v2/apps", timeout=2).ok
     except requests.RequestException:
         return False
+
+
+def test_delay_knobs_hold_each_readiness_step_back(standins: Standins) -> None:
+    """Start-up time: STANDIN_STARTUP_DELAY keeps the socket closed; past it, the master is
+    healthy without a leader (ELECTION_DELAY), the agent healthy but unregistered and Marathon
+    answering /ping without a framework id (REGISTRATION_DELAY)."""
+    stack = standins
+    stack.zookeeper()
+    started = time.monotonic()
+    stack.master(STANDIN_STARTUP_DELAY="1", STANDIN_ELECTION_DELAY="2")
+    stack.agent(STANDIN_REGISTRATION_DELAY="2")
+    stack.marathon(STANDIN_REGISTRATION_DELAY="2")
+
+    assert not _answers("127.0.0.1", 5050)
+    wait_until(lambda: _answers("127.0.0.1", 5050), timeout=10, what="the master's socket")
+    assert time.monotonic() - started >= 1
+    assert requests.get(f"{stack.master_url}/master/health", timeout=2).status_code == 200
+    early = requests.get(stack.master_url + stack.state_path, timeout=2, allow_redirects=False)
+    assert "elected_time" not in (early.json() if early.status_code == 200 else {})
+
+    agent = wait_until(lambda: _answers("127.0.0.1", 5051) and requests.get(
+        "http://127.0.0.1:5051" + stack.agent_state_path, timeout=2).json(), timeout=10,
+        what="the agent answering")
+    assert agent["id"] == ""
+    assert requests.get(f"{stack.marathon_url}/ping", timeout=2).text == "pong"
+
+    def elected() -> bool:
+        answer = requests.get(stack.master_url + stack.state_path, timeout=2)
+        return answer.status_code == 200 and "elected_time" in answer.json()
+
+    wait_until(elected, timeout=10, what="a leader")
+    assert time.monotonic() - started >= 3
+    wait_until(lambda: requests.get("http://127.0.0.1:5051" + stack.agent_state_path,
+                                    timeout=2).json()["id"], timeout=10, what="registration")
+    info = requests.get(f"{stack.marathon_url}/v2/info", timeout=2).json()
+    assert info["elected"] is True
+    wait_until(stack.marathon_framework, timeout=10, what="Marathon registered")
+    assert "frameworkId" in requests.get(f"{stack.marathon_url}/v2/info", timeout=2).json()
