@@ -26,6 +26,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -211,16 +212,18 @@ class Agent:
                                        stdout=out, stderr=err, start_new_session=True)
         self.processes[task["id"]] = process
 
-        def wait() -> None:
-            code = process.wait()
-            if task.get("killing"):
-                self.report(task["id"], "TASK_KILLED", "Command terminated with signal Terminated")
-            elif code == 0:
-                self.report(task["id"], "TASK_FINISHED", "Command exited with status 0")
-            else:
-                self.report(task["id"], "TASK_FAILED", f"Command exited with status {code}")
+        threading.Thread(target=self.watch, daemon=True, args=(
+            task, process.wait, "Command", "Command terminated with signal Terminated")).start()
 
-        threading.Thread(target=wait, daemon=True).start()
+    def watch(self, task: dict[str, Any], wait: Callable[[], int], what: str,
+              killed: str) -> None:
+        """Wait for a task's process or container to end and report how it ended."""
+        code = wait()
+        if task.get("killing"):
+            self.report(task["id"], "TASK_KILLED", killed)
+        else:
+            state = "TASK_FINISHED" if code == 0 else "TASK_FAILED"
+            self.report(task["id"], state, f"{what} exited with status {code}")
 
     def launch_docker(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
         docker = task["docker"]
@@ -259,17 +262,12 @@ class Agent:
         threading.Thread(target=self.docker.stream_logs,
                          args=(name, sandbox / "stdout", sandbox / "stderr"), daemon=True).start()
 
-        def wait() -> None:
+        def wait() -> int:
             _, answer = self.docker.request("POST", f"/containers/{name}/wait", timeout=None)
-            code = (answer or {}).get("StatusCode", -1)
-            if task.get("killing"):
-                self.report(task["id"], "TASK_KILLED", "Container was killed")
-            elif code == 0:
-                self.report(task["id"], "TASK_FINISHED", "Container exited with status 0")
-            else:
-                self.report(task["id"], "TASK_FAILED", f"Container exited with status {code}")
+            return int((answer or {}).get("StatusCode", -1))
 
-        threading.Thread(target=wait, daemon=True).start()
+        threading.Thread(target=self.watch, daemon=True,
+                         args=(task, wait, "Container", "Container was killed")).start()
 
     def kill(self, body: dict[str, Any]) -> Response:
         with self.lock:
