@@ -1,0 +1,48 @@
+"""What the commands share: the stack file option's result, the plan, the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mesostack.config import LoadedConfig
+    from mesostack.plan import Plan
+    from mesostack.runtime import Engine
+
+
+@dataclass
+class Options:
+    """Global options, shared through click's context object."""
+
+    file: str | None = None
+
+    def load(self) -> LoadedConfig:
+        from mesostack.config import load
+
+        return load(self.file)
+
+    def stack_name(self) -> str:
+        return self.load().config.name
+
+    def plan(self) -> tuple[Plan, str]:
+        """The plan and a line saying where host_ip and the stack came from."""
+        from mesostack import hostinfo
+        from mesostack.plan import build
+
+        loaded = self.load()
+        config = loaded.config
+        if config.host_ip == "auto":
+            host_ip = hostinfo.default_route_ip()
+            how = "auto: the default route's interface"
+        else:
+            host_ip, how = config.host_ip, "from the stack file"
+        source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
+        where = f"stack {config.name} from {source}; host_ip {host_ip} ({how})"
+        return build(config, host_ip), where
+
+
+def engine() -> Engine:
+    from mesostack.runtime import Engine
+
+    return Engine.connect()

@@ -1,0 +1,31 @@
+"""`mesostack config` and `mesostack schema`: the effective stack file and its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mesostack.cli._common import Options
+
+
+@click.command()
+@click.pass_obj
+def config(options: Options) -> None:
+    """Print the effective stack.yaml, every default filled in."""
+    from mesostack import console
+    from mesostack.config import to_yaml
+
+    console.result(to_yaml(options.load().config))
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of stack.yaml (for editors)."""
+    from mesostack import console
+    from mesostack.config import json_schema
+
+    console.result(json.dumps(json_schema(), indent=2))
+
+
+COMMANDS = [config, schema]

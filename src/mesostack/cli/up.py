@@ -1,0 +1,39 @@
+"""`mesostack up`: the stack, created in dependency order, ready when it says so."""
+
+from __future__ import annotations
+
+import click
+
+from mesostack.cli._common import Options, engine
+
+PULL_POLICIES = ("missing", "always", "never")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True,
+              help="Print the equivalent `docker run` lines, in start order; touch nothing.")
+@click.option("--pull", type=click.Choice(PULL_POLICIES), default="missing", show_default=True,
+              help="When to pull images (credentials from `docker login`).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              metavar="SECONDS", help="Bound for the whole `up`, pulls included.")
+@click.pass_obj
+def up(options: Options, dry_run: bool, pull: str, timeout: float) -> None:
+    """Create and start the stack; each stage waits until the previous one is ready."""
+    from mesostack import console, orchestrator
+    from mesostack.plan import dry_run as render
+
+    plan, where = options.plan()
+    if dry_run:
+        console.result(render(plan))
+        return
+    console.info(where)
+    docker = engine()
+    with console.progress(f"mesostack up: {plan.stack}") as report:
+        done = orchestrator.up(plan, engine=docker, pull=orchestrator.PullPolicy(pull),
+                               timeout=timeout, report=report)
+    changed = f"{len(done.changed)} changed" if done.changed else "nothing changed"
+    console.info(f"stack {plan.stack} ready in {done.seconds:.1f} s ({changed})")
+    console.result("".join(f"{name}: {url}\n" for name, url in done.urls.items()))
+
+
+COMMANDS = [up]

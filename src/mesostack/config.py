@@ -1,0 +1,429 @@
+"""The stack.yaml model: defaults (the tutorial's stack), loading, and errors that name the line.
+
+Nothing here touches Docker or the network; `host_ip: auto` stays "auto" in the model and is
+resolved by the caller (see `mesostack.hostinfo.default_route_ip`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, ClassVar
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mesostack.errors import InputError
+
+DEFAULT_FILE = "stack.yaml"
+FILE_ENV = "MESOSTACK_FILE"
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,47}$")
+_ENV_NAME_RE = re.compile(r"^[^=\s]+$")
+_RESOURCE_RE = re.compile(
+    r"^[A-Za-z_][\w.-]*(\([^)]*\))?:(\d+(\.\d+)?|\[[0-9\s,-]+\]|\{[^{}]*\})$"
+)
+
+
+class Restart(StrEnum):
+    """Docker's restart policies."""
+
+    NO = "no"
+    ALWAYS = "always"
+    UNLESS_STOPPED = "unless-stopped"
+    ON_FAILURE = "on-failure"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _check_abs(value: str, what: str) -> str:
+    if not PurePosixPath(value).is_absolute():
+        raise ValueError(f"{what} must be an absolute path, got {value!r}")
+    return value
+
+
+def _check_volume(text: str) -> str:
+    parse_volume(text)
+    return text
+
+
+class Component(_Model):
+    """What every component takes; each subclass sets the tutorial's defaults."""
+
+    image: str
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra or overriding environment variables."
+    )
+    volumes: list[Annotated[str, AfterValidator(_check_volume)]] = Field(
+        default_factory=list,
+        description="Extra mounts as `host:container[:ro|rw]`, both absolute paths.",
+    )
+    privileged: bool = False
+    restart: Restart = Field(Restart.ALWAYS, description="Docker's restart policy.")
+    port: Annotated[int, Field(ge=1, le=65535)]
+    data_dir: str | None = Field(
+        None, description="Host path for persistent state (none by default, as in the tutorial)."
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value):
+            raise ValueError(f"an image reference has no spaces and is not empty, got {value!r}")
+        return value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> Any:
+        """YAML reads `1`, `true` and `no` as numbers and booleans; Docker wants strings."""
+        if not isinstance(value, Mapping):
+            return value
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not _ENV_NAME_RE.match(key):
+                raise ValueError(f"variable name {key!r} must be a word without '=' or spaces")
+            if isinstance(item, bool):
+                out[key] = "true" if item else "false"
+            elif isinstance(item, int | float | str):
+                out[key] = str(item)
+            elif item is None:
+                out[key] = ""
+            else:
+                raise ValueError(f"variable {key} must be a string, number or boolean")
+        return out
+
+    @field_validator("restart", mode="before")
+    @classmethod
+    def _restart(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `no` as false.
+        return "no" if value is False else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: str | None) -> str | None:
+        return None if value is None else _check_abs(value, "data_dir")
+
+
+class ZooKeeper(Component):
+    image: str = "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
+    port: Annotated[int, Field(ge=1, le=65535)] = 2181
+
+
+class Master(Component):
+    image: str = "mesoscloud/mesos-master:0.23.0-ubuntu-14.04"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5050
+    quorum: Annotated[int, Field(ge=1)] = Field(
+        1, description="MESOS_QUORUM: how many masters must be up (1 for a single master)."
+    )
+
+
+class Slave(Component):
+    image: str = "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5051
+    privileged: bool = True
+    resources: str | None = Field(
+        None, description="MESOS_RESOURCES, e.g. `cpus:2;mem:2048` (default: the machine's)."
+    )
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for part in value.split(";"):
+            if not _RESOURCE_RE.match(part.strip()):
+                raise ValueError(
+                    f"{part.strip()!r} is not a Mesos resource; write `name:value` pairs "
+                    "joined by ';', e.g. `cpus:2;mem:2048;ports:[31000-32000]`"
+                )
+        return value
+
+
+class Marathon(Component):
+    image: str = "mesosphere/marathon:v0.11.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
+    @field_validator("data_dir")
+    @classmethod
+    def _no_data_dir(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(
+                "Marathon keeps its state in ZooKeeper (MARATHON_ZK); "
+                "set zookeeper.data_dir to keep it"
+            )
+        return value
+
+
+class StackConfig(_Model):
+    """A whole stack; every section is optional and defaults to the tutorial's."""
+
+    ROLES: ClassVar[tuple[str, ...]] = ("zookeeper", "master", "slave", "marathon")
+
+    name: str = Field("mesostack", description="Names and labels the stack's containers.")
+    host_ip: str = Field(
+        "auto",
+        description="IPv4 address the stack binds and advertises; `auto`: the address of the "
+        "interface holding the default route (127.0.0.1 when there is none).",
+    )
+    zookeeper: ZooKeeper = Field(default_factory=ZooKeeper)
+    master: Master = Field(default_factory=Master)
+    slave: Slave = Field(default_factory=Slave, description="The Mesos agent; `agent` also works.")
+    marathon: Marathon = Field(default_factory=Marathon)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agent_alias(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "agent" in data:
+            if "slave" in data:
+                raise ValueError("give either `slave` or `agent` (the same section), not both")
+            data = {("slave" if k == "agent" else k): v for k, v in data.items()}
+        return data
+
+    @field_validator("zookeeper", "master", "slave", "marathon", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} can't name containers: use letters, digits, '_', '.', '-' "
+                "(starting with a letter or digit, at most 48 characters)"
+            )
+        if value == "mesos" or value.startswith("mesos-"):
+            raise ValueError(
+                f"{value!r} would give container names starting with 'mesos-', which Mesos "
+                "agents remove as orphans; choose another name"
+            )
+        return value
+
+    @field_validator("host_ip")
+    @classmethod
+    def _host_ip(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address (or `auto`)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _quorum(self) -> StackConfig:
+        masters = 1
+        if self.master.quorum > masters:
+            raise ValueError(
+                f"master.quorum: {self.master.quorum} is more than the {masters} master(s) of "
+                "this stack; a quorum is at least 1 and at most the number of masters"
+            )
+        return self
+
+    def component(self, role: str) -> Component:
+        value = getattr(self, role)
+        assert isinstance(value, Component)
+        return value
+
+
+@dataclass(frozen=True)
+class Volume:
+    source: str
+    target: str
+    read_only: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.target}" + (":ro" if self.read_only else "")
+
+
+def parse_volume(text: str) -> Volume:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise ValueError(f"{text!r} is not `host:container[:ro|rw]`")
+    _check_abs(parts[0], "a volume's host path")
+    _check_abs(parts[1], "a volume's container path")
+    return Volume(parts[0], parts[1], len(parts) == 3 and parts[2] == "ro")
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: StackConfig
+    source: Path | None  # None: the built-in default
+
+
+def find_file(explicit: str | None) -> Path | None:
+    """`-f PATH` or $MESOSTACK_FILE, else ./stack.yaml when present, else the built-in default."""
+    chosen = explicit or os.environ.get(FILE_ENV) or None
+    if chosen is not None:
+        path = Path(chosen)
+        if not path.is_file():
+            raise InputError(
+                f"{path}: no such file", hint="check -f/--file or $MESOSTACK_FILE"
+            )
+        return path
+    default = Path(DEFAULT_FILE)
+    return default if default.is_file() else None
+
+
+def load(explicit: str | None = None) -> LoadedConfig:
+    path = find_file(explicit)
+    if path is None:
+        return LoadedConfig(StackConfig(), None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: can't read: {exc}") from None
+    return LoadedConfig(parse(text, source=str(path)), path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def parse(text: str, *, source: str = "stack.yaml") -> StackConfig:
+    """Parse and validate; every failure is one InputError naming file, line and field."""
+    try:
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"{where}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: YAML syntax error: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{source}:1: the top level must be a mapping of sections "
+            f"(name, host_ip, zookeeper, master, slave, marathon), got {type(data).__name__}"
+        )
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_describe(exc, node, source)) from None
+
+
+def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
+    """The first error, as `file:line: path: what is wrong` (plus how many more)."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = [str(p) for p in first["loc"]]
+    msg = first["msg"].removeprefix("Value error, ")
+    named = re.match(r"^([a-z_]+(?:\.[a-z_]+)*): ", msg)
+    if not loc and named:  # a whole-model check names its field at the start of its message
+        loc = named.group(1).split(".")
+        msg = msg[named.end() :]
+    if loc and loc[0] == "agent":
+        loc[0] = "slave"
+    path = ".".join(loc)
+    line = _line_of(root, loc)
+    where = f"{source}:{line}" if line else source
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = f"unknown key `{path}`"
+        close = difflib.get_close_matches(loc[-1], _keys_at(loc[:-1]), n=1)
+        if close:
+            message += f"; did you mean `{'.'.join([*loc[:-1], close[0]])}`?"
+        else:
+            message += f"; valid keys here: {', '.join(_keys_at(loc[:-1]))}"
+    else:
+        if kind == "enum":
+            msg = f"expected one of {', '.join(r.value for r in Restart)}"
+        message = f"{path}: {msg}" if path else msg
+    more = len(errors) - 1
+    if more:
+        message += f" (and {more} more error{'s' if more > 1 else ''})"
+    return f"{where}: {message}"
+
+
+def _keys_at(loc: Sequence[str]) -> list[str]:
+    model: type[BaseModel] = StackConfig
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    keys = list(model.model_fields)
+    return [*keys, "agent"] if model is StackConfig else keys
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """The 1-based line of the deepest node the error's path reaches."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == part]
+            if not match and part == "slave":
+                match = [(k, v) for k, v in node.value if k.value == "agent"]
+            if not match:
+                break
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and str(part).isdigit():
+            if int(part) >= len(node.value):
+                break
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def to_yaml(config: StackConfig) -> str:
+    """The effective stack.yaml: every key, defaults filled in."""
+    data = config.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = StackConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mesostack stack.yaml"
+    props = schema["properties"]
+    props["agent"] = {**props["slave"], "description": "Another name for `slave`."}
+    return schema

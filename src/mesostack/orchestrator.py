@@ -1,0 +1,494 @@
+"""up / down / status / ls: drives the runtime and the probes, reports events, never prints."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from mesostack import checks as checks_
+from mesostack import probes
+from mesostack.errors import InputError, MesostackError
+from mesostack.marathon import app_count
+from mesostack.plan import (
+    LABEL_DATA_DIR,
+    LABEL_ENDPOINT,
+    LABEL_HASH,
+    LABEL_STACK,
+    ContainerSpec,
+    Plan,
+    Role,
+)
+from mesostack.runtime import ContainerInfo, Engine, PullProgress
+
+LOG_LINES = 20
+CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
+
+
+class Phase(StrEnum):
+    PLANNED = "planned"
+    PULLING = "pulling"
+    PULLED = "pulled"
+    STARTING = "starting"
+    WAITING = "waiting"
+    READY = "ready"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    REMOVING = "removing"
+    REMOVED = "removed"
+
+
+class PullPolicy(StrEnum):
+    MISSING = "missing"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+@dataclass(frozen=True)
+class Event:
+    component: str  # container name
+    phase: Phase
+    message: str = ""
+    elapsed: float | None = None
+
+
+Reporter = Callable[[Event], None]
+
+
+def _ignore(_: Event) -> None:
+    pass
+
+
+class NotReady(MesostackError):
+    pass
+
+
+class PreflightFailed(MesostackError):
+    pass
+
+
+# --- up ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpResult:
+    plan: Plan
+    changed: tuple[str, ...]
+    seconds: float
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {
+            "Mesos": f"http://{self.plan.spec(Role.MASTER).endpoint}",
+            "Marathon": f"http://{self.plan.spec(Role.MARATHON).endpoint}",
+        }
+
+
+def up(
+    plan: Plan,
+    *,
+    engine: Engine,
+    pull: PullPolicy = PullPolicy.MISSING,
+    timeout: float = 300.0,
+    report: Reporter = _ignore,
+) -> UpResult:
+    """Create what is missing or changed, in dependency order, each stage once the previous
+    one is ready. Safe to rerun: an unchanged, ready stack is left alone."""
+    start = time.monotonic()
+    deadline = start + timeout
+    existing = {c.name: c for c in engine.containers(stack=plan.stack)}
+    _refuse_foreign_names(plan, engine, existing)
+    _preflight([checks_.host_ip(plan), *checks_.ports(plan, existing)])
+    image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report)
+    _preflight(checks_.privileged(plan, engine, existing, needs_test=True))
+    for name, stale in existing.items():
+        if name not in {s.name for s in plan.specs}:
+            report(Event(name, Phase.REMOVING, "no longer in the stack"))
+            engine.remove(stale.id)
+            report(Event(name, Phase.REMOVED))
+
+    changed: list[str] = []
+    for stage in plan.stages():
+        with ThreadPoolExecutor(max_workers=len(stage)) as pool:
+            futures = [
+                pool.submit(_converge, spec, existing.get(spec.name), image_ids[spec.image],
+                            master=plan.spec(Role.MASTER).endpoint, engine=engine,
+                            deadline=deadline, report=report)
+                for spec in stage
+            ]
+            errors: list[BaseException] = []
+            for future in futures:
+                try:
+                    if future.result():
+                        changed.append(stage[futures.index(future)].name)
+                except BaseException as exc:  # reported once every sibling has finished
+                    errors.append(exc)
+        if errors:
+            done = {s.name for st in plan.stages() for s in st} - {s.name for s in stage}
+            for later in plan.specs:
+                if later.name not in done and later not in stage:
+                    report(Event(later.name, Phase.SKIPPED, "not started: an earlier stage failed"))
+            raise errors[0]
+    return UpResult(plan, tuple(changed), time.monotonic() - start)
+
+
+def _refuse_foreign_names(
+    plan: Plan, engine: Engine, existing: dict[str, ContainerInfo]
+) -> None:
+    for spec in plan.specs:
+        if spec.name in existing:
+            continue
+        other = engine.get(spec.name)
+        if other is not None:
+            owner = other.labels.get(LABEL_STACK)
+            whose = f"stack {owner!r}" if owner else "no mesostack stack"
+            raise PreflightFailed(
+                f"container {spec.name} exists and belongs to {whose}",
+                hint=f"remove it (`docker rm -f {spec.name}`) or give this stack another `name`",
+            )
+
+
+def _ensure_images(
+    plan: Plan, *, engine: Engine, pull: PullPolicy, report: Reporter
+) -> dict[str, str]:
+    """Every image's id, pulling (in parallel) what the policy asks for."""
+    refs = list(dict.fromkeys(s.image for s in plan.specs))
+    users = {ref: [s.name for s in plan.specs if s.image == ref] for ref in refs}
+    ids = {ref: engine.image_id(ref) for ref in refs}
+    wanted = [r for r in refs if pull is PullPolicy.ALWAYS or ids[r] is None]
+    if pull is PullPolicy.NEVER and wanted:
+        raise PreflightFailed(
+            f"image {wanted[0]} is not on the engine and --pull never forbids pulling it",
+            hint="pull it (`docker pull IMAGE`) or use --pull missing",
+        )
+
+    def fetch(ref: str) -> str:
+        last = [0.0]
+
+        def progress(p: PullProgress) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.2:
+                last[0] = now
+                size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB" if p.total else ""
+                for name in users[ref]:
+                    report(Event(name, Phase.PULLING, f"{ref}{size}"))
+
+        for name in users[ref]:
+            report(Event(name, Phase.PULLING, ref))
+        image_id = engine.pull(ref, progress)
+        for name in users[ref]:
+            report(Event(name, Phase.PULLED, ref))
+        return image_id
+
+    if wanted:
+        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+            for ref, image_id in zip(wanted, pool.map(fetch, wanted), strict=True):
+                ids[ref] = image_id
+    return {ref: i for ref, i in ids.items() if i is not None}
+
+
+def _preflight(checks: Iterable[checks_.Check]) -> None:
+    for check in checks:
+        if check.blocking:
+            raise PreflightFailed(check.found, hint=check.fix or None)
+
+
+def _converge(
+    spec: ContainerSpec,
+    current: ContainerInfo | None,
+    image_id: str,
+    *,
+    master: str,
+    engine: Engine,
+    deadline: float,
+    report: Reporter,
+) -> bool:
+    """Bring one container to its spec and wait until it is ready; True when it changed."""
+    start = time.monotonic()
+    changed = True
+    if current is not None and _up_to_date(current, spec, image_id):
+        if current.status in ("running", "restarting"):
+            changed = False
+        else:
+            report(Event(spec.name, Phase.STARTING, f"starting the {current.status} container"))
+            engine.start(spec.name, spec=spec)
+    else:
+        if current is not None:
+            report(Event(spec.name, Phase.STARTING, "recreating: its configuration changed"))
+            engine.remove(current.id)
+        else:
+            report(Event(spec.name, Phase.STARTING, "creating"))
+        engine.create_and_start(spec)
+    started = engine.get(spec.name)
+    restarts_before = started.restart_count if started else 0
+    probe = probe_for(spec, master)
+
+    def on_wait(what: str) -> None:
+        report(Event(spec.name, Phase.WAITING, what, time.monotonic() - start))
+
+    def alive() -> None:
+        info = engine.get(spec.name)
+        if info is None:
+            raise _not_ready(spec, engine, "its container disappeared", start)
+        if info.status in ("exited", "dead"):
+            raise _not_ready(spec, engine, f"its container exited with code {info.exit_code}",
+                             start)
+        if info.restart_count - restarts_before >= CRASH_LOOP:
+            raise _not_ready(spec, engine, f"its container keeps crashing "
+                             f"({info.restart_count - restarts_before} restarts)", start)
+
+    try:
+        ready = probes.wait(probe, deadline=deadline, on_wait=on_wait, alive=alive,
+                            interval=0.1 if changed else 0.05)
+    except probes.TimedOut as exc:
+        raise _not_ready(spec, engine, f"still waiting for {exc.waiting_for}", start,
+                         timed_out=True) from None
+    phase = Phase.READY if changed else Phase.UNCHANGED
+    report(Event(spec.name, phase, ready.detail, time.monotonic() - start))
+    return changed
+
+
+def _up_to_date(current: ContainerInfo, spec: ContainerSpec, image_id: str) -> bool:
+    return current.labels.get(LABEL_HASH) == spec.config_hash and current.image_id == image_id
+
+
+def probe_for(spec: ContainerSpec, master: str) -> probes.Probe:
+    if spec.role is Role.ZOOKEEPER:
+        return probes.ZooKeeperProbe(spec.host_ip, spec.port)
+    if spec.role is Role.MASTER:
+        return probes.MasterProbe(spec.endpoint)
+    if spec.role is Role.SLAVE:
+        return probes.AgentProbe(spec.endpoint, master)
+    return probes.MarathonProbe(spec.endpoint, master)
+
+
+def _not_ready(
+    spec: ContainerSpec, engine: Engine, why: str, start: float, *, timed_out: bool = False
+) -> NotReady:
+    waited = time.monotonic() - start
+    logs = engine.logs(spec.name, tail=LOG_LINES).rstrip()
+    detail = f"last {LOG_LINES} log lines of {spec.name}:\n{logs}" if logs else ""
+    hint = "raise --timeout, or see `mesostack doctor`" if timed_out else (
+        f"see `mesostack logs {spec.role.value}`")
+    return NotReady(
+        f"{spec.name} ({spec.role.value}) not ready after {waited:.1f} s: {why}",
+        hint=hint, detail=detail,
+    )
+
+
+# --- down --------------------------------------------------------------------------------------
+
+# Marathon first (nothing relaunches tasks after it), then agents and masters together (neither
+# needs the other to stop), ZooKeeper last (masters and Marathon watch it until they go).
+STOP_ORDER = ((Role.MARATHON,), (Role.SLAVE, Role.MASTER), (Role.ZOOKEEPER,))
+_SYSTEM_DIRS = {
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt",
+    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib",
+    "/var/run", "/var/log",
+}
+
+
+@dataclass(frozen=True)
+class DownResult:
+    removed: tuple[str, ...]
+    task_containers: tuple[str, ...]
+    purged: tuple[str, ...] = ()
+    unreachable_agents: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def down(
+    stack: str,
+    *,
+    engine: Engine,
+    purge: bool = False,
+    grace: int = 5,
+    report: Reporter = _ignore,
+) -> DownResult:
+    """Remove the stack's containers (found by label), then the task containers its agents
+    report running; with `purge`, the data_dirs its containers used too."""
+    start = time.monotonic()
+    containers = engine.containers(stack=stack)
+    tasks, unreachable = _task_containers(engine, containers)
+    removed: list[str] = []
+    for roles in STOP_ORDER:
+        batch = [c for c in containers if c.role in {r.value for r in roles}]
+        if not batch:
+            continue
+        for c in batch:
+            report(Event(c.name, Phase.REMOVING))
+        with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+            list(pool.map(lambda c: engine.remove(c.id, grace=grace), batch))
+        for c in batch:
+            report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
+            removed.append(c.name)
+    leftovers = [c for c in containers if c.name not in removed]
+    for c in leftovers:  # a role this version doesn't know: still ours by label
+        engine.remove(c.id, grace=grace)
+        removed.append(c.name)
+    if tasks:
+        with ThreadPoolExecutor(max_workers=min(8, len(tasks))) as pool:
+            list(pool.map(lambda t: engine.remove(t.id, grace=grace), tasks))
+        for t in tasks:
+            report(Event(t.name, Phase.REMOVED, "task container"))
+    purged: list[str] = []
+    if purge:
+        for directory in sorted({c.labels[LABEL_DATA_DIR] for c in containers
+                                 if c.labels.get(LABEL_DATA_DIR)}):
+            _purge(directory)
+            purged.append(directory)
+    return DownResult(tuple(removed), tuple(t.name for t in tasks), tuple(purged),
+                      tuple(unreachable), time.monotonic() - start)
+
+
+def _task_containers(
+    engine: Engine, containers: Iterable[ContainerInfo]
+) -> tuple[list[ContainerInfo], list[str]]:
+    """The task containers the stack's own agents report (and agents that did not answer)."""
+    found: list[ContainerInfo] = []
+    unreachable: list[str] = []
+    for agent in containers:
+        if agent.role != Role.SLAVE.value:
+            continue
+        endpoint = agent.labels.get(LABEL_ENDPOINT, "")
+        try:
+            agent_id, ids = probes.agent_task_containers(endpoint)
+        except probes.NotYet:
+            if agent.running:
+                unreachable.append(agent.name)
+            continue
+        for container_id in ids:
+            for name in (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"):
+                info = engine.get(name)
+                if info is not None:
+                    found.append(info)
+    return found, unreachable
+
+
+def _purge(directory: str) -> None:
+    path = Path(directory)
+    if str(path.resolve()) in _SYSTEM_DIRS:
+        raise InputError(f"data_dir {directory}: refusing to delete a system directory")
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise MesostackError(f"data_dir {directory}: can't delete it: {exc.strerror}",
+                             hint="run `mesostack down --purge` as a user who may") from None
+
+
+# --- status and ls -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    role: str
+    endpoint: str
+    state: str  # the container's
+    ready: bool
+    detail: str = ""
+    leadership: str = ""  # leader, follower, standalone
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    stack: str
+    components: tuple[ComponentStatus, ...]
+    agents: int = 0
+    frameworks: tuple[str, ...] = ()
+    apps: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.components) and all(c.ready for c in self.components)
+
+
+def status(stack: str, *, engine: Engine) -> StackStatus:
+    """One quick look at each component: container state, readiness, role, counts."""
+    containers = sorted(engine.containers(stack=stack), key=lambda c: _role_order(c.role))
+    master = next((c.labels.get(LABEL_ENDPOINT, "") for c in containers
+                   if c.role == Role.MASTER.value), "")
+    http = probes.Http()
+    results: list[ComponentStatus] = []
+    agents = 0
+    frameworks: tuple[str, ...] = ()
+    apps: int | None = None
+    for c in containers:
+        endpoint = c.labels.get(LABEL_ENDPOINT, "")
+        ready, detail, leadership, url = False, "", "", ""
+        if c.running:
+            try:
+                ready, detail, leadership = True, *_look(c.role, endpoint, master, http)
+            except probes.NotYet as exc:
+                detail = f"waiting for {exc}"
+        else:
+            detail = f"container {c.status}"
+        if c.role == Role.MASTER.value:
+            url = f"http://{endpoint}"
+            if ready:
+                state = probes.leading_state(http, endpoint)
+                agents = sum(1 for a in state.get("slaves", []) if a.get("active", True))
+                frameworks = tuple(f.get("name", "?") for f in state.get("frameworks", [])
+                                   if f.get("active"))
+        if c.role == Role.MARATHON.value:
+            url = f"http://{endpoint}"
+            if ready:
+                apps = app_count(endpoint)
+        results.append(ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail,
+                                       leadership, url))
+    return StackStatus(stack, tuple(results), agents, frameworks, apps)
+
+
+def _look(role: str, endpoint: str, master: str, http: probes.Http) -> tuple[str, str]:
+    host, _, port = endpoint.rpartition(":")
+    if role == Role.ZOOKEEPER.value:
+        probes.ZooKeeperProbe(host, int(port)).check()
+        mode = probes.zookeeper_mode(host, int(port)) or "?"
+        return f"mode {mode}", mode
+    if role == Role.MASTER.value:
+        ready = probes.MasterProbe(endpoint, http).check()
+        state = probes.master_state(http, endpoint)
+        leading = state.get("pid") == state.get("leader") or "elected_time" in state
+        return ready.detail, "leader" if leading else "follower"
+    if role == Role.SLAVE.value:
+        return probes.AgentProbe(endpoint, master, http).check().detail, ""
+    if role == Role.MARATHON.value:
+        return probes.MarathonProbe(endpoint, master, http).check().detail, ""
+    return "", ""
+
+
+def _role_order(role: str) -> int:
+    order = [r.value for r in Role]
+    return order.index(role) if role in order else len(order)
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    stack: str
+    components: tuple[str, ...]
+    running: int
+    ready: bool
+
+
+def list_stacks(*, engine: Engine) -> list[StackSummary]:
+    by_stack: dict[str, list[ContainerInfo]] = {}
+    for c in engine.containers():
+        by_stack.setdefault(c.stack, []).append(c)
+    summaries = []
+    for stack, containers in sorted(by_stack.items()):
+        look = status(stack, engine=engine)
+        summaries.append(StackSummary(
+            stack,
+            tuple(sorted((c.role for c in containers), key=_role_order)),
+            sum(1 for c in containers if c.running),
+            look.ready,
+        ))
+    return summaries

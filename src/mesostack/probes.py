@@ -1,0 +1,244 @@
+"""Readiness: small checks over one polling loop. Ready means doing the job (a ZooKeeper mode,
+a leading master, a registered agent, an active Marathon framework), not an open port.
+
+The generation (legacy `*.json` endpoints or modern ones) is found out at run time.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 3.0
+
+
+class NotYet(Exception):
+    """The component is not ready; the message says what is awaited."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    detail: str = ""
+
+
+class Probe(Protocol):
+    awaited: str  # what readiness means, for messages ("a leading master")
+
+    def check(self) -> Ready:
+        """Return when ready; raise NotYet saying what is awaited otherwise."""
+
+
+class TimedOut(Exception):
+    def __init__(self, waiting_for: str, waited: float) -> None:
+        super().__init__(waiting_for)
+        self.waiting_for = waiting_for
+        self.waited = waited
+
+
+def wait(
+    probe: Probe,
+    *,
+    deadline: float,
+    interval: float = 0.1,
+    on_wait: Callable[[str], None] = lambda _: None,
+    alive: Callable[[], None] = lambda: None,
+) -> Ready:
+    """Poll `probe` until ready or `deadline` (time.monotonic()); `alive` may raise to give up
+    early (a container that exited). Raises TimedOut with what was last awaited."""
+    start = time.monotonic()
+    last = probe.awaited
+    while True:
+        try:
+            return probe.check()
+        except NotYet as exc:
+            if str(exc) != last or last == probe.awaited:
+                last = str(exc)
+                on_wait(last)
+        alive()
+        if time.monotonic() >= deadline:
+            raise TimedOut(last, time.monotonic() - start)
+        time.sleep(interval)
+
+
+# --- ZooKeeper ---------------------------------------------------------------------------------
+
+
+def four_letter_word(host: str, port: int, word: str, *, timeout: float = 2.0) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(word.encode())
+        chunks = []
+        while chunk := sock.recv(4096):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def zookeeper_mode(host: str, port: int) -> str | None:
+    """`standalone`, `leader` or `follower`; None when the server does not serve (yet)."""
+    try:
+        answer = four_letter_word(host, port, "srvr")
+    except OSError:
+        return None
+    for line in answer.splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+@dataclass
+class ZooKeeperProbe:
+    host: str
+    port: int
+    awaited: str = "ZooKeeper to answer `srvr` with a mode"
+
+    def check(self) -> Ready:
+        mode = zookeeper_mode(self.host, self.port)
+        if mode is None:
+            raise NotYet(f"ZooKeeper on {self.host}:{self.port} to answer `srvr` with a mode")
+        return Ready(f"mode {mode}")
+
+
+# --- Mesos -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Http:
+    """GETs with short timeouts; connection trouble becomes NotYet."""
+
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def get(self, url: str, *, waiting: str) -> requests.Response:
+        try:
+            return self.session.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        except requests.RequestException:
+            raise NotYet(waiting) from None
+
+    def json(self, url: str, *, waiting: str) -> Any:
+        answer = self.get(url, waiting=waiting)
+        if answer.status_code != 200:
+            raise NotYet(f"{waiting} (HTTP {answer.status_code})")
+        try:
+            return answer.json()
+        except ValueError:
+            raise NotYet(f"{waiting} (not JSON)") from None
+
+
+def first_json(http: Http, base: str, paths: tuple[str, ...], *, waiting: str) -> Any:
+    """The first of `paths` that the server has (modern first; legacy `*.json` answers 404 for
+    modern paths and vice versa). 307s to the leader are followed."""
+    for path in paths:
+        answer = http.get(base + path, waiting=waiting)
+        if answer.status_code == 404:
+            continue
+        if answer.status_code == 503:
+            raise NotYet(f"{waiting} ({answer.text.strip() or 'unavailable'})")
+        if answer.status_code != 200:
+            raise NotYet(f"{waiting} (HTTP {answer.status_code} from {path})")
+        try:
+            return answer.json()
+        except ValueError:
+            raise NotYet(f"{waiting} ({path} is not JSON)") from None
+    raise NotYet(f"{waiting} (none of {', '.join(paths)} answered)")
+
+
+MASTER_STATE = ("/master/state", "/master/state.json")
+AGENT_STATE = ("/state", "/state.json")
+
+
+def master_state(http: Http, endpoint: str) -> dict[str, Any]:
+    state = first_json(http, f"http://{endpoint}", MASTER_STATE,
+                       waiting=f"the master's state on {endpoint}")
+    if not isinstance(state, dict):
+        raise NotYet(f"the master's state on {endpoint} (not an object)")
+    return state
+
+
+def leading_state(http: Http, endpoint: str) -> dict[str, Any]:
+    """The state of the leading master, reached through `endpoint` (any master)."""
+    state = master_state(http, endpoint)
+    if not state.get("leader"):
+        raise NotYet(f"a leading master (the master on {endpoint} knows none yet)")
+    if state.get("pid") != state.get("leader"):
+        leader_endpoint = str(state["leader"]).rsplit("@", 1)[-1]
+        state = master_state(http, leader_endpoint)
+    return state
+
+
+@dataclass
+class MasterProbe:
+    endpoint: str
+    http: Http = field(default_factory=Http)
+    awaited: str = "the master to be healthy with a leader elected"
+
+    def check(self) -> Ready:
+        health = self.http.get(f"http://{self.endpoint}/master/health",
+                               waiting=f"the master on {self.endpoint} to answer /master/health")
+        if health.status_code != 200:
+            raise NotYet(f"the master on {self.endpoint} to be healthy "
+                         f"(/master/health: HTTP {health.status_code})")
+        state = leading_state(self.http, self.endpoint)
+        return Ready(f"leader {state.get('leader')}, Mesos {state.get('version', '?')}")
+
+
+@dataclass
+class AgentProbe:
+    endpoint: str
+    master: str
+    http: Http = field(default_factory=Http)
+    awaited: str = "the agent to register with the leading master"
+
+    def check(self) -> Ready:
+        state = first_json(self.http, f"http://{self.endpoint}", AGENT_STATE,
+                           waiting=f"the agent on {self.endpoint} to answer /state")
+        agent_id = state.get("id") if isinstance(state, dict) else None
+        if not agent_id:
+            raise NotYet(f"the agent on {self.endpoint} to register (it has no id yet)")
+        leader = leading_state(self.http, self.master)
+        for agent in leader.get("slaves", []):
+            if agent.get("id") == agent_id and agent.get("active", True):
+                return Ready(f"agent {agent_id}")
+        raise NotYet(f"the leading master to list agent {agent_id} as active")
+
+
+@dataclass
+class MarathonProbe:
+    endpoint: str
+    master: str
+    http: Http = field(default_factory=Http)
+    awaited: str = "Marathon to answer /ping and be an active framework"
+
+    def check(self) -> Ready:
+        base = f"http://{self.endpoint}"
+        ping = self.http.get(f"{base}/ping", waiting=f"Marathon on {self.endpoint} to answer /ping")
+        if ping.status_code != 200:
+            raise NotYet(f"Marathon on {self.endpoint} to answer /ping "
+                         f"(HTTP {ping.status_code}: {ping.text.strip()[:80]})")
+        info = self.http.json(f"{base}/v2/info", waiting=f"Marathon on {self.endpoint} /v2/info")
+        framework_id = info.get("frameworkId") if isinstance(info, dict) else None
+        if not framework_id:
+            raise NotYet("Marathon to register with the master (no frameworkId yet)")
+        leader = leading_state(self.http, self.master)
+        for framework in leader.get("frameworks", []):
+            if framework.get("id") == framework_id and framework.get("active"):
+                version = info.get("version", "?") if isinstance(info, dict) else "?"
+                return Ready(f"framework {framework_id}, Marathon {version}")
+        raise NotYet(f"the leading master to list framework {framework_id} as active")
+
+
+def agent_task_containers(endpoint: str, *, http: Http | None = None) -> tuple[str, list[str]]:
+    """The agent's id and the container ids of the executors it runs (Docker tasks run in
+    sibling containers named `mesos-<agentId>.<id>` or `mesos-<id>`)."""
+    http = http or Http()
+    state = first_json(http, f"http://{endpoint}", AGENT_STATE,
+                       waiting=f"the agent on {endpoint} to answer /state")
+    ids: list[str] = []
+    for framework in state.get("frameworks", []) + state.get("completed_frameworks", []):
+        for executor in framework.get("executors", []) + framework.get("completed_executors", []):
+            if executor.get("container"):
+                ids.append(str(executor["container"]))
+    return str(state.get("id", "")), ids

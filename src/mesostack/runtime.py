@@ -1,0 +1,367 @@
+"""The only module that imports `docker`: images, containers by label, logs, engine facts.
+
+Every docker-py error leaves this module as one of ours, naming the image or container at fault.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests
+
+from mesostack.errors import MesostackError
+from mesostack.plan import LABEL_PREFIX, LABEL_ROLE, LABEL_STACK, ContainerSpec
+
+T = TypeVar("T")
+
+DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
+UNREACHABLE_HINT = "is Docker running? try `docker ps`"
+
+
+class EngineUnreachable(MesostackError):
+    pass
+
+
+class ImageUnavailable(MesostackError):
+    pass
+
+
+class ContainerFailed(MesostackError):
+    pass
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    status: str  # created, running, restarting, exited, paused, dead
+    image: str  # the reference it was created from
+    image_id: str
+    labels: Mapping[str, str]
+    restart_count: int
+    started_at: str
+    exit_code: int
+
+    @property
+    def stack(self) -> str:
+        return self.labels.get(LABEL_STACK, "")
+
+    @property
+    def role(self) -> str:
+        return self.labels.get(LABEL_ROLE, "")
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    server_version: str
+    api_version: str
+    os: str
+    cgroup_version: str
+    security_options: tuple[str, ...]
+    root_dir: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    image: str
+    status: str
+    current: int = 0
+    total: int = 0
+
+
+def _info(container: Any) -> ContainerInfo:
+    attrs = container.attrs
+    state = attrs.get("State", {})
+    return ContainerInfo(
+        id=container.id,
+        name=attrs.get("Name", "").lstrip("/") or container.name,
+        status=state.get("Status", "unknown"),
+        image=attrs.get("Config", {}).get("Image", ""),
+        image_id=attrs.get("Image", ""),
+        labels=dict(attrs.get("Config", {}).get("Labels") or {}),
+        restart_count=int(attrs.get("RestartCount", 0)),
+        started_at=state.get("StartedAt", ""),
+        exit_code=int(state.get("ExitCode", 0)),
+    )
+
+
+def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn connection failures into EngineUnreachable and other engine errors into ours."""
+
+    def wrap(func: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> T:
+            try:
+                return func(*args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise EngineUnreachable(
+                    f"the Docker engine stopped answering while {what}: {_short(exc)}",
+                    hint=UNREACHABLE_HINT,
+                ) from None
+            except docker.errors.APIError as exc:
+                raise MesostackError(f"{what}: Docker said: {_explain(exc)}") from None
+
+        return inner
+
+    return wrap
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    explanation = exc.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode(errors="replace")
+    return str(explanation or exc).strip()
+
+
+class Engine:
+    """A connection to one Docker engine."""
+
+    def __init__(self, client: Any, endpoint: str) -> None:
+        self._client = client
+        self.endpoint = endpoint
+
+    @classmethod
+    def connect(cls, *, timeout: float = 60) -> Engine:
+        """The engine of the usual environment (DOCKER_HOST, ...), checked with a ping."""
+        try:
+            client = docker.from_env(timeout=int(timeout))
+            client.ping()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise EngineUnreachable(
+                f"cannot reach the Docker engine: {_short(exc)}", hint=UNREACHABLE_HINT
+            ) from None
+        return cls(client, os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT)
+
+    # --- facts ---------------------------------------------------------------------------------
+
+    @_engine_call("reading the engine's facts")
+    def facts(self) -> EngineFacts:
+        info = self._client.info()
+        version = self._client.version()
+        return EngineFacts(
+            server_version=str(version.get("Version", "?")),
+            api_version=str(version.get("ApiVersion", "?")),
+            os=str(info.get("OperatingSystem", "?")),
+            cgroup_version=str(info.get("CgroupVersion", "1")),
+            security_options=tuple(info.get("SecurityOptions") or ()),
+            root_dir=str(info.get("DockerRootDir", "")),
+            endpoint=self.endpoint,
+        )
+
+    # --- images --------------------------------------------------------------------------------
+
+    @_engine_call("looking up an image")
+    def image_id(self, ref: str) -> str | None:
+        try:
+            return str(self._client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str:
+        """Pull `ref`, reporting progress; returns the image id. Registry credentials come from
+        the Docker client's config, as `docker login` left them."""
+        repo, tag = _split_ref(ref)
+        layers: dict[str, tuple[int, int]] = {}
+        try:
+            stream = self._client.api.pull(repo, tag=tag, stream=True, decode=True)
+            for event in stream:
+                if "error" in event:
+                    raise ImageUnavailable(
+                        f"image {ref}: the registry refused the pull: {event['error'].strip()}"
+                    )
+                detail = event.get("progressDetail") or {}
+                if event.get("id") and detail.get("total"):
+                    layers[event["id"]] = (int(detail.get("current", 0)), int(detail["total"]))
+                current = sum(c for c, _ in layers.values())
+                total = sum(t for _, t in layers.values())
+                progress(PullProgress(ref, str(event.get("status", "")), current, total))
+        except docker.errors.APIError as exc:
+            raise ImageUnavailable(f"image {ref}: can't pull it: {_explain(exc)}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise EngineUnreachable(
+                f"the Docker engine stopped answering while pulling {ref}: {_short(exc)}",
+                hint=UNREACHABLE_HINT,
+            ) from None
+        image = self.image_id(ref)
+        if image is None:
+            raise ImageUnavailable(f"image {ref}: the pull ended but the engine doesn't have it")
+        return image
+
+    def registry_problem(self, ref: str) -> str | None:
+        """None when the registry has `ref`; else the registry's answer (nothing is pulled)."""
+        try:
+            self._client.images.get_registry_data(ref)
+        except docker.errors.APIError as exc:
+            return _explain(exc)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise EngineUnreachable(f"cannot reach the Docker engine: {_short(exc)}",
+                                    hint=UNREACHABLE_HINT) from None
+        return None
+
+    # --- containers ----------------------------------------------------------------------------
+
+    @_engine_call("listing containers")
+    def containers(
+        self, *, stack: str | None = None, role: str | None = None
+    ) -> list[ContainerInfo]:
+        """Containers carrying our labels (all stacks when `stack` is None)."""
+        label = [f"{LABEL_STACK}={stack}" if stack else LABEL_STACK]
+        if role:
+            label.append(f"{LABEL_ROLE}={role}")
+        found = self._client.containers.list(all=True, filters={"label": label})
+        return [_info(c) for c in found]
+
+    @_engine_call("listing containers")
+    def all_containers(self) -> list[ContainerInfo]:
+        return [_info(c) for c in self._client.containers.list(all=True)]
+
+    @_engine_call("listing containers")
+    def containers_named(self, prefix: str) -> list[ContainerInfo]:
+        found = self._client.containers.list(all=True, filters={"name": prefix})
+        return [_info(c) for c in found if _info(c).name.startswith(prefix)]
+
+    @_engine_call("inspecting a container")
+    def get(self, name_or_id: str) -> ContainerInfo | None:
+        try:
+            return _info(self._client.containers.get(name_or_id))
+        except docker.errors.NotFound:
+            return None
+
+    def create_and_start(self, spec: ContainerSpec) -> ContainerInfo:
+        try:
+            container = self._client.containers.create(
+                spec.image,
+                name=spec.name,
+                environment=dict(spec.env),
+                labels=dict(spec.labels),
+                network_mode="host",
+                privileged=spec.privileged,
+                restart_policy=_restart_policy(spec.restart),
+                volumes=[str(m) if m.read_only else f"{m}:rw" for m in spec.mounts],
+                detach=True,
+            )
+        except docker.errors.ImageNotFound:
+            raise ImageUnavailable(
+                f"container {spec.name}: image {spec.image} is not on the engine",
+                hint="rerun with --pull missing",
+            ) from None
+        except docker.errors.APIError as exc:
+            raise ContainerFailed(f"container {spec.name}: can't create it: {_explain(exc)}",
+                                  hint=_fix_for(_explain(exc), spec)) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise EngineUnreachable(f"the Docker engine stopped answering while creating "
+                                    f"{spec.name}: {_short(exc)}", hint=UNREACHABLE_HINT) from None
+        self.start(spec.name, spec=spec)
+        info = self.get(container.id)
+        assert info is not None
+        return info
+
+    def start(self, name: str, *, spec: ContainerSpec | None = None) -> None:
+        try:
+            self._client.api.start(name)
+        except docker.errors.APIError as exc:
+            raise ContainerFailed(f"container {name}: can't start it: {_explain(exc)}",
+                                  hint=_fix_for(_explain(exc), spec)) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise EngineUnreachable(f"the Docker engine stopped answering while starting "
+                                    f"{name}: {_short(exc)}", hint=UNREACHABLE_HINT) from None
+
+    @_engine_call("removing a container")
+    def remove(self, name_or_id: str, *, grace: int = 5) -> bool:
+        """SIGTERM, up to `grace` seconds, then remove; False when it was already gone."""
+        try:
+            container = self._client.containers.get(name_or_id)
+            if container.status in ("running", "restarting", "paused"):
+                container.stop(timeout=grace)
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            return False
+        return True
+
+    @_engine_call("reading logs")
+    def logs(self, name: str, *, tail: int | str = "all") -> str:
+        try:
+            raw = self._client.api.logs(name, stdout=True, stderr=True, tail=tail)
+        except docker.errors.NotFound:
+            return ""
+        return bytes(raw).decode(errors="replace")
+
+    def follow_logs(self, name: str, *, tail: int | str = "all") -> Iterator[str]:
+        """Lines of `name`'s log as they come, until the container stops."""
+        try:
+            stream = self._client.api.logs(
+                name, stdout=True, stderr=True, tail=tail, stream=True, follow=True
+            )
+            pending = b""
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace")
+            if pending:
+                yield pending.decode(errors="replace")
+        except docker.errors.NotFound:
+            return
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise EngineUnreachable(f"the Docker engine stopped answering while following "
+                                    f"{name}'s log: {_short(exc)}", hint=UNREACHABLE_HINT) from None
+
+    def try_privileged(self, image: str, *, label: str) -> str | None:
+        """None when the engine runs a privileged container of `image`, else its refusal."""
+        try:
+            self._client.containers.run(
+                image, entrypoint=["true"], privileged=True, network_mode="host", remove=True,
+                labels={label: "doctor"},
+            )
+        except docker.errors.ContainerError:
+            return None  # it ran; `true` missing from the image does not matter here
+        except docker.errors.APIError as exc:
+            return _explain(exc)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise EngineUnreachable(f"cannot reach the Docker engine: {_short(exc)}",
+                                    hint=UNREACHABLE_HINT) from None
+        return None
+
+
+def _restart_policy(name: str) -> dict[str, Any]:
+    return {"Name": "" if name == "no" else name}
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    if "@" in ref:
+        repo, digest = ref.split("@", 1)
+        return repo, digest
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = ref.rsplit(":", 1)
+        return repo, tag
+    return ref, "latest"
+
+
+def _fix_for(message: str, spec: ContainerSpec | None) -> str | None:
+    if "apply caps" in message or "privileged" in message.lower():
+        role = spec.role.value if spec else "the component"
+        return f"this engine refuses privileged containers: set `{role}.privileged: false`"
+    if "Conflict" in message or "already in use" in message:
+        return "a container of that name exists without this stack's labels: rename or remove it"
+    return None
+
+
+def is_ours(labels: Mapping[str, str]) -> bool:
+    return any(key.startswith(LABEL_PREFIX) for key in labels)
