@@ -52,17 +52,17 @@ def wait(
     """Poll `probe` until ready or `deadline` (time.monotonic()); `alive` may raise to give up
     early (a container that exited). Raises TimedOut with what was last awaited."""
     start = time.monotonic()
-    last = probe.awaited
+    last: str | None = None  # nothing reported yet
     while True:
         try:
             return probe.check()
         except NotYet as exc:
-            if str(exc) != last or last == probe.awaited:
+            if str(exc) != last:
                 last = str(exc)
                 on_wait(last)
         alive()
         if time.monotonic() >= deadline:
-            raise TimedOut(last, time.monotonic() - start)
+            raise TimedOut(last or probe.awaited, time.monotonic() - start)
         time.sleep(interval)
 
 
@@ -150,9 +150,9 @@ MASTER_STATE = ("/master/state", "/master/state.json")
 AGENT_STATE = ("/state", "/state.json")
 
 
-def master_state(http: Http, endpoint: str) -> dict[str, Any]:
+def master_state(http: Http, endpoint: str, *, waiting: str | None = None) -> dict[str, Any]:
     state = first_json(http, f"http://{endpoint}", MASTER_STATE,
-                       waiting=f"the master's state on {endpoint}")
+                       waiting=waiting or f"the master's state on {endpoint}")
     if not isinstance(state, dict):
         raise NotYet(f"the master's state on {endpoint} (not an object)")
     return state
@@ -160,7 +160,7 @@ def master_state(http: Http, endpoint: str) -> dict[str, Any]:
 
 def leading_state(http: Http, endpoint: str) -> dict[str, Any]:
     """The state of the leading master, reached through `endpoint` (any master)."""
-    state = master_state(http, endpoint)
+    state = master_state(http, endpoint, waiting=f"a leading master via {endpoint}")
     if not state.get("leader"):
         raise NotYet(f"a leading master (the master on {endpoint} knows none yet)")
     if state.get("pid") != state.get("leader"):

@@ -1,0 +1,285 @@
+"""`mesostack up / status / down` end to end on the test bed, both generations.
+
+Every stack here binds 127.0.0.1 (loopback only) and is removed by its label at the end, pass or
+fail. "Nothing left behind" is checked with an unfiltered `docker ps -a`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+import yaml
+
+from testbed import GENERATIONS, IMAGES, REGISTRY, TEST_LABEL, wait_until
+
+pytestmark = pytest.mark.docker
+
+ROLES = ("zookeeper", "master", "slave", "marathon")
+STANDIN_ROLES = ("master", "slave", "marathon")
+
+
+class Stack:
+    """A stack file on the test bed's images and the `mesostack` command pointed at it."""
+
+    __test__ = False
+
+    def __init__(self, client: docker.DockerClient, directory: Path, generation: str) -> None:
+        self.client = client
+        self.run_id = uuid.uuid4().hex[:8]
+        self.name = f"it-{generation}-{self.run_id}"
+        self.file = directory / "stack.yaml"
+        self.config: dict[str, Any] = {
+            "name": self.name,
+            "host_ip": "127.0.0.1",
+            "zookeeper": {"image": IMAGES["zookeeper"]},
+            "master": {"image": IMAGES["mesos-master"]},
+            "slave": {"image": IMAGES["mesos-slave"], "privileged": False,
+                      "resources": "cpus:2;mem:2048"},
+            "marathon": {"image": IMAGES["marathon"]},
+        }
+        for role in STANDIN_ROLES:
+            self.config[role]["env"] = {"STANDIN_GENERATION": generation}
+        self.write()
+
+    def write(self) -> None:
+        self.file.write_text(yaml.safe_dump(self.config))
+
+    def env(self, role: str, **variables: str) -> None:
+        self.config[role].setdefault("env", {}).update(variables)
+        self.write()
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
+            capture_output=True, text=True, timeout=timeout, env=cli_env(),
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
+        )
+
+    def containers(self) -> dict[str, Any]:
+        found = self.client.containers.list(
+            all=True, filters={"label": f"io.mesostack.stack={self.name}"})
+        return {c.labels["io.mesostack.role"]: c for c in found}
+
+    def remove_all(self) -> None:
+        for container in self.client.containers.list(
+                all=True, filters={"label": f"io.mesostack.stack={self.name}"}):
+            container.remove(force=True)
+        for container in self.client.containers.list(
+                all=True, filters={"label": f"{TEST_LABEL}={self.run_id}"}):
+            container.remove(force=True)
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "MESOSTACK_FILE": ""}
+
+
+def all_container_ids(client: docker.DockerClient) -> set[str]:
+    """Every container on the engine, unfiltered (not through the code under test)."""
+    output = subprocess.run(["docker", "ps", "-aq", "--no-trunc"], capture_output=True,
+                            text=True, check=True).stdout
+    return set(output.split())
+
+
+def timestamp(text: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds, as a POSIX timestamp."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    base = datetime.fromisoformat(whole + "+00:00").timestamp()
+    return base + float(f"0.{fraction or 0}")
+
+
+@pytest.fixture(params=GENERATIONS)
+def stack(request: pytest.FixtureRequest, docker_client: docker.DockerClient, tmp_path: Path,
+          failed: Callable[[], bool]) -> Iterator[Stack]:
+    made = Stack(docker_client, tmp_path, request.param)
+    try:
+        yield made
+    finally:
+        if failed():
+            for role, container in made.containers().items():
+                print(f"--- {role} log ---\n{container.logs(tail=40).decode(errors='replace')}")
+        made.remove_all()
+
+
+@pytest.fixture
+def modern_stack(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Stack]:
+    made = Stack(docker_client, tmp_path, "modern")
+    try:
+        yield made
+    finally:
+        made.remove_all()
+
+
+def marathon_app(stack: Stack, app: dict[str, Any]) -> None:
+    answer = requests.post("http://127.0.0.1:8080/v2/apps", json=app, timeout=10)
+    assert answer.status_code == 201, answer.text
+
+
+def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClient) -> None:
+    before = all_container_ids(docker_client)
+
+    started = time.monotonic()
+    up = stack.cli("up")
+    up_seconds = time.monotonic() - started
+    assert up.returncode == 0, up.stderr
+    assert "Marathon: http://127.0.0.1:8080" in up.stdout
+    assert "host_ip 127.0.0.1" in up.stderr
+    names = {c.name for c in stack.containers().values()}
+    assert names == {f"{stack.name}-{role}" for role in ROLES}
+    assert not any(name.startswith("mesos-") for name in names)
+
+    status = stack.cli("status", "--output", "json")
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    assert document["ready"] is True
+    assert [c["role"] for c in document["components"]] == list(ROLES)
+    assert document["agents"] == 1 and document["frameworks"] == ["marathon"]
+    assert stack.cli("status").returncode == 0
+
+    first = {role: (c.id, c.attrs["State"]["StartedAt"]) for role, c in stack.containers().items()}
+    again = stack.cli("up")
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" in again.stderr
+    assert {role: (c.id, c.attrs["State"]["StartedAt"])
+            for role, c in stack.containers().items()} == first
+
+    # A changed component is recreated; what it does not feed is left alone.
+    stack.env("marathon", MARATHON_TASK_LAUNCH_TIMEOUT="300000")
+    changed = stack.cli("up")
+    assert changed.returncode == 0, changed.stderr
+    now = {role: c.id for role, c in stack.containers().items()}
+    assert now["marathon"] != first["marathon"][0]
+    assert all(now[r] == first[r][0] for r in ("zookeeper", "master", "slave"))
+
+    # A command task and a Docker task (a sibling container named mesos-…) run on the agent.
+    marathon_app(stack, {"id": "basic-0", "cmd": "while true; do echo hi; sleep 5; done",
+                         "cpus": 0.1, "mem": 10, "instances": 1})
+    marathon_app(stack, {
+        "id": "docker-0", "cmd": "sleep 600", "cpus": 0.1, "mem": 10, "instances": 1,
+        "container": {"type": "DOCKER", "docker": {
+            "image": IMAGES["task"], "network": "HOST",
+            "parameters": [{"key": "label", "value": f"{TEST_LABEL}={stack.run_id}"}]}},
+    })
+    wait_until(lambda: [c for c in docker_client.containers.list(
+        filters={"label": f"{TEST_LABEL}={stack.run_id}"}) if c.name.startswith("mesos-")],
+        timeout=60, what="the Docker task's container")
+
+    started = time.monotonic()
+    down = stack.cli("down")
+    down_seconds = time.monotonic() - started
+    assert down.returncode == 0, down.stderr
+    assert "removed 4 containers and 1 task container" in down.stderr
+    assert all_container_ids(docker_client) == before
+    print(f"up {up_seconds:.1f} s, down {down_seconds:.1f} s")
+
+    nothing = stack.cli("down")
+    assert nothing.returncode == 0 and "nothing to remove" in nothing.stderr
+    assert stack.cli("status").returncode == 1
+
+
+def test_up_waits_for_each_stage(stack: Stack) -> None:
+    stack.env("master", STANDIN_STARTUP_DELAY="1", STANDIN_ELECTION_DELAY="2")
+    stack.env("slave", STANDIN_STARTUP_DELAY="1", STANDIN_REGISTRATION_DELAY="1.5")
+    stack.env("marathon", STANDIN_STARTUP_DELAY="1", STANDIN_REGISTRATION_DELAY="2")
+    up = stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    containers = stack.containers()
+    created = {role: timestamp(c.attrs["Created"]) for role, c in containers.items()}
+
+    zk_log = containers["zookeeper"].logs().decode()
+    bound = next(line for line in zk_log.splitlines() if "binding to port" in line)
+    zk_serving = datetime.strptime(bound[:23] + "+0000", "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+    assert created["master"] > zk_serving
+
+    state = requests.get("http://127.0.0.1:5050/master/state" if "modern" in stack.name
+                         else "http://127.0.0.1:5050/master/state.json", timeout=5).json()
+    assert created["slave"] > state["elected_time"]
+    assert created["marathon"] > state["elected_time"]
+    # the report shows the awaited steps, in order
+    lines = up.stderr.splitlines()
+    master_ready = next(i for i, line in enumerate(lines) if line.startswith(
+        f"{stack.name}-master  ready"))
+    slave_created = next(i for i, line in enumerate(lines) if line.startswith(
+        f"{stack.name}-slave  starting"))
+    assert master_ready < slave_created
+    assert any("waiting" in line and "register" in line for line in lines)
+
+
+def test_a_component_that_never_gets_ready_fails_with_its_logs(stack: Stack) -> None:
+    stack.env("master", STANDIN_ELECTION_DELAY="600")
+    started = time.monotonic()
+    up = stack.cli("up", "--timeout", "6")
+    took = time.monotonic() - started
+    assert up.returncode == 1
+    first = up.stderr.split("mesostack: error: ", 1)[1].splitlines()[0]
+    assert first.startswith(f"{stack.name}-master (master) not ready after ")
+    assert "still waiting for" in first and "leading master" in first
+    assert f"last 20 log lines of {stack.name}-master:" in up.stderr
+    assert "Traceback" not in up.stderr
+    assert took < 20
+    assert set(stack.containers()) == {"zookeeper", "master"}  # left for inspection
+
+
+def test_sigkill_midway_then_up_converges(stack: Stack) -> None:
+    stack.env("master", STANDIN_ELECTION_DELAY="3")
+    process = stack.popen("up")
+    try:
+        wait_until(lambda: "master" in stack.containers() or None, timeout=60,
+                   what="the master container")
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert "slave" not in stack.containers()
+    up = stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    assert stack.cli("status").returncode == 0
+    assert set(stack.containers()) == set(ROLES)
+
+
+def test_images_come_from_the_registry(modern_stack: Stack,
+                                       docker_client: docker.DockerClient) -> None:
+    tag = f"{REGISTRY}/mesostack-test/zookeeper:pull-{modern_stack.run_id}"
+    docker_client.images.get(IMAGES["zookeeper"]).tag(tag)
+    for line in docker_client.images.push(tag, stream=True, decode=True):
+        assert "error" not in line, line
+    docker_client.images.remove(tag)
+    modern_stack.config["zookeeper"]["image"] = tag
+    modern_stack.write()
+    try:
+        up = modern_stack.cli("up")
+        assert up.returncode == 0, up.stderr
+        assert f"pulling: {tag}" in up.stderr
+        docker_client.images.get(tag)
+    finally:
+        modern_stack.remove_all()
+        docker_client.images.remove(tag, force=True)
+
+
+def test_a_missing_tag_is_named(modern_stack: Stack) -> None:
+    missing = f"{REGISTRY}/mesostack-test/marathon:no-such-tag-{modern_stack.run_id}"
+    modern_stack.config["marathon"]["image"] = missing
+    modern_stack.write()
+    up = modern_stack.cli("up")
+    assert up.returncode == 1
+    error = [line for line in up.stderr.splitlines() if line.startswith("mesostack: error:")]
+    assert len(error) == 1 and missing in error[0], up.stderr
+    assert "manifest unknown" in error[0] or "not found" in error[0]
+    assert modern_stack.containers() == {}  # nothing started before every image is there

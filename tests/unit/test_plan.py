@@ -1,0 +1,145 @@
+"""The plan is pure: env, mounts, labels, start order and the `--dry-run` text from a config."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mesostack import __version__
+from mesostack.config import StackConfig, parse
+from mesostack.plan import LABEL_HASH, Role, build, docker_run, dry_run
+
+TUTORIAL_IP = "172.31.35.175"
+GOLDEN = Path(__file__).parent / "golden" / "tutorial-dry-run.txt"
+
+# The tutorial's four commands, verbatim (../shared/design/tutorial.md).
+TUTORIAL = [
+    "docker run -d -e MYID=1 -e SERVERS=172.31.35.175 --name=zookeeper --net=host "
+    "--restart=always mesoscloud/zookeeper:3.4.6-ubuntu-14.04",
+    "docker run -d -e MESOS_HOSTNAME=172.31.35.175 -e MESOS_IP=172.31.35.175 -e MESOS_QUORUM=1 "
+    "-e MESOS_ZK=zk://172.31.35.175:2181/mesos --name mesos-master --net host --restart always "
+    "mesoscloud/mesos-master:0.23.0-ubuntu-14.04",
+    "docker run -d -e MESOS_HOSTNAME=172.31.35.175 -e MESOS_IP=172.31.35.175 "
+    "-e MESOS_MASTER=zk://172.31.35.175:2181/mesos -v /sys/fs/cgroup:/sys/fs/cgroup "
+    "-v /var/run/docker.sock:/var/run/docker.sock --name mesos-slave --net host --privileged "
+    "--restart always mesoscloud/mesos-slave:0.23.0-ubuntu-14.04",
+    "docker run -d -e MARATHON_HOSTNAME=172.31.35.175 -e MARATHON_HTTPS_ADDRESS=172.31.35.175 "
+    "-e MARATHON_HTTP_ADDRESS=172.31.35.175 -e MARATHON_MASTER=zk://172.31.35.175:2181/mesos "
+    "-e MARATHON_ZK=zk://172.31.35.175:2181/marathon --name marathonv0.11.1 --net host "
+    "--restart always mesosphere/marathon:v0.11.1",
+]
+# What we add on purpose: our labels, and the variable keeping ZooKeeper 3.5+ off :8080.
+EXTRA_ENV = {"ZOO_ADMINSERVER_ENABLED=false"}
+
+
+def settings(command: str) -> dict[str, object]:
+    """A `docker run` line as comparable settings (flag spellings normalised)."""
+    args = shlex.split(command)[2:]
+    found: dict[str, object] = {"env": set(), "mounts": [], "labels": {}, "privileged": False}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        key, _, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        value = inline or (args[i + 1] if i + 1 < len(args) else "")
+        step = 1 if inline else 2
+        if key == "-d":
+            found["detach"], step = True, 1
+        elif key == "--privileged":
+            found["privileged"], step = True, 1
+        elif key == "-e":
+            found["env"].add(value)  # type: ignore[attr-defined]
+        elif key == "-v":
+            found["mounts"].append(value)  # type: ignore[attr-defined]
+        elif key == "--label":
+            name, _, label = value.partition("=")
+            found["labels"][name] = label  # type: ignore[index]
+        elif key in ("--name", "--net", "--restart"):
+            found[key.lstrip("-")] = value
+        elif key.startswith("-"):
+            raise AssertionError(f"unexpected flag {arg}")
+        else:
+            found["image"], step = arg, 1
+        i += step
+    return found
+
+
+def tutorial_plan() -> str:
+    config = parse(f"name: tutorial\nhost_ip: {TUTORIAL_IP}\n")
+    return dry_run(build(config, TUTORIAL_IP))
+
+
+def test_dry_run_matches_the_golden_text() -> None:
+    masked = re.sub(r"config-hash=[0-9a-f]{16}", "config-hash=<hash>", tutorial_plan())
+    masked = masked.replace(f"version={__version__}", "version=<version>")
+    assert masked == GOLDEN.read_text()
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_each_line_carries_every_setting_of_the_tutorials_command(index: int) -> None:
+    ours = settings(tutorial_plan().splitlines()[index])
+    theirs = settings(TUTORIAL[index])
+    assert ours["env"] - EXTRA_ENV == theirs["env"]
+    for key in ("detach", "mounts", "privileged", "net", "restart", "image"):
+        assert ours[key] == theirs[key], key
+    assert not str(ours["name"]).startswith("mesos-")
+    assert ours["labels"]["io.mesostack.stack"] == "tutorial"  # type: ignore[index]
+
+
+def test_start_order_and_stages() -> None:
+    plan = build(StackConfig(), "10.0.0.5")
+    assert [s.role for s in plan.specs] == list(Role)
+    assert [[s.role for s in stage] for stage in plan.stages()] == [
+        [Role.ZOOKEEPER], [Role.MASTER], [Role.SLAVE, Role.MARATHON]]
+
+
+def test_user_env_overrides_and_adds() -> None:
+    config = parse("master:\n  env:\n    MESOS_QUORUM: 1\n    MESOS_LOGGING_LEVEL: WARNING\n")
+    env = dict(build(config, "10.0.0.5").spec(Role.MASTER).env)
+    assert env["MESOS_LOGGING_LEVEL"] == "WARNING"
+    assert env["MESOS_IP"] == "10.0.0.5"
+
+
+def test_ports_resources_and_data_dirs() -> None:
+    config = parse(
+        "zookeeper: {port: 2182, data_dir: /srv/zk}\n"
+        "master: {port: 5060, data_dir: /srv/master}\n"
+        "slave: {port: 5061, resources: 'cpus:2;mem:2048', data_dir: /srv/agent,"
+        " volumes: ['/etc/hosts:/etc/hosts:ro', '/run/docker.sock:/var/run/docker.sock']}\n"
+        "marathon: {port: 8090}\n"
+    )
+    plan = build(config, "10.0.0.5")
+    zk, master, agent, marathon = plan.specs
+    assert dict(zk.env)["ZOO_PORT"] == "2182"
+    assert [str(m) for m in zk.mounts] == ["/srv/zk:/tmp/zookeeper"]
+    assert dict(master.env)["MESOS_ZK"] == "zk://10.0.0.5:2182/mesos"
+    assert dict(master.env)["MESOS_PORT"] == "5060"
+    assert dict(master.env)["MESOS_WORK_DIR"] == "/var/lib/mesos"
+    assert dict(agent.env)["MESOS_RESOURCES"] == "cpus:2;mem:2048"
+    assert dict(agent.env)["MESOS_WORK_DIR"] == "/srv/agent"
+    # the user's docker.sock mount replaces the built-in one (same container path)
+    assert [str(m) for m in agent.mounts] == [
+        "/sys/fs/cgroup:/sys/fs/cgroup", "/srv/agent:/srv/agent", "/etc/hosts:/etc/hosts:ro",
+        "/run/docker.sock:/var/run/docker.sock"]
+    assert dict(marathon.env)["MARATHON_HTTP_PORT"] == "8090"
+    assert marathon.endpoint == "10.0.0.5:8090"
+    assert agent.data_dir == "/srv/agent"
+    assert "-v /etc/hosts:/etc/hosts:ro" in docker_run(agent)
+
+
+def test_a_change_reaches_the_hash_of_what_depends_on_it() -> None:
+    base = build(StackConfig(), "10.0.0.5")
+    changed = build(parse("master:\n  env: {MESOS_LOGGING_LEVEL: INFO}\n"), "10.0.0.5")
+    before = {s.role: dict(s.labels)[LABEL_HASH] for s in base.specs}
+    after = {s.role: dict(s.labels)[LABEL_HASH] for s in changed.specs}
+    assert before[Role.ZOOKEEPER] == after[Role.ZOOKEEPER]
+    assert all(before[r] != after[r] for r in (Role.MASTER, Role.SLAVE, Role.MARATHON))
+    assert build(StackConfig(), "10.0.0.5") == base  # the same input, the same plan
+
+
+def test_values_are_quoted_for_the_shell() -> None:
+    config = parse("marathon:\n  env:\n    JAVA_OPTS: -Xmx512m -Dx='y'\n")
+    line = docker_run(build(config, "10.0.0.5").spec(Role.MARATHON))
+    assert settings(line)["env"] >= {"JAVA_OPTS=-Xmx512m -Dx='y'"}  # type: ignore[operator]
