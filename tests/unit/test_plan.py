@@ -143,3 +143,11 @@ def test_values_are_quoted_for_the_shell() -> None:
     config = parse("marathon:\n  env:\n    JAVA_OPTS: -Xmx512m -Dx='y'\n")
     line = docker_run(build(config, "10.0.0.5").spec(Role.MARATHON))
     assert settings(line)["env"] >= {"JAVA_OPTS=-Xmx512m -Dx='y'"}  # type: ignore[operator]
+
+
+def test_the_repositorys_stack_file_is_the_built_in_default() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert parse((root / "stack.yaml").read_text()) == StackConfig()
+    testbed = parse((root / "examples" / "testbed.yaml").read_text())
+    assert testbed.host_ip == "127.0.0.1" and testbed.slave.privileged is False
+    assert all(testbed.component(r.value).image.startswith("127.0.0.1:5000/") for r in Role)
