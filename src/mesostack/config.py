@@ -10,7 +10,7 @@ import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -300,15 +300,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
+    # Only the mapping's own keys: a key may override one merged in with `<<`.
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None, None, "found unhashable key", key_node.start_mark
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
         seen.add(key)
+    loader.flatten_mapping(node)
     return loader.construct_mapping(node)
 
 
@@ -323,6 +330,14 @@ def parse(text: str, *, source: str = "stack.yaml") -> StackConfig:
     try:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InputError(
+            f"{source}:{line}:{column}: YAML syntax error: "
+            f"unacceptable character #x{char:04x}: {exc.reason}"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -355,7 +370,7 @@ def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
         msg = msg[named.end() :]
     if loc and loc[0] == "agent":
         loc[0] = "slave"
-    path = ".".join(loc)
+    path = ".".join(p if p.isprintable() else repr(p) for p in loc)
     line = _line_of(root, loc)
     where = f"{source}:{line}" if line else source
     kind = first["type"]
@@ -425,5 +440,18 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mesostack stack.yaml"
     props = schema["properties"]
+    # Accept what the loader accepts: an empty section, YAML's `restart: no` (a boolean) and
+    # numbers or booleans as variable values.
+    for section in StackConfig.ROLES:
+        props[section] = {"anyOf": [props[section], {"type": "null"}],
+                          "description": props[section].get("description", "")}
+    for definition in schema["$defs"].values():
+        fields = definition.get("properties", {})
+        if "env" in fields:
+            fields["env"]["additionalProperties"] = {
+                "type": ["string", "number", "boolean", "null"]}
+        if "restart" in fields:
+            fields["restart"] = {"anyOf": [fields["restart"], {"const": False}],
+                                 "description": fields["restart"].get("description", "")}
     props["agent"] = {**props["slave"], "description": "Another name for `slave`."}
     return schema

@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -36,7 +36,7 @@ def _plain() -> bool:
     return bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
 
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -107,26 +107,43 @@ def progress(title: str) -> Iterator[Reporter]:
         yield live_report
 
 
-def _table(title: str | None = None) -> Table:
-    """Boxed on a terminal; plain columns (easy to grep) in a pipe or with NO_COLOR."""
-    plain = bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
-    return Table(title=title, title_justify="left", box=None if plain else box.HEAVY_HEAD,
-                 pad_edge=not plain)
+def _show(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str]],
+          styles: dict[int, Callable[[str], str]] | None = None) -> None:
+    """Boxed on a terminal; in a pipe or with NO_COLOR, aligned plain columns, never cut."""
+    if bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty():
+        widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+        lines = [title] if title else []
+        for row in [headers, *rows]:
+            cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+            lines.append("  ".join(cells).rstrip())
+        result("\n".join(lines))
+        return
+    grid = Table(title=title, title_justify="left", box=box.HEAVY_HEAD)
+    for header in headers:
+        grid.add_column(header, overflow="fold")
+    for row in rows:
+        grid.add_row(*(Text(cell, style=_style(styles, i, cell)) for i, cell in enumerate(row)))
+    out.print(grid)
+
+
+def _style(styles: dict[int, Callable[[str], str]] | None, column: int, cell: str) -> str:
+    pick = (styles or {}).get(column)
+    return pick(cell) if pick else ""
+
+
+def _yes_no(value: str) -> str:
+    return "green" if value == "yes" else "red"
 
 
 def status_table(status: StackStatus) -> None:
-    grid = _table(title=f"stack {status.stack}")
-    for column in ("component", "container", "ready", "role", "endpoint", "detail"):
-        grid.add_column(column)
-    for c in status.components:
-        grid.add_row(c.name, c.state, Text("yes" if c.ready else "no",
-                                           style="green" if c.ready else "red"),
-                     c.leadership, c.url or c.endpoint, c.detail)
-    out.print(grid)
+    rows = [(c.name, c.state, "yes" if c.ready else "no", c.leadership, c.url or c.endpoint,
+             c.detail) for c in status.components]
+    _show(f"stack {status.stack}", ("component", "container", "ready", "role", "endpoint",
+                                    "detail"), rows, {2: _yes_no})
     counts = [f"agents: {status.agents}", f"frameworks: {', '.join(status.frameworks) or 'none'}"]
     if status.apps is not None:
         counts.append(f"apps: {status.apps}")
-    out.print("  ".join(counts), markup=False)
+    result("  ".join(counts))
 
 
 def status_json(status: StackStatus) -> None:
@@ -136,21 +153,15 @@ def status_json(status: StackStatus) -> None:
 
 
 def stacks_table(stacks: Sequence[StackSummary]) -> None:
-    grid = _table()
-    for column in ("stack", "components", "running", "ready"):
-        grid.add_column(column)
-    for s in stacks:
-        grid.add_row(s.stack, ", ".join(s.components), f"{s.running}/{len(s.components)}",
-                     Text("yes" if s.ready else "no", style="green" if s.ready else "red"))
-    out.print(grid)
+    rows = [(s.stack, ", ".join(s.components), f"{s.running}/{len(s.components)}",
+             "yes" if s.ready else "no") for s in stacks]
+    _show(None, ("stack", "components", "running", "ready"), rows, {3: _yes_no})
+
+
+_VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "info": "cyan"}
 
 
 def checks_table(rows: Sequence[tuple[str, str, str, str]]) -> None:
     """Doctor's rows: (check, ok|warn|fail|info, what was found, how to fix)."""
-    grid = _table()
-    for column in ("check", "result", "found", "fix"):
-        grid.add_column(column, overflow="fold")
-    styles = {"ok": "green", "warn": "yellow", "fail": "red", "info": "cyan"}
-    for check, verdict, found, fix in rows:
-        grid.add_row(check, Text(verdict, style=styles.get(verdict, "")), found, fix)
-    out.print(grid)
+    _show(None, ("check", "result", "found", "fix"), rows,
+          {1: lambda v: _VERDICT_STYLE.get(v, "")})

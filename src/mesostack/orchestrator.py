@@ -103,7 +103,8 @@ def up(
     deadline = start + timeout
     existing = {c.name: c for c in engine.containers(stack=plan.stack)}
     _refuse_foreign_names(plan, engine, existing)
-    _preflight([checks_.host_ip(plan), *checks_.ports(plan, existing)])
+    _preflight([checks_.host_ip(plan), *checks_.ports(plan, existing),
+                checks_.cgroups(engine.facts(), plan)])
     image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report)
     _preflight(checks_.privileged(plan, engine, existing, needs_test=True))
     for name, stale in existing.items():

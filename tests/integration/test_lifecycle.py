@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -283,3 +284,59 @@ def test_a_missing_tag_is_named(modern_stack: Stack) -> None:
     assert len(error) == 1 and missing in error[0], up.stderr
     assert "manifest unknown" in error[0] or "not found" in error[0]
     assert modern_stack.containers() == {}  # nothing started before every image is there
+
+
+def test_preflight_names_a_held_port_and_a_refused_privilege(modern_stack: Stack) -> None:
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 5051))
+    holder.listen()
+    try:
+        doctor = modern_stack.cli("doctor")
+        assert doctor.returncode == 1
+        assert "port 127.0.0.1:5051 for" in doctor.stdout
+        assert f"(pid {os.getpid()})" in doctor.stdout
+        up = modern_stack.cli("up")
+        assert up.returncode == 1
+        error = up.stderr.split("mesostack: error: ", 1)[1].strip()
+        assert error.startswith(f"port 127.0.0.1:5051 for {modern_stack.name}-slave is already in "
+                                "use by ")
+        assert "`slave.port`" in error and "\n" not in error
+        assert modern_stack.containers() == {}
+    finally:
+        holder.close()
+
+    modern_stack.config["slave"]["privileged"] = True
+    modern_stack.write()
+    up = modern_stack.cli("up")
+    assert up.returncode == 1
+    error = up.stderr.split("mesostack: error: ", 1)[1].strip()
+    assert error.startswith(f"{modern_stack.name}-slave: the engine refuses privileged")
+    assert "`slave.privileged: false`" in error
+    assert modern_stack.containers() == {}  # refused before anything was created
+    doctor = modern_stack.cli("doctor")
+    assert doctor.returncode == 1 and "refuses privileged containers" in doctor.stdout
+
+
+def test_doctor_ls_logs_and_purge(modern_stack: Stack, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    modern_stack.config["zookeeper"]["data_dir"] = str(data / "zk")
+    modern_stack.config["master"]["data_dir"] = str(data / "master")
+    modern_stack.write()
+    assert modern_stack.cli("up").returncode == 0
+    doctor = modern_stack.cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert f"held by {modern_stack.name}-marathon, this stack's" in doctor.stdout
+    listing = modern_stack.cli("ls")
+    assert any(line.split()[:1] == [modern_stack.name] and line.split()[-1] == "yes"
+               for line in listing.stdout.splitlines()), listing.stdout
+    logs = modern_stack.cli("logs", "master", "--tail", "5")
+    assert logs.returncode == 0 and 0 < len(logs.stdout.splitlines()) <= 5
+    every = modern_stack.cli("logs", "--tail", "2")
+    prefixes = {line.split(" | ")[0] for line in every.stdout.splitlines()}
+    assert prefixes == {f"{modern_stack.name}-{role}" for role in ROLES}
+    assert (data / "zk" / "version-2").is_dir() and (data / "master").is_dir()
+    down = modern_stack.cli("down", "--purge")
+    assert down.returncode == 0, down.stderr
+    assert not (data / "zk").exists() and not (data / "master").exists()
+    assert f"deleted {data / 'zk'}" in down.stderr

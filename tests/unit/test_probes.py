@@ -1,0 +1,493 @@
+"""Readiness probes over a fake HTTP: what each answer of the masters, the agent and Marathon
+means, and the polling loop. No sockets: `FakeHttp` answers from a table of URLs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mesostack import probes
+from mesostack.probes import (
+    AgentProbe,
+    Http,
+    MarathonProbe,
+    MasterProbe,
+    NotYet,
+    Ready,
+    TimedOut,
+)
+from testbed import fixture
+
+MASTER = "127.0.0.1:5050"
+AGENT = "127.0.0.1:5051"
+MARATHON = "127.0.0.1:8080"
+LEADER_PID = "master@127.0.0.1:5050"
+AGENT_ID = "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11-S0"
+FRAMEWORK_ID = "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11-0000"
+
+
+@dataclass
+class FakeResponse:
+    status_code: int = 200
+    text: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.text)  # a ValueError when it is not JSON, as with requests
+
+
+def answer(payload: Any, status: int = 200) -> FakeResponse:
+    return FakeResponse(status, json.dumps(payload))
+
+
+Route = FakeResponse | Callable[[], FakeResponse]
+
+
+class FakeHttp(Http):
+    """Answers GETs from `routes` (full URL -> response, or a function making one). A URL on a
+    host:port with no route at all is refused (NotYet, as `Http` does); another path on a known
+    host:port is 404."""
+
+    def __init__(self, routes: dict[str, Route] | None = None) -> None:
+        super().__init__()
+        self.routes: dict[str, Route] = dict(routes or {})
+        self.calls: list[str] = []
+
+    def get(self, url: str, *, waiting: str) -> Any:
+        self.calls.append(url)
+        route = self.routes.get(url)
+        if route is None:
+            if any(known.startswith(host_of(url) + "/") for known in self.routes):
+                return FakeResponse(404, "")
+            raise NotYet(waiting)
+        return route() if callable(route) else route
+
+
+def host_of(url: str) -> str:
+    scheme, rest = url.split("//", 1)
+    return f"{scheme}//{rest.split('/', 1)[0]}"
+
+
+def master_state(*, pid: str = LEADER_PID, leader: str | None = LEADER_PID,
+                 version: str = "1.4.0", slaves: list[dict[str, Any]] | None = None,
+                 frameworks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A master's state as the stand-ins (and real Mesos) answer it, trimmed to what matters."""
+    state: dict[str, Any] = {
+        "version": version, "id": "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11", "pid": pid,
+        "hostname": pid.rsplit("@", 1)[-1].split(":")[0], "activated_slaves": 0.0,
+        "slaves": slaves or [], "frameworks": frameworks or [], "completed_frameworks": [],
+    }
+    if leader is not None:
+        state["leader"] = leader
+    return state
+
+
+def an_agent(agent_id: str = AGENT_ID, *, active: bool = True) -> dict[str, Any]:
+    return {"id": agent_id, "pid": f"slave(1)@{AGENT}", "hostname": "127.0.0.1",
+            "active": active, "resources": {"cpus": 2.0, "mem": 1024.0}}
+
+
+def a_framework(framework_id: str = FRAMEWORK_ID, *, active: bool = True) -> dict[str, Any]:
+    return {"id": framework_id, "name": "marathon", "active": active, "tasks": [],
+            "completed_tasks": []}
+
+
+def modern_master(state: dict[str, Any], endpoint: str = MASTER) -> dict[str, Route]:
+    return {f"http://{endpoint}/master/health": FakeResponse(200),
+            f"http://{endpoint}/master/state": answer(state)}
+
+
+def legacy_master(state: dict[str, Any], endpoint: str = MASTER) -> dict[str, Route]:
+    return {f"http://{endpoint}/master/health": FakeResponse(200),
+            f"http://{endpoint}/master/state.json": answer(state)}
+
+
+def agent_state(agent_id: str = AGENT_ID, **extra: Any) -> dict[str, Any]:
+    return {"version": "1.4.0", "id": agent_id, "pid": f"slave(1)@{AGENT}",
+            "hostname": "127.0.0.1", "frameworks": [], "completed_frameworks": [], **extra}
+
+
+def not_yet(probe: Any) -> str:
+    with pytest.raises(NotYet) as raised:
+        probe.check()
+    return str(raised.value)
+
+
+# --- the fake itself -----------------------------------------------------------------------
+
+
+def test_fake_http_refuses_unknown_hosts_and_404s_unknown_paths() -> None:
+    http = FakeHttp(modern_master(master_state()))
+    with pytest.raises(NotYet, match=r"^waiting$"):
+        http.get("http://127.0.0.9:5050/master/state", waiting="waiting")
+    assert http.get(f"http://{MASTER}/nope", waiting="w").status_code == 404
+
+
+# --- master --------------------------------------------------------------------------------
+
+
+def test_master_ready_modern() -> None:
+    http = FakeHttp(modern_master(master_state()))
+    ready = MasterProbe(MASTER, http=http).check()
+    assert ready == Ready(f"leader {LEADER_PID}, Mesos 1.4.0")
+    assert f"http://{MASTER}/master/state.json" not in http.calls
+
+
+def test_master_ready_legacy() -> None:
+    http = FakeHttp(legacy_master(master_state(version="0.23.0")))
+    ready = MasterProbe(MASTER, http=http).check()
+    assert ready.detail == f"leader {LEADER_PID}, Mesos 0.23.0"
+    assert http.calls == [f"http://{MASTER}/master/health", f"http://{MASTER}/master/state",
+                          f"http://{MASTER}/master/state.json"]
+
+
+def test_master_refused() -> None:
+    message = not_yet(MasterProbe(MASTER, http=FakeHttp()))
+    assert message == f"the master on {MASTER} to answer /master/health"
+
+
+def test_master_unhealthy() -> None:
+    routes = modern_master(master_state())
+    routes[f"http://{MASTER}/master/health"] = FakeResponse(503, "")
+    message = not_yet(MasterProbe(MASTER, http=FakeHttp(routes)))
+    assert message == f"the master on {MASTER} to be healthy (/master/health: HTTP 503)"
+
+
+def test_master_no_leader_elected() -> None:
+    """Modern masters answer 503 "No leader elected" for /master/state until there is one."""
+    routes = modern_master(master_state())
+    routes[f"http://{MASTER}/master/state"] = FakeResponse(503, "No leader elected")
+    message = not_yet(MasterProbe(MASTER, http=FakeHttp(routes)))
+    assert message.endswith("(No leader elected)")
+    assert MASTER in message
+
+
+def test_master_503_without_text() -> None:
+    routes = modern_master(master_state())
+    routes[f"http://{MASTER}/master/state"] = FakeResponse(503, "  ")
+    assert not_yet(MasterProbe(MASTER, http=FakeHttp(routes))).endswith("(unavailable)")
+
+
+def test_master_legacy_knows_no_leader_yet() -> None:
+    """Legacy masters answer their state at once, without `leader` until one is elected."""
+    http = FakeHttp(legacy_master(master_state(leader=None)))
+    message = not_yet(MasterProbe(MASTER, http=http))
+    assert message == f"a leading master (the master on {MASTER} knows none yet)"
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [(FakeResponse(500, "boom"), "(HTTP 500 from /master/state)"),
+     (FakeResponse(200, "<html>"), "(/master/state is not JSON)"),
+     (answer([1, 2]), "(not an object)")],
+)
+def test_master_odd_state_answers(response: FakeResponse, expected: str) -> None:
+    routes = modern_master(master_state())
+    routes[f"http://{MASTER}/master/state"] = response
+    assert not_yet(MasterProbe(MASTER, http=FakeHttp(routes))).endswith(expected)
+
+
+def test_master_neither_state_endpoint() -> None:
+    http = FakeHttp({f"http://{MASTER}/master/health": FakeResponse(200)})
+    message = not_yet(MasterProbe(MASTER, http=http))
+    assert message.endswith("(none of /master/state, /master/state.json answered)")
+
+
+def test_leading_state_follows_the_leader_legacy() -> None:
+    """A legacy non-leader answers its own state: `pid` is not `leader`."""
+    other = "127.0.0.2:5050"
+    routes = {
+        **legacy_master(master_state(pid=LEADER_PID, leader=f"master@{other}", version="0.23.0")),
+        **legacy_master(master_state(pid=f"master@{other}", leader=f"master@{other}",
+                                     version="0.23.0", slaves=[an_agent()]), other),
+    }
+    http = FakeHttp(routes)
+    state = probes.leading_state(http, MASTER)
+    assert state["pid"] == f"master@{other}"
+    assert [a["id"] for a in state["slaves"]] == [AGENT_ID]
+    assert http.calls[-1] == f"http://{other}/master/state.json"
+    assert MasterProbe(MASTER, http=http).check().detail == f"leader master@{other}, Mesos 0.23.0"
+
+
+def test_leading_state_leader_unreachable() -> None:
+    http = FakeHttp(legacy_master(master_state(leader="master@127.0.0.2:5050")))
+    with pytest.raises(NotYet, match=r"127\.0\.0\.2:5050") as raised:
+        probes.leading_state(http, MASTER)
+    assert "(" not in str(raised.value)  # refused, not an answer
+
+
+def test_leading_state_real_payloads() -> None:
+    """Real answers: a Mesos 0.28 non-leader pointing at the leader, a Mesos 1.1 leader."""
+    follower = json.loads(
+        fixture("mesos/master-state.non-leader.mesos-0.28.0.banno-vault.json").read_text())
+    leader = json.loads(
+        fixture("mesos/master-state.leader.mesos-1.1.0.huawei-common.json").read_text())
+    follower_at = follower["pid"].rsplit("@", 1)[-1]
+    follower["leader"] = leader["pid"]  # the two samples come from different clusters
+    leader_at = leader["pid"].rsplit("@", 1)[-1]
+    http = FakeHttp({**legacy_master(follower, follower_at), **modern_master(leader, leader_at)})
+    state = probes.leading_state(http, follower_at)
+    assert state["pid"] == state["leader"] == leader["pid"]
+    assert len(state["slaves"]) == 2
+    ready = MasterProbe(follower_at, http=http).check()
+    assert ready.detail == f"leader {leader['pid']}, Mesos 1.1.0"
+
+
+# --- agent ---------------------------------------------------------------------------------
+
+
+def agent_routes(agent: dict[str, Any], leader: dict[str, Any], *,
+                 legacy: bool = False) -> dict[str, Route]:
+    path = "/state.json" if legacy else "/state"
+    master = legacy_master(leader) if legacy else modern_master(leader)
+    return {**master, f"http://{AGENT}{path}": answer(agent)}
+
+
+def test_agent_ready() -> None:
+    http = FakeHttp(agent_routes(agent_state(), master_state(slaves=[an_agent()])))
+    assert AgentProbe(AGENT, MASTER, http=http).check() == Ready(f"agent {AGENT_ID}")
+
+
+def test_agent_ready_legacy() -> None:
+    leader = master_state(version="0.23.0", slaves=[an_agent("other-S1"), an_agent()])
+    http = FakeHttp(agent_routes(agent_state(), leader, legacy=True))
+    assert AgentProbe(AGENT, MASTER, http=http).check().detail == f"agent {AGENT_ID}"
+
+
+def test_agent_refused() -> None:
+    http = FakeHttp(modern_master(master_state()))
+    assert not_yet(AgentProbe(AGENT, MASTER, http=http)) == (
+        f"the agent on {AGENT} to answer /state")
+
+
+def test_agent_without_id() -> None:
+    """Agents answer `id` "" until a master has registered them."""
+    http = FakeHttp(agent_routes(agent_state(""), master_state(slaves=[an_agent()])))
+    message = not_yet(AgentProbe(AGENT, MASTER, http=http))
+    assert "no id" in message
+    assert message == f"the agent on {AGENT} to register (it has no id yet)"
+    assert not any(MASTER in url for url in http.calls)
+
+
+def test_agent_registered_but_not_listed() -> None:
+    http = FakeHttp(agent_routes(agent_state(), master_state(slaves=[an_agent("other-S1")])))
+    message = not_yet(AgentProbe(AGENT, MASTER, http=http))
+    assert message == f"the leading master to list agent {AGENT_ID} as active"
+
+
+def test_agent_listed_but_inactive() -> None:
+    http = FakeHttp(agent_routes(agent_state(), master_state(slaves=[an_agent(active=False)])))
+    assert "as active" in not_yet(AgentProbe(AGENT, MASTER, http=http))
+
+
+def test_agent_master_without_leader() -> None:
+    http = FakeHttp(agent_routes(agent_state(), master_state(leader=None), legacy=True))
+    assert not_yet(AgentProbe(AGENT, MASTER, http=http)).startswith("a leading master")
+
+
+# --- Marathon ------------------------------------------------------------------------------
+
+
+def marathon_routes(info: Any, leader: dict[str, Any], *,
+                    ping: FakeResponse | None = None) -> dict[str, Route]:
+    return {
+        **modern_master(leader),
+        f"http://{MARATHON}/ping": ping or FakeResponse(200, "pong\n"),
+        f"http://{MARATHON}/v2/info": answer(info),
+    }
+
+
+def test_marathon_ready() -> None:
+    info = {"name": "marathon", "version": "1.4.0", "frameworkId": FRAMEWORK_ID}
+    http = FakeHttp(marathon_routes(info, master_state(frameworks=[a_framework()])))
+    ready = MarathonProbe(MARATHON, MASTER, http=http).check()
+    assert ready == Ready(f"framework {FRAMEWORK_ID}, Marathon 1.4.0")
+
+
+def test_marathon_refused() -> None:
+    http = FakeHttp(modern_master(master_state()))
+    assert not_yet(MarathonProbe(MARATHON, MASTER, http=http)) == (
+        f"Marathon on {MARATHON} to answer /ping")
+
+
+def test_marathon_ping_503() -> None:
+    ping = FakeResponse(503, "Marathon is not the leader " + "x" * 200)
+    http = FakeHttp(marathon_routes({}, master_state(), ping=ping))
+    message = not_yet(MarathonProbe(MARATHON, MASTER, http=http))
+    assert message.startswith(f"Marathon on {MARATHON} to answer /ping (HTTP 503: Marathon is")
+    assert len(message) < 160
+
+
+@pytest.mark.parametrize("info", [{"name": "marathon", "version": "1.4.0"},
+                                  {"frameworkId": None}, {"frameworkId": ""}, []])
+def test_marathon_without_framework_id(info: Any) -> None:
+    http = FakeHttp(marathon_routes(info, master_state(frameworks=[a_framework()])))
+    message = not_yet(MarathonProbe(MARATHON, MASTER, http=http))
+    assert message == "Marathon to register with the master (no frameworkId yet)"
+
+
+def test_marathon_info_not_ready() -> None:
+    routes = marathon_routes({}, master_state())
+    routes[f"http://{MARATHON}/v2/info"] = FakeResponse(503, "")
+    message = not_yet(MarathonProbe(MARATHON, MASTER, http=FakeHttp(routes)))
+    assert message == f"Marathon on {MARATHON} /v2/info (HTTP 503)"
+
+
+@pytest.mark.parametrize("frameworks", [[], [a_framework("another")],
+                                        [a_framework(active=False)]])
+def test_marathon_framework_not_active(frameworks: list[dict[str, Any]]) -> None:
+    info = {"frameworkId": FRAMEWORK_ID}
+    http = FakeHttp(marathon_routes(info, master_state(frameworks=frameworks)))
+    message = not_yet(MarathonProbe(MARATHON, MASTER, http=http))
+    assert message == f"the leading master to list framework {FRAMEWORK_ID} as active"
+
+
+# --- agent_task_containers -----------------------------------------------------------------
+
+
+def executor(container: str | None) -> dict[str, Any]:
+    return {"id": "app.1234", "source": "app.1234", "container": container, "tasks": [],
+            "completed_tasks": []}
+
+
+def test_agent_task_containers() -> None:
+    state = agent_state(
+        frameworks=[{"id": FRAMEWORK_ID, "executors": [executor("c1"), executor("")],
+                     "completed_executors": [executor("c2")]}],
+        completed_frameworks=[{"id": "old", "executors": [],
+                               "completed_executors": [executor("c3"), executor(None)]}],
+    )
+    http = FakeHttp({f"http://{AGENT}/state": answer(state)})
+    assert probes.agent_task_containers(AGENT, http=http) == (AGENT_ID, ["c1", "c2", "c3"])
+
+
+def test_agent_task_containers_legacy_and_empty() -> None:
+    http = FakeHttp({f"http://{AGENT}/state.json": answer(agent_state())})
+    assert probes.agent_task_containers(AGENT, http=http) == (AGENT_ID, [])
+
+
+def test_agent_task_containers_unregistered_agent() -> None:
+    http = FakeHttp({f"http://{AGENT}/state": answer({"id": ""})})
+    assert probes.agent_task_containers(AGENT, http=http) == ("", [])
+
+
+def test_agent_task_containers_agent_down() -> None:
+    with pytest.raises(NotYet):
+        probes.agent_task_containers(AGENT, http=FakeHttp())
+
+
+# --- wait ----------------------------------------------------------------------------------
+
+
+class ScriptedProbe:
+    """Raises NotYet with each message of `script` in turn, then is ready."""
+
+    awaited = "the thing to be ready"
+
+    def __init__(self, *script: str, ready: bool = True) -> None:
+        self.script = list(script)
+        self.ready = ready
+        self.checks = 0
+
+    def check(self) -> Ready:
+        self.checks += 1
+        if self.script:
+            message = self.script.pop(0) if len(self.script) > 1 or self.ready else self.script[0]
+            raise NotYet(message)
+        return Ready("done")
+
+
+def soon(seconds: float = 5.0) -> float:
+    return time.monotonic() + seconds
+
+
+def test_wait_ready_at_once() -> None:
+    seen: list[str] = []
+    probe = ScriptedProbe()
+    assert probes.wait(probe, deadline=soon(), interval=0, on_wait=seen.append) == Ready("done")
+    assert seen == []
+    assert probe.checks == 1
+
+
+def test_wait_reports_changes_only() -> None:
+    seen: list[str] = []
+    alive_calls: list[None] = []
+    probe = ScriptedProbe("a", "a", "b", "b", "b", "a")
+    ready = probes.wait(probe, deadline=soon(), interval=0, on_wait=seen.append,
+                        alive=lambda: alive_calls.append(None))
+    assert ready == Ready("done")
+    assert seen == ["a", "b", "a"]
+    assert probe.checks == 7
+    assert len(alive_calls) == 6
+
+
+def test_wait_reports_the_awaited_text_once() -> None:
+    seen: list[str] = []
+    probe = ScriptedProbe(*[ScriptedProbe.awaited] * 4)
+    probes.wait(probe, deadline=soon(), interval=0, on_wait=seen.append)
+    assert seen == [ScriptedProbe.awaited]
+
+
+def test_wait_times_out_with_the_last_awaited_text() -> None:
+    seen: list[str] = []
+    probe = ScriptedProbe("first", "second", ready=False)
+    with pytest.raises(TimedOut) as raised:
+        probes.wait(probe, deadline=soon(0.05), interval=0.001, on_wait=seen.append)
+    assert raised.value.waiting_for == "second"
+    assert str(raised.value) == "second"
+    assert raised.value.waited >= 0
+    assert seen == ["first", "second"]
+    assert probe.checks > 2
+
+
+def test_wait_past_deadline_checks_once() -> None:
+    probe = ScriptedProbe("not yet", ready=False)
+    with pytest.raises(TimedOut, match=r"^not yet$"):
+        probes.wait(probe, deadline=time.monotonic() - 1, interval=0)
+    assert probe.checks == 1
+
+
+def test_wait_ready_even_past_deadline() -> None:
+    assert probes.wait(ScriptedProbe(), deadline=time.monotonic() - 1) == Ready("done")
+
+
+def test_wait_stops_when_alive_raises() -> None:
+    class Exited(Exception):
+        pass
+
+    calls = 0
+
+    def alive() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise Exited("the container exited")
+
+    probe = ScriptedProbe("x", ready=False)
+    with pytest.raises(Exited, match="the container exited"):
+        probes.wait(probe, deadline=soon(), interval=0, alive=alive)
+    assert probe.checks == 3
+
+
+def test_wait_with_fake_http_probe() -> None:
+    """A master that elects a leader on the third look."""
+    looks = 0
+
+    def state() -> FakeResponse:
+        nonlocal looks
+        looks += 1
+        return FakeResponse(503, "No leader elected") if looks < 3 else answer(master_state())
+
+    routes = modern_master(master_state())
+    routes[f"http://{MASTER}/master/state"] = state
+    seen: list[str] = []
+    ready = probes.wait(MasterProbe(MASTER, http=FakeHttp(routes)), deadline=soon(), interval=0,
+                        on_wait=seen.append)
+    assert ready.detail.startswith(f"leader {LEADER_PID}")
+    assert len(seen) == 1
+    assert MASTER in seen[0]
+    assert seen[0].endswith("(No leader elected)")
