@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,10 @@ class PreflightFailed(MesostackError):
     pass
 
 
+class Cancelled(MesostackError):
+    """A worker thread's way out when the user interrupted `up`."""
+
+
 # --- up ----------------------------------------------------------------------------------------
 
 
@@ -105,7 +110,8 @@ def up(
     _refuse_foreign_names(plan, engine, existing)
     _preflight([checks_.host_ip(plan), *checks_.ports(plan, existing),
                 checks_.cgroups(engine.facts(), plan)])
-    image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report)
+    cancel = threading.Event()  # set on Ctrl-C so worker threads stop at their next step
+    image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report, cancel=cancel)
     _preflight(checks_.privileged(plan, engine, existing, needs_test=True))
     for name, stale in existing.items():
         if name not in {s.name for s in plan.specs}:
@@ -114,28 +120,33 @@ def up(
             report(Event(name, Phase.REMOVED))
 
     changed: list[str] = []
-    for stage in plan.stages():
+    stages = plan.stages()
+    for index, stage in enumerate(stages):
+        errors: list[Exception] = []
         with ThreadPoolExecutor(max_workers=len(stage)) as pool:
-            futures = [
+            futures = {
                 pool.submit(_converge, spec, existing.get(spec.name), image_ids[spec.image],
                             master=plan.spec(Role.MASTER).endpoint, engine=engine,
-                            deadline=deadline, report=report)
+                            deadline=deadline, report=report, cancel=cancel): spec
                 for spec in stage
-            ]
-            errors: list[BaseException] = []
-            for future in futures:
-                try:
-                    if future.result():
-                        changed.append(stage[futures.index(future)].name)
-                except BaseException as exc:  # reported once every sibling has finished
-                    errors.append(exc)
+            }
+            try:
+                for future, spec in futures.items():
+                    try:
+                        if future.result():
+                            changed.append(spec.name)
+                    except Exception as exc:  # raised once every sibling has finished
+                        report(Event(spec.name, Phase.FAILED, str(exc)))
+                        errors.append(exc)
+            except BaseException:  # Ctrl-C: let the workers stop before leaving the pool
+                cancel.set()
+                raise
         if errors:
-            done = {s.name for st in plan.stages() for s in st} - {s.name for s in stage}
-            for later in plan.specs:
-                if later.name not in done and later not in stage:
-                    report(Event(later.name, Phase.SKIPPED, "not started: an earlier stage failed"))
+            for later in (spec for rest in stages[index + 1 :] for spec in rest):
+                report(Event(later.name, Phase.SKIPPED, "not started: an earlier stage failed"))
             raise errors[0]
     return UpResult(plan, tuple(changed), time.monotonic() - start)
+
 
 
 def _refuse_foreign_names(
@@ -155,7 +166,7 @@ def _refuse_foreign_names(
 
 
 def _ensure_images(
-    plan: Plan, *, engine: Engine, pull: PullPolicy, report: Reporter
+    plan: Plan, *, engine: Engine, pull: PullPolicy, report: Reporter, cancel: threading.Event
 ) -> dict[str, str]:
     """Every image's id, pulling (in parallel) what the policy asks for."""
     refs = list(dict.fromkeys(s.image for s in plan.specs))
@@ -172,6 +183,8 @@ def _ensure_images(
         last = [0.0]
 
         def progress(p: PullProgress) -> None:
+            if cancel.is_set():
+                raise Cancelled(f"pulling {ref}: interrupted")
             now = time.monotonic()
             if now - last[0] >= 0.2:
                 last[0] = now
@@ -188,8 +201,12 @@ def _ensure_images(
 
     if wanted:
         with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-            for ref, image_id in zip(wanted, pool.map(fetch, wanted), strict=True):
-                ids[ref] = image_id
+            try:
+                for ref, image_id in zip(wanted, pool.map(fetch, wanted), strict=True):
+                    ids[ref] = image_id
+            except BaseException:
+                cancel.set()
+                raise
     return {ref: i for ref, i in ids.items() if i is not None}
 
 
@@ -208,6 +225,7 @@ def _converge(
     engine: Engine,
     deadline: float,
     report: Reporter,
+    cancel: threading.Event,
 ) -> bool:
     """Bring one container to its spec and wait until it is ready; True when it changed."""
     start = time.monotonic()
@@ -233,6 +251,8 @@ def _converge(
         report(Event(spec.name, Phase.WAITING, what, time.monotonic() - start))
 
     def alive() -> None:
+        if cancel.is_set():
+            raise Cancelled(f"{spec.name}: interrupted")
         info = engine.get(spec.name)
         if info is None:
             raise _not_ready(spec, engine, "its container disappeared", start)
@@ -435,7 +455,10 @@ def status(stack: str, *, engine: Engine) -> StackStatus:
         if c.role == Role.MASTER.value:
             url = f"http://{endpoint}"
             if ready:
-                state = probes.leading_state(http, endpoint)
+                try:
+                    state = probes.leading_state(http, endpoint)
+                except probes.NotYet:
+                    state = {}
                 agents = sum(1 for a in state.get("slaves", []) if a.get("active", True))
                 frameworks = tuple(f.get("name", "?") for f in state.get("frameworks", [])
                                    if f.get("active"))

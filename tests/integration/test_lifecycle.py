@@ -340,3 +340,25 @@ def test_doctor_ls_logs_and_purge(modern_stack: Stack, tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert not (data / "zk").exists() and not (data / "master").exists()
     assert f"deleted {data / 'zk'}" in down.stderr
+
+
+def test_ctrl_c_during_up_exits_130_and_up_converges(modern_stack: Stack) -> None:
+    modern_stack.env("master", STANDIN_ELECTION_DELAY="30")
+    process = modern_stack.popen("up")
+    try:
+        wait_until(lambda: "master" in modern_stack.containers() or None, timeout=60,
+                   what="the master container")
+        time.sleep(0.5)
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+        took = time.monotonic() - interrupted
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "mesostack: interrupted" in stderr and "Traceback" not in stderr
+    assert took < 5
+    modern_stack.env("master", STANDIN_ELECTION_DELAY="0")
+    up = modern_stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    assert set(modern_stack.containers()) == set(ROLES)
