@@ -103,7 +103,8 @@ def privileged(
                               f"not tried: {spec.image} is not on the engine yet",
                               "`mesostack up` tries it after pulling"))
             continue
-        refusal = engine.try_privileged(spec.image, label=LABEL_STACK)
+        refusal = engine.try_privileged(
+            spec.image, labels={LABEL_STACK: plan.stack, LABEL_ROLE: "preflight"})
         if refusal is None:
             rows.append(Check("privileged", Verdict.OK, "the engine runs privileged containers"))
         else:

@@ -52,6 +52,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+_SYSTEM_DIRS = {
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt",
+    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib",
+    "/var/run", "/var/log", "/var/lib/docker",
+}
+
+
+def is_system_dir(path: str) -> bool:
+    """A directory `down --purge` must never delete."""
+    return os.path.normpath(path) in _SYSTEM_DIRS
+
+
 def _check_abs(value: str, what: str) -> str:
     if not PurePosixPath(value).is_absolute():
         raise ValueError(f"{what} must be an absolute path, got {value!r}")
@@ -117,7 +129,13 @@ class Component(_Model):
     @field_validator("data_dir")
     @classmethod
     def _data_dir(cls, value: str | None) -> str | None:
-        return None if value is None else _check_abs(value, "data_dir")
+        if value is None:
+            return None
+        _check_abs(value, "data_dir")
+        if is_system_dir(value):
+            raise ValueError(f"{value} is a system directory; `down --purge` deletes a "
+                             "data_dir, so give a directory of its own, e.g. /srv/mesostack/zk")
+        return value
 
 
 class ZooKeeper(Component):
@@ -225,6 +243,22 @@ class StackConfig(_Model):
         except ValueError:
             raise ValueError(f"{value!r} is not an IPv4 address (or `auto`)") from None
         return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> StackConfig:
+        seen: dict[int, str] = {}
+        for role in self.ROLES:
+            port = self.component(role).port
+            if port in seen:
+                first, second = seen[port], role
+                if "port" not in getattr(self, second).model_fields_set:
+                    first, second = second, first  # name the one the file sets
+                raise ValueError(
+                    f"{second}.port: {port} is also {first}.port; with host networking "
+                    "each component needs a port of its own"
+                )
+            seen[port] = role
+        return self
 
     @model_validator(mode="after")
     def _quorum(self) -> StackConfig:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -21,7 +21,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from mesostack.orchestrator import Event, Phase, Reporter, StackStatus, StackSummary
+from mesostack.events import Event, Phase, Reporter
+
+if TYPE_CHECKING:
+    from mesostack.orchestrator import StackStatus, StackSummary
 
 _STYLE = {
     Phase.READY: "green",

@@ -5,15 +5,16 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from mesostack import checks as checks_
 from mesostack import probes
-from mesostack.errors import InputError, MesostackError
+from mesostack.config import is_system_dir
+from mesostack.errors import MesostackError
+from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.marathon import app_count
 from mesostack.plan import (
     LABEL_DATA_DIR,
@@ -28,41 +29,6 @@ from mesostack.runtime import ContainerInfo, Engine, PullProgress
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
-
-
-class Phase(StrEnum):
-    PLANNED = "planned"
-    PULLING = "pulling"
-    PULLED = "pulled"
-    STARTING = "starting"
-    WAITING = "waiting"
-    READY = "ready"
-    UNCHANGED = "unchanged"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    REMOVING = "removing"
-    REMOVED = "removed"
-
-
-class PullPolicy(StrEnum):
-    MISSING = "missing"
-    ALWAYS = "always"
-    NEVER = "never"
-
-
-@dataclass(frozen=True)
-class Event:
-    component: str  # container name
-    phase: Phase
-    message: str = ""
-    elapsed: float | None = None
-
-
-Reporter = Callable[[Event], None]
-
-
-def _ignore(_: Event) -> None:
-    pass
 
 
 class NotReady(MesostackError):
@@ -100,7 +66,7 @@ def up(
     engine: Engine,
     pull: PullPolicy = PullPolicy.MISSING,
     timeout: float = 300.0,
-    report: Reporter = _ignore,
+    report: Reporter = ignore,
 ) -> UpResult:
     """Create what is missing or changed, in dependency order, each stage once the previous
     one is ready. Safe to rerun: an unchanged, ready stack is left alone."""
@@ -111,7 +77,8 @@ def up(
     _preflight([checks_.host_ip(plan), *checks_.ports(plan, existing),
                 checks_.cgroups(engine.facts(), plan)])
     cancel = threading.Event()  # set on Ctrl-C so worker threads stop at their next step
-    image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report, cancel=cancel)
+    image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report, cancel=cancel,
+                               deadline=deadline)
     _preflight(checks_.privileged(plan, engine, existing, needs_test=True))
     for name, stale in existing.items():
         if name not in {s.name for s in plan.specs}:
@@ -120,6 +87,7 @@ def up(
             report(Event(name, Phase.REMOVED))
 
     changed: list[str] = []
+    replaced: set[str] = set()
     stages = plan.stages()
     for index, stage in enumerate(stages):
         errors: list[Exception] = []
@@ -127,7 +95,8 @@ def up(
             futures = {
                 pool.submit(_converge, spec, existing.get(spec.name), image_ids[spec.image],
                             master=plan.spec(Role.MASTER).endpoint, engine=engine,
-                            deadline=deadline, report=report, cancel=cancel): spec
+                            deadline=deadline, report=report, cancel=cancel,
+                            replaced=replaced): spec
                 for spec in stage
             }
             try:
@@ -136,7 +105,7 @@ def up(
                         if future.result():
                             changed.append(spec.name)
                     except Exception as exc:  # raised once every sibling has finished
-                        report(Event(spec.name, Phase.FAILED, str(exc)))
+                        report(Event(spec.name, Phase.FAILED))
                         errors.append(exc)
             except BaseException:  # Ctrl-C: let the workers stop before leaving the pool
                 cancel.set()
@@ -166,7 +135,13 @@ def _refuse_foreign_names(
 
 
 def _ensure_images(
-    plan: Plan, *, engine: Engine, pull: PullPolicy, report: Reporter, cancel: threading.Event
+    plan: Plan,
+    *,
+    engine: Engine,
+    pull: PullPolicy,
+    report: Reporter,
+    cancel: threading.Event,
+    deadline: float,
 ) -> dict[str, str]:
     """Every image's id, pulling (in parallel) what the policy asks for."""
     refs = list(dict.fromkeys(s.image for s in plan.specs))
@@ -186,6 +161,9 @@ def _ensure_images(
             if cancel.is_set():
                 raise Cancelled(f"pulling {ref}: interrupted")
             now = time.monotonic()
+            if now > deadline:
+                raise NotReady(f"image {ref}: still pulling when --timeout ran out",
+                               hint="raise --timeout, or pull it first (`docker pull`)")
             if now - last[0] >= 0.2:
                 last[0] = now
                 size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB" if p.total else ""
@@ -226,20 +204,32 @@ def _converge(
     deadline: float,
     report: Reporter,
     cancel: threading.Event,
+    replaced: set[str],
 ) -> bool:
-    """Bring one container to its spec and wait until it is ready; True when it changed."""
+    """Bring one container to its spec and wait until it is ready; True when it changed.
+
+    `replaced` names the containers this run recreated; what depends on one is recreated too
+    (the config hash covers dependencies, this covers a new image behind the same tag)."""
     start = time.monotonic()
     changed = True
-    if current is not None and _up_to_date(current, spec, image_id):
+    feeds_changed = any(dep in replaced for dep in spec.depends_on)
+    if current is not None and not feeds_changed and _up_to_date(current, spec, image_id):
         if current.status in ("running", "restarting"):
             changed = False
-        else:
+        elif current.status in ("created", "exited"):
             report(Event(spec.name, Phase.STARTING, f"starting the {current.status} container"))
             engine.start(spec.name, spec=spec)
+        else:  # paused, dead, removing: start would fail the same way on every rerun
+            report(Event(spec.name, Phase.STARTING, f"recreating the {current.status} container"))
+            engine.remove(current.id)
+            engine.create_and_start(spec)
     else:
         if current is not None:
-            report(Event(spec.name, Phase.STARTING, "recreating: its configuration changed"))
+            why = "what it depends on was recreated" if feeds_changed else (
+                "its configuration or image changed")
+            report(Event(spec.name, Phase.STARTING, f"recreating: {why}"))
             engine.remove(current.id)
+            replaced.add(spec.name)
         else:
             report(Event(spec.name, Phase.STARTING, "creating"))
         engine.create_and_start(spec)
@@ -304,14 +294,6 @@ def _not_ready(
 
 # --- down --------------------------------------------------------------------------------------
 
-# Marathon first (nothing relaunches tasks after it), then agents and masters together (neither
-# needs the other to stop), ZooKeeper last (masters and Marathon watch it until they go).
-STOP_ORDER = ((Role.MARATHON,), (Role.SLAVE, Role.MASTER), (Role.ZOOKEEPER,))
-_SYSTEM_DIRS = {
-    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt",
-    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib",
-    "/var/run", "/var/log",
-}
 
 
 @dataclass(frozen=True)
@@ -328,30 +310,35 @@ def down(
     *,
     engine: Engine,
     purge: bool = False,
+    data_dirs: Iterable[str] = (),
     grace: int = 5,
-    report: Reporter = _ignore,
+    report: Reporter = ignore,
 ) -> DownResult:
-    """Remove the stack's containers (found by label), then the task containers its agents
-    report running; with `purge`, the data_dirs its containers used too."""
+    """Remove the stack's containers (found by label) and the task containers its agents
+    report; with `purge`, the data_dirs too: those its containers' labels name and `data_dirs`
+    (the stack file's), so a purge that failed can be retried once the containers are gone."""
     start = time.monotonic()
     containers = engine.containers(stack=stack)
-    tasks, unreachable = _task_containers(engine, containers)
     removed: list[str] = []
-    for roles in STOP_ORDER:
-        batch = [c for c in containers if c.role in {r.value for r in roles}]
-        if not batch:
-            continue
+
+    def remove(batch: list[ContainerInfo]) -> None:
         for c in batch:
             report(Event(c.name, Phase.REMOVING))
-        with ThreadPoolExecutor(max_workers=len(batch)) as pool:
-            list(pool.map(lambda c: engine.remove(c.id, grace=grace), batch))
+        if batch:
+            with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+                list(pool.map(lambda c: engine.remove(c.id, grace=grace), batch))
         for c in batch:
             report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
             removed.append(c.name)
-    leftovers = [c for c in containers if c.name not in removed]
-    for c in leftovers:  # a role this version doesn't know: still ours by label
-        engine.remove(c.id, grace=grace)
-        removed.append(c.name)
+
+    # Marathon first, so that nothing launches a task while the agents list theirs; then agents
+    # and masters together (neither needs the other to stop); ZooKeeper last (the others
+    # watch it until they go).
+    remove([c for c in containers if c.role == Role.MARATHON.value])
+    tasks, unreachable = _task_containers(engine, containers)
+    remove([c for c in containers if c.role in (Role.SLAVE.value, Role.MASTER.value)])
+    remove([c for c in containers if c.role == Role.ZOOKEEPER.value])
+    remove([c for c in containers if c.name not in removed])  # roles unknown here: ours by label
     if tasks:
         with ThreadPoolExecutor(max_workers=min(8, len(tasks))) as pool:
             list(pool.map(lambda t: engine.remove(t.id, grace=grace), tasks))
@@ -359,12 +346,15 @@ def down(
             report(Event(t.name, Phase.REMOVED, "task container"))
     purged: list[str] = []
     if purge:
-        for directory in sorted({c.labels[LABEL_DATA_DIR] for c in containers
-                                 if c.labels.get(LABEL_DATA_DIR)}):
-            _purge(directory)
-            purged.append(directory)
+        labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
+        for directory in sorted(labelled | set(data_dirs)):
+            if _purge(directory):
+                purged.append(directory)
     return DownResult(tuple(removed), tuple(t.name for t in tasks), tuple(purged),
                       tuple(unreachable), time.monotonic() - start)
+
+
+AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
 
 
 def _task_containers(
@@ -377,12 +367,17 @@ def _task_containers(
         if agent.role != Role.SLAVE.value:
             continue
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
-        try:
-            agent_id, ids = probes.agent_task_containers(endpoint)
-        except probes.NotYet:
-            if agent.running:
-                unreachable.append(agent.name)
-            continue
+        deadline = time.monotonic() + (AGENT_PATIENCE if agent.running else 0)
+        while True:
+            try:
+                agent_id, ids = probes.agent_task_containers(endpoint)
+                break
+            except probes.NotYet:
+                if time.monotonic() >= deadline:
+                    agent_id, ids = "", []
+                    unreachable.append(agent.name)
+                    break
+                time.sleep(0.2)
         for container_id in ids:
             for name in (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"):
                 info = engine.get(name)
@@ -391,17 +386,19 @@ def _task_containers(
     return found, unreachable
 
 
-def _purge(directory: str) -> None:
+def _purge(directory: str) -> bool:
+    """Delete one data_dir; False when there was nothing to delete."""
     path = Path(directory)
-    if str(path.resolve()) in _SYSTEM_DIRS:
-        raise InputError(f"data_dir {directory}: refusing to delete a system directory")
+    if is_system_dir(directory):
+        raise MesostackError(f"data_dir {directory}: refusing to delete a system directory")
     try:
         shutil.rmtree(path)
     except FileNotFoundError:
-        pass
+        return False
     except OSError as exc:
         raise MesostackError(f"data_dir {directory}: can't delete it: {exc.strerror}",
                              hint="run `mesostack down --purge` as a user who may") from None
+    return True
 
 
 # --- status and ls -----------------------------------------------------------------------------

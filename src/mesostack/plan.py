@@ -27,6 +27,7 @@ LABEL_VERSION = LABEL_PREFIX + "version"
 
 ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
 MASTER_WORK = "/var/lib/mesos"
+AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
 HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
 
 
@@ -145,12 +146,12 @@ def build(config: StackConfig, host_ip: str) -> Plan:
     if zk.data_dir:
         env[Role.ZOOKEEPER]["ZOO_DATA_DIR"] = ZK_DATA
         mounts[Role.ZOOKEEPER].append(Volume(zk.data_dir, ZK_DATA))
+    env[Role.MASTER]["MESOS_WORK_DIR"] = MASTER_WORK
+    env[Role.SLAVE]["MESOS_WORK_DIR"] = config.slave.data_dir or AGENT_WORK
     if config.master.data_dir:
-        env[Role.MASTER]["MESOS_WORK_DIR"] = MASTER_WORK
         mounts[Role.MASTER].append(Volume(config.master.data_dir, MASTER_WORK))
     if config.slave.data_dir:
         # Same path inside and out: the agent hands sandbox paths to the host's engine.
-        env[Role.SLAVE]["MESOS_WORK_DIR"] = config.slave.data_dir
         mounts[Role.SLAVE].append(Volume(config.slave.data_dir, config.slave.data_dir))
 
     specs: list[ContainerSpec] = []

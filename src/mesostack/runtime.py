@@ -1,12 +1,16 @@
 """The only module that imports `docker`: images, containers by label, logs, engine facts.
 
 Every docker-py error leaves this module as one of ours, naming the image or container at fault.
+(`requests` is imported only to catch the transport errors docker-py lets through.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -183,7 +187,8 @@ class Engine:
             for event in stream:
                 if "error" in event:
                     raise ImageUnavailable(
-                        f"image {ref}: the registry refused the pull: {event['error'].strip()}"
+                        f"image {ref}: the registry refused the pull: {event['error'].strip()}",
+                        hint=_pull_hint(event["error"]),
                     )
                 detail = event.get("progressDetail") or {}
                 if event.get("id") and detail.get("total"):
@@ -192,7 +197,8 @@ class Engine:
                 total = sum(t for _, t in layers.values())
                 progress(PullProgress(ref, str(event.get("status", "")), current, total))
         except docker.errors.APIError as exc:
-            raise ImageUnavailable(f"image {ref}: can't pull it: {_explain(exc)}") from None
+            raise ImageUnavailable(f"image {ref}: can't pull it: {_explain(exc)}",
+                                   hint=_pull_hint(_explain(exc))) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise EngineUnreachable(
                 f"the Docker engine stopped answering while pulling {ref}: {_short(exc)}",
@@ -322,21 +328,66 @@ class Engine:
             raise EngineUnreachable(f"the Docker engine stopped answering while following "
                                     f"{name}'s log: {_short(exc)}", hint=UNREACHABLE_HINT) from None
 
-    def try_privileged(self, image: str, *, label: str) -> str | None:
-        """None when the engine runs a privileged container of `image`, else its refusal."""
+    def follow_many(
+        self, names: list[str], *, tail: int | str = "all"
+    ) -> Iterator[tuple[str, str]]:
+        """(name, line) from several logs as they come, until every container stops."""
+        merged: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
+
+        def pump(name: str) -> None:
+            try:
+                for line in self.follow_logs(name, tail=tail):
+                    merged.put((name, line))
+            except BaseException as exc:  # handed to the reading thread, raised there
+                merged.put(exc)
+            finally:
+                merged.put(None)
+
+        for name in names:
+            threading.Thread(target=pump, args=(name,), daemon=True).start()
+        open_streams = len(names)
+        while open_streams:
+            item = merged.get()
+            if item is None:
+                open_streams -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+
+    def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
+        """None when the engine starts a privileged container of `image`, else its refusal.
+
+        The trial container is removed whatever happens (a refused start leaves it behind)."""
+        container = None
         try:
-            self._client.containers.run(
-                image, entrypoint=["true"], privileged=True, network_mode="host", remove=True,
-                labels={label: "doctor"},
+            container = self._client.containers.create(
+                image, entrypoint=["true"], privileged=True, network_mode="host",
+                labels=dict(labels),
             )
-        except docker.errors.ContainerError:
-            return None  # it ran; `true` missing from the image does not matter here
+            container.start()
+            container.wait(timeout=30)
         except docker.errors.APIError as exc:
-            return _explain(exc)
+            message = _explain(exc)
+            # Only a refusal of the privileges counts; an image without `true` still started.
+            return message if "caps" in message or "privileged" in message.lower() else None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise EngineUnreachable(f"cannot reach the Docker engine: {_short(exc)}",
                                     hint=UNREACHABLE_HINT) from None
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                    container.remove(force=True)
         return None
+
+
+def _pull_hint(message: str) -> str | None:
+    if "schema 1" in message.lower():
+        return ("this engine no longer pulls schema-1 images (Docker 26+): use images published "
+                "in a current format")
+    if "not found" in message or "manifest unknown" in message:
+        return "check the image name and tag in stack.yaml; `docker login` for private registries"
+    return None
 
 
 def _restart_policy(name: str) -> dict[str, Any]:
@@ -359,7 +410,7 @@ def _fix_for(message: str, spec: ContainerSpec | None) -> str | None:
         role = spec.role.value if spec else "the component"
         return f"this engine refuses privileged containers: set `{role}.privileged: false`"
     if "Conflict" in message or "already in use" in message:
-        return "a container of that name exists without this stack's labels: rename or remove it"
+        return "another `mesostack up` may be creating it: wait for it, then rerun"
     return None
 
 

@@ -6,6 +6,7 @@ fail. "Nothing left behind" is checked with an unfiltered `docker ps -a`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -362,3 +363,33 @@ def test_ctrl_c_during_up_exits_130_and_up_converges(modern_stack: Stack) -> Non
     up = modern_stack.cli("up")
     assert up.returncode == 0, up.stderr
     assert set(modern_stack.containers()) == set(ROLES)
+
+
+def test_a_new_image_behind_the_same_tag_recreates_what_depends_on_it(
+        modern_stack: Stack, docker_client: docker.DockerClient) -> None:
+    tag = f"mesostack-test/zookeeper:cascade-{modern_stack.run_id}"
+    docker_client.images.get(IMAGES["zookeeper"]).tag(tag)
+    modern_stack.config["zookeeper"]["image"] = tag
+    modern_stack.write()
+    try:
+        assert modern_stack.cli("up").returncode == 0
+        before = {role: c.id for role, c in modern_stack.containers().items()}
+        dockerfile = f"FROM {IMAGES['zookeeper']}\nLABEL io.mesostack.test.rebuilt=1\n"
+        docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+        up = modern_stack.cli("up", "--pull", "never")
+        assert up.returncode == 0, up.stderr
+        after = {role: c.id for role, c in modern_stack.containers().items()}
+        assert all(after[role] != before[role] for role in ROLES), up.stderr
+        assert "recreating: what it depends on was recreated" in up.stderr
+    finally:
+        modern_stack.remove_all()
+        docker_client.images.remove(tag, force=True)
+
+
+def test_pull_never_refuses_a_missing_image(modern_stack: Stack) -> None:
+    modern_stack.config["zookeeper"]["image"] = f"{REGISTRY}/mesostack-test/zookeeper:absent-x"
+    modern_stack.write()
+    up = modern_stack.cli("up", "--pull", "never")
+    assert up.returncode == 1
+    assert "--pull never forbids pulling it" in up.stderr
+    assert modern_stack.containers() == {}

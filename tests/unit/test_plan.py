@@ -31,8 +31,10 @@ TUTORIAL = [
     "-e MARATHON_ZK=zk://172.31.35.175:2181/marathon --name marathonv0.11.1 --net host "
     "--restart always mesosphere/marathon:v0.11.1",
 ]
-# What we add on purpose: our labels, and the variable keeping ZooKeeper 3.5+ off :8080.
-EXTRA_ENV = {"ZOO_ADMINSERVER_ENABLED=false"}
+# What we add on purpose: our labels, the variable keeping ZooKeeper 3.5+ off :8080, and the
+# work directories Mesos 1.x requires (0.23's own defaults).
+EXTRA_ENV = {"ZOO_ADMINSERVER_ENABLED=false", "MESOS_WORK_DIR=/var/lib/mesos",
+             "MESOS_WORK_DIR=/tmp/mesos"}
 
 
 def settings(command: str) -> dict[str, object]:

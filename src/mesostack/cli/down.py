@@ -16,21 +16,24 @@ def down(options: Options, purge: bool, grace: int) -> None:
     """Stop and remove the stack (found by its labels), then its task containers."""
     from mesostack import console, orchestrator
 
-    stack = options.stack_name()
+    config = options.load().config
+    stack = config.name
+    data_dirs = [d for d in (config.component(r).data_dir for r in config.ROLES) if d]
     docker = engine()
     with console.progress(f"mesostack down: {stack}") as report:
-        done = orchestrator.down(stack, engine=docker, purge=purge, grace=grace, report=report)
+        done = orchestrator.down(stack, engine=docker, purge=purge, data_dirs=data_dirs,
+                                 grace=grace, report=report)
     for agent in done.unreachable_agents:
         console.warn(f"agent {agent} did not answer; its task containers (named mesos-*) "
                      "may remain")
+    for directory in done.purged:
+        console.info(f"deleted {directory}")
     if not done.removed:
         console.info(f"stack {stack}: nothing to remove")
         return
     tasks = len(done.task_containers)
     console.info(f"stack {stack}: removed {len(done.removed)} containers and {tasks} task "
                  f"container{'s' if tasks != 1 else ''} in {done.seconds:.1f} s")
-    for directory in done.purged:
-        console.info(f"deleted {directory}")
 
 
 COMMANDS = [down]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-
 import click
 
 from mesostack.cli._common import Options, engine
-from mesostack.errors import InputError
+from mesostack.errors import InputError, MesostackError
 
 ROLES = ("zookeeper", "master", "slave", "marathon")
 
@@ -35,7 +32,7 @@ def logs(options: Options, component: str | None, follow: bool, tail: str) -> No
                   if role is None or c.role == role or c.name == f"{stack}-{role}"]
     if not containers:
         what = f"a {component} container" if component else "containers"
-        raise InputError(f"stack {stack} has no {what}", hint="run `mesostack up` first")
+        raise MesostackError(f"stack {stack} has no {what}", hint="run `mesostack up` first")
     containers.sort(key=lambda c: ROLES.index(c.role) if c.role in ROLES else len(ROLES))
     prefix = len(containers) > 1
     if not follow:
@@ -44,22 +41,8 @@ def logs(options: Options, component: str | None, follow: bool, tail: str) -> No
             console.result("".join(f"{c.name} | {line}\n" for line in text.splitlines())
                            if prefix else text)
         return
-    merged: queue.Queue[str | None] = queue.Queue()
-
-    def pump(name: str) -> None:
-        for line in docker.follow_logs(name, tail=lines):
-            merged.put(f"{name} | {line}" if prefix else line)
-        merged.put(None)
-
-    for c in containers:
-        threading.Thread(target=pump, args=(c.name,), daemon=True).start()
-    open_streams = len(containers)
-    while open_streams:
-        line = merged.get()
-        if line is None:
-            open_streams -= 1
-        else:
-            console.result(line)
+    for name, line in docker.follow_many([c.name for c in containers], tail=lines):
+        console.result(f"{name} | {line}" if prefix else line)
 
 
 COMMANDS = [logs]

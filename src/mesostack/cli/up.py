@@ -19,17 +19,19 @@ PULL_POLICIES = ("missing", "always", "never")
 @click.pass_obj
 def up(options: Options, dry_run: bool, pull: str, timeout: float) -> None:
     """Create and start the stack; each stage waits until the previous one is ready."""
-    from mesostack import console, orchestrator
     from mesostack.plan import dry_run as render
 
     plan, where = options.plan()
-    if dry_run:
-        console.result(render(plan))
+    click.echo(where, err=True)
+    if dry_run:  # no engine, no host checks: only the plan (and no heavy imports)
+        click.echo(render(plan), nl=False)
         return
-    console.info(where)
+    from mesostack import console, orchestrator
+    from mesostack.events import PullPolicy
+
     docker = engine()
     with console.progress(f"mesostack up: {plan.stack}") as report:
-        done = orchestrator.up(plan, engine=docker, pull=orchestrator.PullPolicy(pull),
+        done = orchestrator.up(plan, engine=docker, pull=PullPolicy(pull),
                                timeout=timeout, report=report)
     changed = f"{len(done.changed)} changed" if done.changed else "nothing changed"
     console.info(f"stack {plan.stack} ready in {done.seconds:.1f} s ({changed})")

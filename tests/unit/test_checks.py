@@ -1,0 +1,133 @@
+"""Doctor's and up's preflight checks, on a fake engine (no Docker)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mesostack import checks
+from mesostack.checks import Verdict
+from mesostack.config import StackConfig, parse
+from mesostack.plan import Plan, build
+from mesostack.runtime import ContainerInfo, EngineFacts
+
+# Docker 26+'s answer to a schema-1 image, as it prints it.
+SCHEMA1 = (
+    "[DEPRECATION NOTICE] Docker Image Format v1 and Docker Image manifest version 2, schema 1 "
+    "support is disabled by default and will be removed in an upcoming release. Suggest the "
+    "author of docker.io/mesoscloud/zookeeper:3.4.6-ubuntu-14.04 to upgrade the image to the "
+    "OCI Format or Docker Image manifest v2, schema 2."
+)
+
+
+def facts(**overrides: object) -> EngineFacts:
+    base: dict[str, object] = {
+        "server_version": "26.1.0", "api_version": "1.45", "os": "Debian GNU/Linux 12",
+        "cgroup_version": "1", "security_options": ("name=seccomp",), "root_dir": "/",
+        "endpoint": "unix:///var/run/docker.sock",
+    }
+    base.update(overrides)
+    return EngineFacts(**base)  # type: ignore[arg-type]
+
+
+def container(name: str, labels: Mapping[str, str], status: str = "running") -> ContainerInfo:
+    return ContainerInfo(id=name, name=name, status=status, image="x", image_id="sha256:x",
+                         labels=dict(labels), restart_count=0, started_at="", exit_code=0)
+
+
+@dataclass
+class FakeEngine:
+    present: set[str] = field(default_factory=set)
+    problems: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+    tried: list[str] = field(default_factory=list)
+
+    def image_id(self, ref: str) -> str | None:
+        return "sha256:1" if ref in self.present else None
+
+    def registry_problem(self, ref: str) -> str | None:
+        return self.problems.get(ref)
+
+    def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
+        self.tried.append(image)
+        return self.refusal
+
+
+def plan(text: str = "") -> Plan:
+    return build(parse(text) if text else StackConfig(), "127.0.0.1")
+
+
+def test_cgroup_v2_blocks_a_privileged_agent_and_warns_otherwise() -> None:
+    assert checks.cgroups(facts(), plan()).verdict is Verdict.OK
+    v2 = checks.cgroups(facts(cgroup_version="2"), plan())
+    assert v2.verdict is Verdict.FAIL and "cgroup v1" in v2.fix
+    relaxed = checks.cgroups(facts(cgroup_version="2"), plan("slave: {privileged: false}"))
+    assert relaxed.verdict is Verdict.WARN
+
+
+def test_rootless_and_desktop_engines_are_flagged() -> None:
+    rows = checks.engine_facts(facts(security_options=("name=seccomp", "name=rootless")))
+    assert rows[1].verdict is Verdict.WARN and "rootless" in rows[1].found
+    rows = checks.engine_facts(facts(os="Docker Desktop"))
+    assert rows[1].verdict is Verdict.WARN and "host networking" in rows[1].fix
+    assert checks.engine_facts(facts())[1].verdict is Verdict.OK
+
+
+def test_host_ip_must_be_local() -> None:
+    assert checks.host_ip(plan()).verdict is Verdict.OK
+    remote = build(StackConfig(), "192.0.2.1")  # TEST-NET-1: never an address of this host
+    assert checks.host_ip(remote).verdict is Verdict.FAIL
+
+
+def test_images_present_pullable_missing_and_schema1() -> None:
+    stack = plan()
+    refs = [s.image for s in stack.specs]
+    engine = FakeEngine(present={refs[0]}, problems={
+        refs[1]: "manifest for mesoscloud/mesos-master:nope not found: manifest unknown",
+        refs[2]: SCHEMA1,
+    })
+    rows = checks.images(stack, engine)  # type: ignore[arg-type]
+    assert [r.verdict for r in rows] == [Verdict.OK, Verdict.FAIL, Verdict.FAIL, Verdict.OK]
+    assert "manifest unknown" in rows[1].found
+    assert "schema-1" in rows[2].fix
+    assert "can be pulled" in rows[3].found
+
+
+def test_privileged_is_tried_only_when_needed() -> None:
+    stack = plan()
+    engine = FakeEngine(present={stack.specs[2].image}, refusal="unable to apply caps")
+    rows = checks.privileged(stack, engine, {}, needs_test=False)  # type: ignore[arg-type]
+    assert [r.verdict for r in rows] == [Verdict.FAIL]
+    assert "`slave.privileged: false`" in rows[0].fix
+    running = {stack.specs[2].name: container(stack.specs[2].name, dict(stack.specs[2].labels))}
+    engine.tried.clear()
+    rows = checks.privileged(stack, engine, running, needs_test=True)  # type: ignore[arg-type]
+    assert rows[0].verdict is Verdict.OK and engine.tried == []
+    absent = FakeEngine()
+    rows = checks.privileged(stack, absent, {}, needs_test=False)  # type: ignore[arg-type]
+    assert rows[0].verdict is Verdict.INFO and absent.tried == []
+    assert checks.privileged(plan("slave: {privileged: false}"), absent, {},  # type: ignore[arg-type]
+                             needs_test=True) == []
+
+
+def test_neighbours_foreign_mesos_containers_and_other_agents() -> None:
+    stack = plan()
+    others = [
+        container("mesos-1234", {}),
+        container("mesos-stopped", {}, status="exited"),
+        container("other-slave", {"io.mesostack.stack": "other", "io.mesostack.role": "slave"}),
+        container("mesostack-slave", {"io.mesostack.stack": "mesostack",
+                                      "io.mesostack.role": "slave"}),
+    ]
+    rows = checks.neighbours(stack, FakeEngine(), others)  # type: ignore[arg-type]
+    assert [r.verdict for r in rows] == [Verdict.WARN, Verdict.WARN]
+    assert "1 running: mesos-1234" in rows[0].found
+    assert rows[1].found == "other-slave" and "MESOS_DOCKER_KILL_ORPHANS" in rows[1].fix
+    assert checks.neighbours(stack, FakeEngine(), [])[0].verdict is Verdict.OK  # type: ignore[arg-type]
+
+
+def test_disk_only_for_a_local_engine() -> None:
+    assert checks.disk(facts(), local=False).verdict is Verdict.INFO
+    assert checks.disk(facts(root_dir="/nonexistent/docker"), local=True).verdict is Verdict.INFO
+    assert checks.disk(facts(root_dir="/"), local=True).verdict in (
+        Verdict.OK, Verdict.WARN, Verdict.FAIL)
