@@ -153,10 +153,18 @@ def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClien
     assert document["ready"] is True
     assert [c["role"] for c in document["components"]] == list(ROLES)
     assert document["agents"] == 1 and document["frameworks"] == ["marathon"]
+    assert document["apps"] == 0
+    roles = {c["role"]: c for c in document["components"]}
+    assert roles["zookeeper"]["leadership"] == "standalone"
+    assert roles["master"]["leadership"] == "leader"
+    assert roles["master"]["url"] == "http://127.0.0.1:5050"
+    assert roles["marathon"]["url"] == "http://127.0.0.1:8080"
     assert stack.cli("status").returncode == 0
 
     first = {role: (c.id, c.attrs["State"]["StartedAt"]) for role, c in stack.containers().items()}
+    started = time.monotonic()
     again = stack.cli("up")
+    again_seconds = time.monotonic() - started
     assert again.returncode == 0, again.stderr
     assert "nothing changed" in again.stderr
     assert {role: (c.id, c.attrs["State"]["StartedAt"])
@@ -189,7 +197,7 @@ def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClien
     assert down.returncode == 0, down.stderr
     assert "removed 4 containers and 1 task container" in down.stderr
     assert all_container_ids(docker_client) == before
-    print(f"up {up_seconds:.1f} s, down {down_seconds:.1f} s")
+    print(f"up {up_seconds:.1f} s, up again {again_seconds:.1f} s, down {down_seconds:.1f} s")
 
     nothing = stack.cli("down")
     assert nothing.returncode == 0 and "nothing to remove" in nothing.stderr
@@ -393,3 +401,21 @@ def test_pull_never_refuses_a_missing_image(modern_stack: Stack) -> None:
     assert up.returncode == 1
     assert "--pull never forbids pulling it" in up.stderr
     assert modern_stack.containers() == {}
+
+
+def test_logs_follow(modern_stack: Stack) -> None:
+    assert modern_stack.cli("up").returncode == 0
+    process = modern_stack.popen("logs", "-f", "--tail", "1")
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith(f"{modern_stack.name}-"), first
+        requests.post("http://127.0.0.1:8080/v2/apps", timeout=10, json={
+            "id": "follow-me", "cmd": "sleep 600", "cpus": 0.1, "mem": 10, "instances": 1})
+        seen = wait_until(lambda: next((line for line in iter(process.stdout.readline, "")
+                                        if "follow-me" in line), None),
+                          timeout=30, what="a log line about the new app")
+        assert seen.startswith(f"{modern_stack.name}-")
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -48,6 +48,7 @@ from common import (
 
 VERSION = "0.23.0" if LEGACY else "1.4.0"
 C = "slave.cpp"
+TERMINAL_STATES = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"}
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -165,6 +166,8 @@ class Agent:
     def report(self, task_id: str, state: str, message: str = "") -> None:
         with self.lock:
             task = self.tasks[task_id]
+            if task.get("state") in TERMINAL_STATES and state not in TERMINAL_STATES:
+                return  # updates of one task keep their order, as Mesos' update manager does
             task["state"] = state
             task["message"] = message
             master = self.master
@@ -190,7 +193,7 @@ class Agent:
         (sandbox / "stdout").touch()
         (sandbox / "stderr").touch()
         task.update(executor_id=task["id"], container=container_id, directory=str(sandbox),
-                    slave_id=self.id, state="TASK_STAGING")
+                    slave_id=self.id, state="TASK_STAGING", running=threading.Event())
         with self.lock:
             self.tasks[task["id"]] = task
         env = {**os.environ, **task.get("env", {}), "MESOS_SANDBOX": str(sandbox),
@@ -204,6 +207,7 @@ class Agent:
             self.report(task["id"], "TASK_FAILED", f"Failed to launch container: {exc}")
             return json_response({"message": str(exc)}, 200)
         self.report(task["id"], "TASK_RUNNING")
+        task["running"].set()  # only now may the watcher report how it ended
         return json_response({})
 
     def launch_command(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
@@ -219,6 +223,7 @@ class Agent:
               killed: str) -> None:
         """Wait for a task's process or container to end and report how it ended."""
         code = wait()
+        task["running"].wait(timeout=30)
         if task.get("killing"):
             self.report(task["id"], "TASK_KILLED", killed)
         else:
