@@ -168,3 +168,9 @@ def checks_table(rows: Sequence[tuple[str, str, str, str]]) -> None:
     """Doctor's rows: (check, ok|warn|fail|info, what was found, how to fix)."""
     _show(None, ("check", "result", "found", "fix"), rows,
           {1: lambda v: _VERDICT_STYLE.get(v, "")})
+
+
+def apps_table(rows: Sequence[dict[str, Any]]) -> None:
+    _show(None, ("app", "instances", "running", "staged", "healthy", "deployments"),
+          [(str(r["id"]), str(r["instances"]), str(r["running"]), str(r["staged"]),
+            str(r["healthy"]), ", ".join(map(str, r["deployments"])) or "-") for r in rows])

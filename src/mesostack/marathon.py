@@ -1,10 +1,70 @@
-"""Marathon's REST API: the one home of mesostack's Marathon calls."""
+"""Marathon's REST API: the one home of mesostack's Marathon calls, and the deployment watcher.
+
+Both generations are understood, found out from the answers: 0.11's 422 `{"message", "errors":
+[{"attribute", "error"}]}` and 1.x's `{"message", "details": [{"path", "errors"}]}`.
+Credentials are sent, never shown: URLs in messages carry no user info.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
 import requests
 
-TIMEOUT = (1.0, 5.0)
+from mesostack.apps import DeployRequest
+from mesostack.errors import InputError, MesostackError
+from mesostack.probes import AgentFree
+
+TIMEOUT = (2.0, 15.0)
+EVENT_SILENCE = 30.0  # Marathon sends a heartbeat more often than that
+UNREACHABLE_HINT = "is the stack up? see `mesostack status`"
+
+
+class MarathonError(MesostackError):
+    """Marathon refused or failed (exit 1)."""
+
+
+class MarathonUnreachable(MarathonError):
+    pass
+
+
+class MarathonRejected(InputError):
+    """Marathon said the input is wrong (400, 422): exit 2."""
+
+
+class DeploymentFailed(MarathonError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Credentials:
+        user, sep, password = text.partition(":")
+        if not sep or not user:
+            raise InputError("credentials must be `user:password`")
+        return cls(user, password)
+
+    def __str__(self) -> str:
+        return f"{self.user}:***"
+
+
+def public_url(url: str) -> str:
+    """`url` without user info, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
 
 
 def app_count(endpoint: str, *, session: requests.Session | None = None) -> int | None:
@@ -16,3 +76,416 @@ def app_count(endpoint: str, *, session: requests.Session | None = None) -> int 
     except (requests.RequestException, ValueError, AttributeError):
         return None
     return len(apps) if isinstance(apps, list) else None
+
+
+def describe_422(body: Any) -> list[str]:
+    """Every `path: error` of a 422 body, in either generation's format."""
+    problems: list[str] = []
+    if not isinstance(body, Mapping):
+        return problems
+    for item in body.get("details") or []:  # 1.x
+        if isinstance(item, Mapping):
+            for error in item.get("errors") or []:
+                problems.append(f"{item.get('path', '/')}: {error}")
+    for item in body.get("errors") or []:  # 0.11
+        if isinstance(item, Mapping):
+            attribute = item.get("attribute") or ""
+            problems.append(f"/{attribute.replace('.', '/')}: {item.get('error', '')}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Submitted:
+    deployment_ids: tuple[str, ...]
+    app_ids: tuple[str, ...]
+    created: bool  # False: an existing app or group was updated
+    started: float  # time.time() when Marathon took it
+
+
+class Marathon:
+    """One Marathon, by URL (`http://host:8080`), with optional basic auth."""
+
+    def __init__(self, url: str, *, credentials: Credentials | None = None) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(f"Marathon URL {public_url(url)!r} is not http(s)://host[:port]")
+        self.url = public_url(urlunsplit(parts))
+        self.session = requests.Session()
+        if parts.username and credentials is None:
+            credentials = Credentials(parts.username, parts.password or "")
+        if credentials is not None:
+            self.session.auth = (credentials.user, credentials.password)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None
+    ) -> requests.Response:
+        try:
+            answer = self.session.request(method, self.url + path, json=body, params=params,
+                                          timeout=TIMEOUT, allow_redirects=True)
+        except requests.RequestException as exc:
+            raise MarathonUnreachable(
+                f"Marathon at {self.url} does not answer: {type(exc).__name__}",
+                hint=UNREACHABLE_HINT) from None
+        if answer.status_code == 401:
+            raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
+                                hint="give --credentials user:pass or $MARATHON_CREDENTIALS")
+        if answer.status_code == 403:
+            raise MarathonError(f"Marathon at {self.url} does not allow {method} {path} for "
+                                "these credentials (403)", hint="use an account that may")
+        if answer.status_code in (502, 503):
+            raise MarathonUnreachable(
+                f"Marathon at {self.url} has no leader ({answer.status_code}: "
+                f"{_message(answer)})", hint=UNREACHABLE_HINT)
+        return answer
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        answer = self.request("GET", path, params=params)
+        if answer.status_code != 200:
+            raise MarathonError(f"GET {path} on {self.url}: {answer.status_code} "
+                                f"{_message(answer)}")
+        return _json(answer)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        info = self.get("/v2/info")
+        return info if isinstance(info, dict) else {}
+
+    def apps(self) -> list[dict[str, Any]]:
+        return list(self.get("/v2/apps").get("apps", []))
+
+    def app(self, app_id: str) -> dict[str, Any] | None:
+        answer = self.request("GET", f"/v2/apps{_path(app_id)}",
+                              params={"embed": "app.lastTaskFailure"})
+        if answer.status_code == 404:
+            return None
+        if answer.status_code != 200:
+            raise MarathonError(f"GET /v2/apps{_path(app_id)} on {self.url}: "
+                                f"{answer.status_code} {_message(answer)}")
+        return dict(_json(answer).get("app", {}))
+
+    def deployments(self) -> list[dict[str, Any]]:
+        return list(self.get("/v2/deployments"))
+
+    def queue(self) -> list[dict[str, Any]]:
+        return list(self.get("/v2/queue").get("queue", []))
+
+    def tasks(self, app_id: str) -> list[dict[str, Any]]:
+        return list(self.get(f"/v2/apps{_path(app_id)}/tasks").get("tasks", []))
+
+    # --- changing ------------------------------------------------------------------------------
+
+    def submit(self, request: DeployRequest, *, force: bool = False) -> Submitted:
+        """POST; an existing app or group is updated with PUT (409 "already exists")."""
+        started = time.time()
+        params = {"force": "true"} if force else None
+        answer = self.request("POST", request.path, body=request.body, params=params)
+        created = True
+        if answer.status_code == 409 and "exist" in _message(answer):
+            created = False
+            target = request.path + _path(str(request.body.get("id", "")))
+            answer = self.request("PUT", target, body=request.body, params=params)
+        self._raise_for(answer, request.source)
+        document = _json(answer)
+        ids: list[str] = []
+        if isinstance(document, Mapping):
+            if document.get("deploymentId"):
+                ids.append(str(document["deploymentId"]))
+            for deployment in document.get("deployments") or []:
+                if isinstance(deployment, Mapping) and deployment.get("id"):
+                    ids.append(str(deployment["id"]))
+        return Submitted(tuple(ids), request.app_ids, created, started)
+
+    def remove(self, app_id: str, *, force: bool = False) -> str:
+        answer = self.request("DELETE", f"/v2/apps{_path(app_id)}",
+                              params={"force": "true"} if force else None)
+        if answer.status_code == 404:
+            raise MarathonError(f"Marathon at {self.url} has no app {app_id}",
+                                hint="see `mesostack apps`")
+        self._raise_for(answer, app_id)
+        return str(_json(answer).get("deploymentId", ""))
+
+    def scale(self, app_id: str, instances: int, *, force: bool = False) -> str:
+        answer = self.request("PUT", f"/v2/apps{_path(app_id)}", body={"instances": instances},
+                              params={"force": "true"} if force else None)
+        if answer.status_code == 404:
+            raise MarathonError(f"Marathon at {self.url} has no app {app_id}",
+                                hint="see `mesostack apps`")
+        self._raise_for(answer, app_id)
+        return str(_json(answer).get("deploymentId", ""))
+
+    def _raise_for(self, answer: requests.Response, what: str) -> None:
+        if answer.status_code in (200, 201, 202):
+            return
+        body = _json(answer, default={})
+        if answer.status_code == 422:
+            problems = describe_422(body) or [_message(answer)]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise MarathonRejected(f"{what}: Marathon rejected it: {problems[0]}{more}",
+                                   detail="\n".join(f"  {p}" for p in problems))
+        if answer.status_code == 400:
+            detail = body.get("details") if isinstance(body, Mapping) else None
+            extra = f": {detail}" if isinstance(detail, str) else ""
+            raise MarathonRejected(f"{what}: Marathon says the request is bad (400): "
+                                   f"{_message(answer)}{extra}")
+        if answer.status_code == 409:
+            ids = [d.get("id") for d in body.get("deployments") or []
+                   if isinstance(d, Mapping)] if isinstance(body, Mapping) else []
+            which = f" by deployment {', '.join(map(str, ids))}" if ids else ""
+            raise MarathonError(f"{what}: locked{which}: {_message(answer)}",
+                                hint="wait for it to finish, or rerun with --force")
+        raise MarathonError(f"{what}: Marathon answered {answer.status_code}: "
+                            f"{_message(answer)}")
+
+    # --- events --------------------------------------------------------------------------------
+
+    def events(self, types: tuple[str, ...], *, stop: threading.Event) -> Iterator[dict[str, Any]]:
+        """Marathon's event stream (SSE) until `stop` is set, the stream ends, or it stays
+        silent for EVENT_SILENCE seconds (callers poll anyway; this only wakes them sooner)."""
+        try:
+            with self.session.get(
+                self.url + "/v2/events", params={"event_type": types} if types else None,
+                headers={"Accept": "text/event-stream"}, stream=True,
+                timeout=(TIMEOUT[0], EVENT_SILENCE),
+            ) as answer:
+                if answer.status_code != 200:
+                    return
+                data: list[str] = []
+                # One byte at a time: a stream without chunked encoding would otherwise wait
+                # for a full buffer before handing over an event.
+                for line in answer.iter_lines(chunk_size=1, decode_unicode=True):
+                    if stop.is_set():
+                        return
+                    if line is None:
+                        continue
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line.strip() and data:
+                        try:
+                            event = json.loads("\n".join(data))
+                        except ValueError:
+                            event = None
+                        data = []
+                        if isinstance(event, dict):
+                            yield event
+        except requests.RequestException:
+            return
+
+
+def _path(app_id: str) -> str:
+    return "/" + quote(app_id.strip("/"), safe="/")
+
+
+def _json(answer: requests.Response, default: Any = None) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        if default is not None:
+            return default
+        raise MarathonError(f"{answer.request.method} {urlsplit(answer.url).path}: Marathon "
+                            f"answered {answer.status_code} without JSON") from None
+
+
+def _message(answer: requests.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text.strip()[:200]
+    if isinstance(body, Mapping) and body.get("message"):
+        return str(body["message"])
+    return answer.text.strip()[:200]
+
+
+# --- following a deployment --------------------------------------------------------------------
+
+FAILURES_TO_GIVE_UP = 3
+UNPLACEABLE_AFTER = 5.0  # seconds an app may wait in the queue before we say why
+
+
+@dataclass(frozen=True)
+class AppProgress:
+    app_id: str
+    instances: int
+    staged: int
+    running: int
+    healthy: int
+    health_checked: bool
+
+    @property
+    def done(self) -> bool:
+        enough = self.running == self.instances
+        return enough and (not self.health_checked or self.healthy == self.instances)
+
+    def __str__(self) -> str:
+        text = f"{self.app_id}: {self.running}/{self.instances} running"
+        if self.staged:
+            text += f", {self.staged} staged"
+        if self.health_checked:
+            text += f", {self.healthy}/{self.instances} healthy"
+        return text
+
+
+@dataclass
+class _Watch:
+    failures: dict[str, set[str]] = field(default_factory=dict)
+    poke: threading.Event = field(default_factory=threading.Event)
+    failed_deployments: set[str] = field(default_factory=set)
+    finished_at: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Followed:
+    apps: list[AppProgress]
+    success_event_at: float | None  # time.monotonic() when Marathon announced success
+
+
+def follow(
+    marathon: Marathon,
+    submitted: Submitted,
+    *,
+    timeout: float,
+    progress: Callable[[list[AppProgress]], None] = lambda _: None,
+    offers: Callable[[], Sequence[AgentFree] | None] = lambda: None,
+    interval: float = 0.5,
+) -> Followed:
+    """Wait until the deployments are gone and every app runs (and is healthy) everywhere.
+
+    Marathon's event stream wakes the loop as soon as something happens; polling is the
+    fallback. Fails early when tasks keep failing or when the app can't be placed."""
+    deadline = time.monotonic() + timeout
+    watch = _Watch(failures={app_id: set() for app_id in submitted.app_ids})
+    stop = threading.Event()
+    listener = threading.Thread(target=_listen, args=(marathon, watch, stop), daemon=True)
+    listener.start()
+    waiting_since: dict[str, float] = {}
+    try:
+        while True:
+            watch.poke.clear()
+            pending = {d.get("id") for d in marathon.deployments()} & set(
+                submitted.deployment_ids)
+            failed = watch.failed_deployments & set(submitted.deployment_ids)
+            if failed:
+                raise DeploymentFailed(f"deployment {', '.join(sorted(failed))} failed",
+                                       hint="see `mesostack apps` and the app's task logs")
+            states = [_progress(marathon, app_id, submitted, watch) for app_id in
+                      submitted.app_ids]
+            progress(states)
+            if not pending and all(s.done for s in states):
+                events = [watch.finished_at[d] for d in submitted.deployment_ids
+                          if d in watch.finished_at]
+                return Followed(states, max(events) if events else None)
+            _check_queue(marathon, submitted, states, waiting_since, offers)
+            if time.monotonic() >= deadline:
+                summary = "; ".join(str(s) for s in states)
+                raise DeploymentFailed(
+                    f"deployment not finished after {timeout:.0f} s: {summary}",
+                    hint="raise --timeout, or see `mesostack apps` and `mesostack task-logs`")
+            watch.poke.wait(interval)
+    finally:
+        stop.set()
+
+
+def _listen(marathon: Marathon, watch: _Watch, stop: threading.Event) -> None:
+    types = ("deployment_success", "deployment_failed", "status_update_event",
+             "deployment_step_success")
+    for event in marathon.events(types, stop=stop):
+        kind = event.get("eventType")
+        if kind == "deployment_failed":
+            watch.failed_deployments.add(str(event.get("id", "")))
+        if kind == "deployment_success":
+            watch.finished_at[str(event.get("id", ""))] = time.monotonic()
+        watch.poke.set()
+
+
+def _progress(marathon: Marathon, app_id: str, submitted: Submitted, watch: _Watch) -> AppProgress:
+    app = marathon.app(app_id)
+    if app is None:
+        raise DeploymentFailed(f"app {app_id} is gone from Marathon while deploying it")
+    failure = app.get("lastTaskFailure")
+    if isinstance(failure, Mapping) and _after(failure.get("timestamp"), submitted.started):
+        seen = watch.failures.setdefault(app_id, set())
+        seen.add(str(failure.get("taskId", "")))
+        if len(seen) >= FAILURES_TO_GIVE_UP:
+            raise DeploymentFailed(
+                f"app {app_id}: its tasks keep failing ({len(seen)} so far); last: "
+                f"{failure.get('state', '?')}: {str(failure.get('message', '')).strip()}",
+                hint="see `mesostack task-logs " + app_id.strip("/") + "`")
+    return AppProgress(
+        app_id=app_id,
+        instances=int(app.get("instances", 0)),
+        staged=int(app.get("tasksStaged", 0)),
+        running=int(app.get("tasksRunning", 0)),
+        healthy=int(app.get("tasksHealthy", 0)),
+        health_checked=bool(app.get("healthChecks")),
+    )
+
+
+def _after(stamp: Any, started: float) -> bool:
+    """Whether Marathon's ISO timestamp is after `started` (a little slack for clocks)."""
+    if not isinstance(stamp, str):
+        return False
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return when >= started - 1.0
+
+
+REASONS = {"InsufficientCpus": "cpus", "InsufficientMemory": "mem", "InsufficientDisk": "disk",
+           "InsufficientPorts": "ports"}
+
+
+def _check_queue(
+    marathon: Marathon,
+    submitted: Submitted,
+    states: list[AppProgress],
+    waiting_since: dict[str, float],
+    offers: Callable[[], Sequence[AgentFree] | None],
+) -> None:
+    """An app that waits in the queue with nothing running: say which resource is short."""
+    short = [s.app_id for s in states if s.running + s.staged < s.instances]
+    if not short:
+        return
+    now = time.monotonic()
+    for entry in marathon.queue():
+        app = entry.get("app") or {}
+        app_id = app.get("id")
+        if app_id not in short:
+            continue
+        delay = entry.get("delay") or {}
+        if not delay.get("overdue", True):
+            continue  # backing off after a failure: not a placement problem
+        first = waiting_since.setdefault(app_id, now)
+        if now - first < UNPLACEABLE_AFTER:
+            continue
+        summary = (entry.get("processedOffersSummary") or {}).get("rejectSummaryLastOffers")
+        lacking = [REASONS[r["reason"]] for r in summary or []
+                   if r.get("reason") in REASONS and r.get("declined")]
+        free = offers()
+        if not lacking and free is not None:  # 0.11's queue doesn't say: compare ourselves
+            lacking = [key for key in ("cpus", "mem", "disk")
+                       if float(app.get(key) or 0) > max((getattr(a, key) for a in free),
+                                                         default=0.0)]
+        if not lacking and summary is None and free is None:
+            continue  # nothing tells why: wait for the timeout
+        needs = ", ".join(f"{key} {float(app.get(key) or 0):g}" for key in ("cpus", "mem", "disk"))
+        agents = "; ".join(str(a) for a in free) if free else "no agent"
+        what = f"no agent has enough {' or '.join(lacking)}" if lacking else "no offer fits"
+        raise DeploymentFailed(
+            f"app {app_id} can't be placed: {what} (it asks {needs}; free: {agents})",
+            hint="lower the app's resources, or give the agents more (slave.resources)")
+
+
+def wait_removed(marathon: Marathon, app_id: str, deployment_id: str, *, timeout: float) -> None:
+    """Until the removal's deployment is done and Marathon no longer knows the app."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = any(d.get("id") == deployment_id for d in marathon.deployments())
+        if not pending and marathon.app(app_id) is None:
+            return
+        if time.monotonic() >= deadline:
+            raise DeploymentFailed(f"app {app_id} still there after {timeout:.0f} s",
+                                   hint="see `mesostack apps`; retry with --force")
+        time.sleep(0.25)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import requests
 
@@ -131,6 +132,13 @@ class Http:
 def first_json(http: Http, base: str, paths: tuple[str, ...], *, waiting: str) -> Any:
     """The first of `paths` that the server has (modern first; legacy `*.json` answers 404 for
     modern paths and vice versa). 307s to the leader are followed."""
+    return first_json_at(http, base, paths, waiting=waiting)[1]
+
+
+def first_json_at(
+    http: Http, base: str, paths: tuple[str, ...], *, waiting: str
+) -> tuple[str, Any]:
+    """`first_json`, and which of `paths` answered (so the generation is known)."""
     for path in paths:
         answer = http.get(base + path, waiting=waiting)
         if answer.status_code == 404:
@@ -140,7 +148,7 @@ def first_json(http: Http, base: str, paths: tuple[str, ...], *, waiting: str) -
         if answer.status_code != 200:
             raise NotYet(f"{waiting} (HTTP {answer.status_code} from {path})")
         try:
-            return answer.json()
+            return path, answer.json()
         except ValueError:
             raise NotYet(f"{waiting} ({path} is not JSON)") from None
     raise NotYet(f"{waiting} (none of {', '.join(paths)} answered)")
@@ -242,3 +250,85 @@ def agent_task_containers(endpoint: str, *, http: Http | None = None) -> tuple[s
             if executor.get("container"):
                 ids.append(str(executor["container"]))
     return str(state.get("id", "")), ids
+
+
+# --- what agents have free, and tasks' sandbox files --------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentFree:
+    """What one agent has unused (resources minus used_resources in the master's state)."""
+
+    host: str
+    cpus: float
+    mem: float
+    disk: float
+
+    def __str__(self) -> str:
+        return f"{self.host} cpus {self.cpus:g} mem {self.mem:g} disk {self.disk:g}"
+
+
+def agents_free(master: str, *, http: Http | None = None) -> list[AgentFree] | None:
+    """Free resources of each active agent, via the leading master; None when it can't tell."""
+    http = http or Http()
+    try:
+        state = leading_state(http, master)
+    except NotYet:
+        return None
+    free = []
+    for agent in state.get("slaves", []):
+        if not agent.get("active", True):
+            continue
+        total = agent.get("resources") or {}
+        used = agent.get("used_resources") or {}
+        free.append(AgentFree(
+            host=str(agent.get("hostname", "?")),
+            **{key: float(total.get(key) or 0) - float(used.get(key) or 0)
+               for key in ("cpus", "mem", "disk")},
+        ))
+    return free
+
+
+def agent_endpoint(pid: str) -> str:
+    """`slave(1)@10.0.0.5:5051` → `10.0.0.5:5051`."""
+    return pid.rsplit("@", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    agent: str  # host:port
+    directory: str
+    legacy: bool  # /files/read.json rather than /files/read
+
+
+def task_sandbox(master: str, agent_id: str, task_id: str, *, http: Http | None = None) -> Sandbox:
+    """Where a task's stdout and stderr are: its executor's directory on its agent."""
+    http = http or Http()
+    state = leading_state(http, master)
+    pids = [a.get("pid", "") for a in state.get("slaves", []) if a.get("id") == agent_id]
+    if not pids:
+        raise NotYet(f"agent {agent_id} in the master's state")
+    endpoint = agent_endpoint(str(pids[0]))
+    answered, agent = first_json_at(http, f"http://{endpoint}", AGENT_STATE,
+                                    waiting=f"the agent on {endpoint} to answer /state")
+    for framework in agent.get("frameworks", []) + agent.get("completed_frameworks", []):
+        for executor in framework.get("executors", []) + framework.get("completed_executors", []):
+            tasks = executor.get("tasks", []) + executor.get("completed_tasks", [])
+            if executor.get("id") == task_id or any(t.get("id") == task_id for t in tasks):
+                legacy = answered.endswith(".json")  # 0.23's agent: /state.json, /files/read.json
+                return Sandbox(endpoint, str(executor.get("directory", "")), legacy)
+    raise NotYet(f"task {task_id} on the agent {endpoint}")
+
+
+def read_sandbox(
+    sandbox: Sandbox, name: str, offset: int, *, http: Http | None = None, chunk: int = 65536
+) -> tuple[str, int]:
+    """Text of `name` (stdout, stderr) from `offset`, and the offset to read from next."""
+    http = http or Http()
+    route = "/files/read.json" if sandbox.legacy else "/files/read"
+    path = f"{sandbox.directory}/{name}"
+    query = urlencode({"path": path, "offset": offset, "length": chunk})
+    document = http.json(f"http://{sandbox.agent}{route}?{query}",
+                         waiting=f"{path} on the agent {sandbox.agent}")
+    data = str(document.get("data", "")) if isinstance(document, dict) else ""
+    return data, offset + len(data.encode())

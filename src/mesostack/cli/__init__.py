@@ -28,9 +28,9 @@ def cli(ctx: click.Context, file: str | None) -> None:
 
 
 def _register() -> None:
-    from mesostack.cli import config_cmd, doctor, down, logs, ls, status, up
+    from mesostack.cli import apps_cmd, config_cmd, deploy, doctor, down, logs, ls, status, up
 
-    for module in (up, down, status, logs, ls, doctor, config_cmd):
+    for module in (up, down, status, logs, ls, doctor, deploy, apps_cmd, config_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

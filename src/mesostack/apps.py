@@ -1,0 +1,576 @@
+"""Marathon app files for `mesostack deploy`: loading, validation, and the requests to send.
+
+Pure: no network. Validation refuses what Marathon would answer 422 to, before anything is sent,
+with one-line errors naming file, line, column and field (in Marathon's path style, e.g.
+`/upgradeStrategy/minimumHealthCapacity`). Fields we don't know pass through untouched, with a
+warning, because newer Marathons know more than the versions our field list comes from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mesostack.errors import InputError
+
+APPS_PATH = "/v2/apps"
+GROUPS_PATH = "/v2/groups"
+
+# Marathon's own words (AppValidation), so users can search for them.
+CMD_ARGS_OR_CONTAINER = (
+    "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
+)
+
+# PathId.scala: every `/`-separated part of an id must fully match this.
+_ID_PART_RE = re.compile(
+    r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$"
+)
+_ID_RULE = (
+    "use lowercase letters, digits, '-' and '.', and start and end each part between '/' "
+    "with a letter or digit ('.' and '..' are parts too)"
+)
+
+# The top-level AppDefinition properties of Marathon's JSON Schemas (v0.11.1 and v1.7.236) and
+# of the RAML `App` type of v1.10.26; anything else is passed on with a warning.
+APP_FIELDS = frozenset({
+    "acceptedResourceRoles", "args", "backoffFactor", "backoffSeconds", "check", "cmd",
+    "constraints", "container", "cpus", "dependencies", "disk", "env", "executor",
+    "executorResources", "fetch", "gpus", "healthChecks", "id", "instances", "ipAddress",
+    "killSelection", "labels", "maxLaunchDelaySeconds", "mem", "networks", "portDefinitions",
+    "ports", "readinessChecks", "requirePorts", "residency", "resourceLimits", "role", "secrets",
+    "storeUrls", "taskKillGracePeriodSeconds", "tty", "unreachableStrategy", "upgradeStrategy",
+    "uris", "user", "version", "versionInfo",
+})
+
+# Group.json (v1.7.236) and the RAML `GroupUpdate` type (v1.10.26), plus `pods`.
+GROUP_FIELDS = frozenset({
+    "apps", "dependencies", "enforceRole", "groups", "id", "pods", "scaleBy", "version",
+})
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """One request to Marathon; POST first, the client turns a 409 into a PUT."""
+
+    method: str
+    path: str
+    body: dict[str, Any]  # exactly what is sent
+    app_ids: tuple[str, ...]  # absolute ids of every app it deploys
+    source: str  # "file.json", or "file.json[2]" for the third app of a list
+
+
+@dataclass(frozen=True)
+class Loaded:
+    requests: tuple[DeployRequest, ...]
+    warnings: tuple[str, ...]
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_file(path: Path) -> Loaded:
+    """Read, parse and validate one app file; every failure is one InputError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: can't read: {exc}") from None
+    return parse_text(text, source=str(path))
+
+
+def parse_text(text: str, *, source: str) -> Loaded:
+    """An app, a list of apps (one POST each) or a group (one POST), validated.
+
+    A `.json` source must be JSON; anything else may be JSON or YAML.
+    """
+    data, root = _parse(text, source=source)
+    doc = _Doc(source, root)
+    _check_json_data(data, doc, ())
+    found: list[tuple[str, str]] = []
+    requests: list[DeployRequest] = []
+    if isinstance(data, list):
+        if not data:
+            raise InputError(f"{doc.where(())}: the list holds no apps; nothing to deploy")
+        for index, app in enumerate(data):
+            if isinstance(app, dict) and _is_group(app) and not _runs_something(app):
+                raise doc.error((index,), "a group can't be part of a list of apps; give it a "
+                                "file of its own, or nest it under a group's \"groups\"")
+            app_id = _check_app(app, doc, (index,), base="/", warnings=found)
+            requests.append(DeployRequest("POST", APPS_PATH, app, (app_id,),
+                                          f"{source}[{index}]"))
+    elif isinstance(data, dict) and _is_group(data):
+        app_ids: list[str] = []
+        _check_group(data, doc, (), base="/", app_ids=app_ids, warnings=found)
+        requests.append(DeployRequest("POST", GROUPS_PATH, data, tuple(app_ids), source))
+    elif isinstance(data, dict):
+        app_id = _check_app(data, doc, (), base="/", warnings=found)
+        requests.append(DeployRequest("POST", APPS_PATH, data, (app_id,), source))
+    elif data is None:
+        raise InputError(f"{source}: the file holds no app (it is empty or null)")
+    else:
+        raise doc.error((), "expected an app (a mapping with an id), a list of apps, or a "
+                        f"group (a mapping with \"apps\" or \"groups\"); got {_got(data)}")
+    # One warning per unknown field name, at its first place: a group of 30 apps sharing one
+    # newer field needs telling once.
+    return Loaded(tuple(requests), _first_per_field(found))
+
+
+def validate_app(app: Any, *, where: str) -> list[str]:
+    """Check one app definition held in memory; `where` starts each message (e.g. a file name).
+
+    Returns the warnings; raises InputError for what Marathon would refuse.
+    """
+    doc = _Doc(where, None)
+    _check_json_data(app, doc, ())
+    found: list[tuple[str, str]] = []
+    _check_app(app, doc, (), base="/", warnings=found)
+    return list(_first_per_field(found))
+
+
+def _first_per_field(found: list[tuple[str, str]]) -> tuple[str, ...]:
+    first: dict[str, str] = {}
+    for name, warning in found:
+        first.setdefault(name, warning)
+    return tuple(first.values())
+
+
+def _is_group(data: dict[str, Any]) -> bool:
+    return "apps" in data or "groups" in data
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and keeps timestamps as the strings they are.
+
+    PyYAML silently keeps the last of two equal keys; and an unquoted `version: 2015-09-28T...`
+    must stay the string Marathon expects, not become a datetime that JSON can't carry.
+    """
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # a key may override one merged in with `<<`
+        key = loader.construct_object(key_node)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None, None, "found unhashable key", key_node.start_mark
+            )
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {json.dumps(key, default=str)}", key_node.start_mark
+            )
+        seen.add(key)
+    loader.flatten_mapping(node)
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _parse(text: str, *, source: str) -> tuple[Any, yaml.Node | None]:
+    """The data and, for positions in messages, its YAML node tree (JSON is YAML too)."""
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        raise InputError(f"{_duplicate_at(text, source)}: duplicate key {json.dumps(exc.key)}"
+                         ) from None
+    except json.JSONDecodeError as exc:
+        looks_like_json = text.lstrip()[:1] in ("{", "[")
+        if source.lower().endswith(".json"):
+            raise _json_error(exc, source) from None
+        try:
+            return _load_yaml(text)
+        except yaml.YAMLError as yaml_exc:
+            if looks_like_json:
+                raise _json_error(exc, source) from None
+            raise _yaml_error(yaml_exc, text, source) from None
+    return data, _compose(text)
+
+
+def _load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of JSON text, or None where PyYAML reads JSON differently (e.g. tabs)."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
+def _json_error(exc: json.JSONDecodeError, source: str) -> InputError:
+    return InputError(f"{source}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}")
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> InputError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return InputError(f"{source}:{line}:{column}: YAML syntax error: "
+                          f"unacceptable character #x{char:04x}: {exc.reason}")
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        if problem.startswith("duplicate key"):
+            return InputError(f"{where}: {problem}")
+        return InputError(f"{where}: YAML syntax error: {problem}")
+    return InputError(f"{source}: YAML syntax error: {exc}")
+
+
+def _duplicate_at(text: str, source: str) -> str:
+    """`file:line:column` of the second of two equal JSON keys, found with the YAML reader."""
+    try:
+        _load_yaml(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        if mark is not None and (exc.problem or "").startswith("duplicate key"):
+            return f"{source}:{mark.line + 1}:{mark.column + 1}"
+    except yaml.YAMLError:
+        pass
+    return source
+
+
+# --- positions and paths -----------------------------------------------------------------------
+
+_Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """The file being checked: its name and node tree, to put a line on every message."""
+
+    source: str
+    root: yaml.Node | None
+
+    def where(self, path: _Path, *, key: bool = False) -> str:
+        """`file:line:column` of the value at `path` (its key with `key=True`; the closest
+        enclosing value when it is missing), or just the file when positions are unknown."""
+        if self.root is None:
+            return self.source
+        node = self.root
+        mark = node.start_mark
+        for depth, part in enumerate(path):
+            if isinstance(node, yaml.MappingNode):
+                # The last match: after a `<<` merge the mapping's own keys come last and win.
+                pairs = [(k, v) for k, v in node.value
+                         if isinstance(k, yaml.ScalarNode) and k.value == part]
+                if not pairs:
+                    break
+                key_node, node = pairs[-1]
+                if key and depth == len(path) - 1:
+                    mark = key_node.start_mark
+                    break
+            elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
+                  and 0 <= part < len(node.value)):
+                node = node.value[part]
+            else:
+                break
+            mark = node.start_mark
+        return f"{self.source}:{mark.line + 1}:{mark.column + 1}"
+
+    def error(self, path: _Path, what: str) -> InputError:
+        return InputError(f"{self.where(path)}: {_show(path)}: {what}")
+
+
+def _show(path: _Path) -> str:
+    """Marathon's style: `/upgradeStrategy/minimumHealthCapacity`, `/apps/1/cpus`, `[2]/id`."""
+    if path and isinstance(path[0], int):
+        return f"[{path[0]}]" + "".join(f"/{part}" for part in path[1:])
+    return "/" + "/".join(str(part) for part in path)
+
+
+def _got(value: Any) -> str:
+    """A value as JSON, as the user would see it in Marathon; long lists and mappings by kind."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, dict | list) and len(text) > 40:
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def _check_json_data(value: Any, doc: _Doc, path: _Path, *, within: frozenset[int] = frozenset(),
+                     ) -> None:
+    """Only what JSON can carry: YAML also has non-string keys, NaN, binary, sets, cycles."""
+    if isinstance(value, dict | list):
+        if id(value) in within:
+            raise doc.error(path, "refers to itself (a YAML alias inside its own anchor)")
+        within = within | {id(value)}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise doc.error(path, f"key {_got(key)} must be a string (write it in quotes)")
+            _check_json_data(item, doc, (*path, key), within=within)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_data(item, doc, (*path, index), within=within)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise doc.error(path, f"{value} is not a number JSON can carry")
+    elif not (value is None or isinstance(value, str | int)):
+        raise doc.error(path, f"a {type(value).__name__} can't be sent as JSON")
+
+
+def _check_id(obj: dict[str, Any], doc: _Doc, path: _Path, *, base: str, what: str) -> str:
+    """The id made absolute the way Marathon does it (relative to the enclosing group)."""
+    at = (*path, "id")
+    value = obj.get("id")
+    example = "/basic-0" if what == "app" else "/tools"
+    if value is None:
+        raise doc.error(at, f"missing; every {what} needs an id, e.g. \"{example}\"")
+    if not isinstance(value, str):
+        raise doc.error(at, f"must be a string, got {_got(value)}")
+    if not value:
+        raise doc.error(at, f"must not be empty; e.g. \"{example}\"")
+    for part in value.split("/"):
+        if part and not _ID_PART_RE.fullmatch(part):
+            raise doc.error(at, f"{_got(value)} is not a valid id (part {_got(part)}): "
+                            f"{_ID_RULE}")
+    absolute = _absolute(value, base=base)
+    if what == "app" and absolute == "/":
+        raise doc.error(at, f"{_got(value)} names no app (it resolves to the root group)")
+    return absolute
+
+
+def _absolute(app_id: str, *, base: str) -> str:
+    """PathId.canonicalPath: relative to `base` unless it starts with '/'; '.' and '..' resolved."""
+    parts: list[str] = [] if app_id.startswith("/") else [p for p in base.split("/") if p]
+    for part in app_id.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _check_group(group: dict[str, Any], doc: _Doc, path: _Path, *, base: str,
+                 app_ids: list[str], warnings: list[tuple[str, str]]) -> None:
+    group_id = _check_id(group, doc, path, base=base, what="group")
+    for name in group:
+        if name not in GROUP_FIELDS:
+            warnings.append(_unknown(name, doc, (*path, name)))
+    apps = group.get("apps")
+    if apps is not None:
+        _list(apps, doc, (*path, "apps"))
+        for index, app in enumerate(apps):
+            app_ids.append(_check_app(app, doc, (*path, "apps", index), base=group_id,
+                                      warnings=warnings))
+    groups = group.get("groups")
+    if groups is not None:
+        _list(groups, doc, (*path, "groups"))
+        for index, child in enumerate(groups):
+            at = (*path, "groups", index)
+            if not isinstance(child, dict):
+                raise doc.error(at, f"expected a group (a mapping with an id), got {_got(child)}")
+            _check_group(child, doc, at, base=group_id, app_ids=app_ids, warnings=warnings)
+    if group.get("dependencies") is not None:
+        _strings(group["dependencies"], doc, (*path, "dependencies"))
+
+
+def _check_app(app: Any, doc: _Doc, path: _Path, *, base: str,
+               warnings: list[tuple[str, str]]) -> str:
+    """Raise for the first problem (in file order); note unknown fields; return the app's id."""
+    if not isinstance(app, dict):
+        raise doc.error(path, f"expected an app (a mapping with an id), got {_got(app)}")
+    app_id = _check_id(app, doc, path, base=base, what="app")
+    for name, value in app.items():
+        if name not in APP_FIELDS:
+            warnings.append(_unknown(name, doc, (*path, name)))
+        elif value is not None and name in _FIELD_CHECKS:  # null: as if absent, as in Marathon
+            _FIELD_CHECKS[name](value, doc, (*path, name))
+    if not _runs_something(app):
+        raise doc.error(path, CMD_ARGS_OR_CONTAINER)
+    return app_id
+
+
+def _runs_something(app: dict[str, Any]) -> bool:
+    """AppValidation's rule: exactly one of cmd and args, or neither of them and a container."""
+    cmd = bool(app.get("cmd"))
+    args = bool(app.get("args"))
+    container = app.get("container")
+    engine = isinstance(container, dict) and (
+        isinstance(container.get("docker"), dict)
+        or (container.get("type") == "MESOS" and isinstance(container.get("appc"), dict))
+    )
+    return cmd != args or (not (cmd and args) and engine)
+
+
+def _unknown(name: str, doc: _Doc, path: _Path) -> tuple[str, str]:
+    return name, (f"{doc.where(path, key=True)}: {_show(path)}: unknown field `{name}` "
+                  "(sent as is)")
+
+
+def _number(value: Any, doc: _Doc, path: _Path) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise doc.error(path, f"must be a number >= 0, got {_got(value)}")
+
+
+def _whole(value: Any, doc: _Doc, path: _Path) -> None:
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or value < 0:
+        raise doc.error(path, f"must be a whole number >= 0, got {_got(value)}")
+
+
+def _fraction(value: Any, doc: _Doc, path: _Path) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise doc.error(path, f"must be a number between 0 and 1, got {_got(value)}")
+
+
+def _mapping(value: Any, doc: _Doc, path: _Path) -> None:
+    if not isinstance(value, dict):
+        raise doc.error(path, f"must be a mapping, got {_got(value)}")
+
+
+def _list(value: Any, doc: _Doc, path: _Path) -> None:
+    if not isinstance(value, list):
+        raise doc.error(path, f"must be a list, got {_got(value)}")
+
+
+def _quote_hint(value: Any) -> str:
+    return " (write it in quotes)" if isinstance(value, bool | int | float) else ""
+
+
+def _strings(value: Any, doc: _Doc, path: _Path) -> None:
+    _list(value, doc, path)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise doc.error((*path, index),
+                            f"must be a string, got {_got(item)}{_quote_hint(item)}")
+
+
+def _cmd(value: Any, doc: _Doc, path: _Path) -> None:
+    if not isinstance(value, str):
+        raise doc.error(path, f"must be a string, got {_got(value)}")
+    if not value:
+        raise doc.error(path, "must not be empty (leave it out when `args` or the image gives "
+                        "the command)")
+
+
+def _env(value: Any, doc: _Doc, path: _Path) -> None:
+    _mapping(value, doc, path)
+    for name, item in value.items():
+        secret = (isinstance(item, dict) and set(item) == {"secret"}
+                  and isinstance(item["secret"], str) and bool(item["secret"]))
+        if not (isinstance(item, str) or secret):
+            raise doc.error((*path, name), "must be a string or {\"secret\": \"name\"}, "
+                            f"got {_got(item)}{_quote_hint(item)}")
+
+
+def _labels(value: Any, doc: _Doc, path: _Path) -> None:
+    _mapping(value, doc, path)
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise doc.error((*path, name),
+                            f"must be a string, got {_got(item)}{_quote_hint(item)}")
+
+
+def _upgrade_strategy(value: Any, doc: _Doc, path: _Path) -> None:
+    _mapping(value, doc, path)
+    for name in ("minimumHealthCapacity", "maximumOverCapacity"):
+        if value.get(name) is not None:
+            _fraction(value[name], doc, (*path, name))
+
+
+def _container(value: Any, doc: _Doc, path: _Path) -> None:
+    _mapping(value, doc, path)
+    kind = value.get("type")
+    if kind is not None and kind not in ("DOCKER", "MESOS"):
+        raise doc.error((*path, "type"), f"must be \"DOCKER\" or \"MESOS\", got {_got(kind)}")
+    docker = value.get("docker")
+    if docker is None:
+        if kind in (None, "DOCKER"):  # DOCKER is Marathon's default type
+            raise doc.error((*path, "docker", "image"),
+                            "missing; a DOCKER container needs an image, e.g. \"python:3\"")
+        return
+    _mapping(docker, doc, (*path, "docker"))
+    image = docker.get("image")
+    if not isinstance(image, str) or not image.strip():
+        what = "missing" if image is None else f"must be a non-empty string, got {_got(image)}"
+        raise doc.error((*path, "docker", "image"), f"{what}; e.g. \"python:3\"")
+
+
+def _constraints(value: Any, doc: _Doc, path: _Path) -> None:
+    _list(value, doc, path)
+    for index, item in enumerate(value):
+        if not (isinstance(item, list) and 2 <= len(item) <= 3
+                and all(isinstance(part, str) for part in item)):
+            raise doc.error((*path, index), "must be a list of 2 or 3 strings, e.g. "
+                            f"[\"hostname\", \"UNIQUE\"]; got {_got(item)}")
+
+
+def _ports(value: Any, doc: _Doc, path: _Path) -> None:
+    _list(value, doc, path)
+    for index, item in enumerate(value):
+        whole = isinstance(item, int) and not isinstance(item, bool)
+        if not whole or not 0 <= item <= 65535:
+            raise doc.error((*path, index),
+                            f"must be a port number from 0 to 65535, got {_got(item)}")
+
+
+def _mappings(value: Any, doc: _Doc, path: _Path) -> None:
+    _list(value, doc, path)
+    for index, item in enumerate(value):
+        _mapping(item, doc, (*path, index))
+
+
+_FIELD_CHECKS = {
+    "args": _strings,
+    "cmd": _cmd,
+    "constraints": _constraints,
+    "container": _container,
+    "cpus": _number,
+    "disk": _number,
+    "env": _env,
+    "healthChecks": _mappings,
+    "instances": _whole,
+    "labels": _labels,
+    "mem": _number,
+    "portDefinitions": _mappings,
+    "ports": _ports,
+    "upgradeStrategy": _upgrade_strategy,
+}

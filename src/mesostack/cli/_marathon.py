@@ -1,0 +1,59 @@
+"""Options and helpers shared by the commands that talk to Marathon."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from mesostack.cli._common import Options
+
+if TYPE_CHECKING:
+    from mesostack.marathon import Marathon
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def marathon_options(func: F) -> F:
+    """`--marathon URL` and `--credentials user:pass`, each with its environment variable."""
+    func = click.option(
+        "--credentials", envvar="MARATHON_CREDENTIALS", metavar="USER:PASS",
+        help="Basic auth for Marathon (env MARATHON_CREDENTIALS); never printed.")(func)
+    func = click.option(
+        "--marathon", "marathon_url", envvar="MARATHON_URL", metavar="URL",
+        help="Marathon's URL (env MARATHON_URL). [default: the stack's, http://HOST_IP:8080]")(func)
+    return func
+
+
+def resolve_url(options: Options, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    from mesostack.plan import Role
+
+    plan, _ = options.plan()
+    return f"http://{plan.spec(Role.MARATHON).endpoint}"
+
+
+def client(options: Options, explicit: str | None, credentials: str | None) -> Marathon:
+    from mesostack.marathon import Credentials, Marathon
+
+    creds = Credentials.parse(credentials) if credentials else None
+    return Marathon(resolve_url(options, explicit), credentials=creds)
+
+
+def master_endpoint(options: Options, marathon: Marathon) -> str:
+    """The Mesos master Marathon uses (its /v2/info says, from 1.x), else the stack's."""
+    from mesostack.marathon import MarathonError
+    from mesostack.plan import Role
+
+    try:
+        ui = str(marathon.info().get("marathon_config", {}).get("mesos_leader_ui_url") or "")
+    except MarathonError:
+        ui = ""
+    parts = urlsplit(ui)
+    if parts.hostname and parts.port:
+        return f"{parts.hostname}:{parts.port}"
+    plan, _ = options.plan()
+    return plan.spec(Role.MASTER).endpoint

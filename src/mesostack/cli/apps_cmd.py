@@ -1,0 +1,132 @@
+"""`mesostack apps`, `remove`, `scale` and `task-logs`: the apps Marathon runs."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from mesostack.cli._common import Options
+from mesostack.cli._marathon import client, marathon_options, master_endpoint
+from mesostack.cli.deploy import follow_live, wait_options
+from mesostack.errors import MesostackError
+
+
+@click.command()
+@marathon_options
+@click.option("--output", "-o", type=click.Choice(("table", "json")), default="table",
+              show_default=True)
+@click.pass_obj
+def apps(options: Options, marathon_url: str | None, credentials: str | None,
+         output: str) -> None:
+    """List Marathon's apps: instances, running, healthy, deployments."""
+    import json
+
+    from mesostack import console
+
+    api = client(options, marathon_url, credentials)
+    rows = [{
+        "id": app.get("id", "?"),
+        "instances": int(app.get("instances", 0)),
+        "running": int(app.get("tasksRunning", 0)),
+        "staged": int(app.get("tasksStaged", 0)),
+        "healthy": int(app.get("tasksHealthy", 0)),
+        "deployments": [d.get("id") for d in app.get("deployments") or []],
+    } for app in api.apps()]
+    if output == "json":
+        console.result(json.dumps(rows, indent=2))
+    elif not rows:
+        console.info("no apps")
+    else:
+        console.apps_table(rows)
+
+
+@click.command()
+@click.argument("app_id")
+@marathon_options
+@wait_options
+@click.pass_obj
+def remove(options: Options, app_id: str, marathon_url: str | None, credentials: str | None,
+           wait: bool, timeout: float, force: bool) -> None:
+    """Remove APP_ID from Marathon (and wait until its tasks are gone)."""
+    from mesostack import console
+    from mesostack.marathon import wait_removed
+
+    api = client(options, marathon_url, credentials)
+    deployment = api.remove(app_id, force=force)
+    console.info(f"removing {app_id} (deployment {deployment or 'none'})")
+    if wait:
+        started = time.monotonic()
+        wait_removed(api, app_id, deployment, timeout=timeout)
+        console.info(f"removed {app_id} in {time.monotonic() - started:.1f} s")
+
+
+@click.command()
+@click.argument("app_id")
+@click.argument("instances", type=click.IntRange(min=0))
+@marathon_options
+@wait_options
+@click.pass_obj
+def scale(options: Options, app_id: str, instances: int, marathon_url: str | None,
+          credentials: str | None, wait: bool, timeout: float, force: bool) -> None:
+    """Run INSTANCES tasks of APP_ID."""
+    from mesostack import console
+    from mesostack.marathon import Submitted
+
+    api = client(options, marathon_url, credentials)
+    started = time.time()
+    deployment = api.scale(app_id, instances, force=force)
+    console.info(f"scaling {app_id} to {instances} (deployment {deployment or 'none'})")
+    if wait:
+        app = "/" + app_id.strip("/")
+        follow_live(options, api, Submitted((deployment,) if deployment else (), (app,), False,
+                                            started), timeout=timeout,
+                    title=f"mesostack scale: {app}")
+        console.info(f"{app}: {instances} running")
+
+
+@click.command(name="task-logs")
+@click.argument("app_id")
+@marathon_options
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
+@click.option("--stderr", "stream", flag_value="stderr", help="The tasks' stderr.")
+@click.option("--stdout", "stream", flag_value="stdout", default=True,
+              help="The tasks' stdout. [default]")
+@click.pass_obj
+def task_logs(options: Options, app_id: str, marathon_url: str | None, credentials: str | None,
+              follow: bool, stream: str) -> None:
+    """Print the output of APP_ID's tasks, read from their sandboxes on the agents."""
+    from mesostack import console, probes
+
+    api = client(options, marathon_url, credentials)
+    tasks = api.tasks(app_id)
+    if not tasks:
+        raise MesostackError(f"app {app_id} has no tasks", hint="see `mesostack apps`")
+    master = master_endpoint(options, api)
+    prefix = len(tasks) > 1
+    sandboxes = []
+    for task in tasks:
+        try:
+            sandbox = probes.task_sandbox(master, str(task.get("slaveId", "")),
+                                          str(task.get("id", "")))
+        except probes.NotYet as exc:
+            raise MesostackError(f"task {task.get('id')}: can't find its sandbox: waiting for "
+                                 f"{exc}", hint="is the agent up? see `mesostack status`") from None
+        sandboxes.append((str(task.get("id")), sandbox, 0))
+    while True:
+        for index, (task_id, sandbox, offset) in enumerate(sandboxes):
+            try:
+                data, offset = probes.read_sandbox(sandbox, stream, offset)
+            except probes.NotYet as exc:
+                raise MesostackError(f"task {task_id}: can't read its {stream}: {exc}") from None
+            sandboxes[index] = (task_id, sandbox, offset)
+            if data:
+                lines = data.splitlines(keepends=True)
+                console.result("".join(f"{task_id} | {line}" if prefix else line
+                                       for line in lines).rstrip("\n"))
+        if not follow:
+            return
+        time.sleep(0.5)
+
+
+COMMANDS = [apps, remove, scale, task_logs]

@@ -1,0 +1,101 @@
+"""`mesostack deploy`: create or update apps and groups, and follow them until they run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mesostack.cli._common import Options
+from mesostack.cli._marathon import client, marathon_options, master_endpoint, resolve_url
+
+if TYPE_CHECKING:
+    from mesostack.marathon import Marathon, Submitted
+
+
+def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,
+                title: str) -> float | None:
+    """Follow `submitted` with a live display; returns when Marathon announced success."""
+    from mesostack import console, probes
+    from mesostack.events import Event, Phase
+    from mesostack.marathon import AppProgress, follow
+
+    master = master_endpoint(options, api)
+    started = time.monotonic()
+    with console.progress(title) as report:
+
+        def progress(states: list[AppProgress]) -> None:
+            for state in states:
+                phase = Phase.READY if state.done else Phase.WAITING
+                report(Event(state.app_id, phase, str(state).split(": ", 1)[1],
+                             time.monotonic() - started))
+
+        followed = follow(api, submitted, timeout=timeout, progress=progress,
+                          offers=lambda: probes.agents_free(master))
+    return followed.success_event_at
+
+
+def wait_options(func: click.decorators.FC) -> click.decorators.FC:
+    func = click.option("--timeout", type=click.FloatRange(min=1), default=300.0,
+                        show_default=True, metavar="SECONDS",
+                        help="How long to wait for the deployment.")(func)
+    func = click.option("--wait/--no-wait", default=True, show_default=True,
+                        help="Follow the deployment until it is done.")(func)
+    return click.option("--force", is_flag=True,
+                        help="Override a deployment that holds the app.")(func)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@marathon_options
+@click.option("--dry-run", is_flag=True,
+              help="Validate and print what would be sent (JSON lines); no network at all.")
+@wait_options
+@click.pass_obj
+def deploy(options: Options, files: tuple[str, ...], marathon_url: str | None,
+           credentials: str | None, dry_run: bool, wait: bool, timeout: float,
+           force: bool) -> None:
+    """Create or update the apps or groups in FILE... (JSON or YAML) and follow them."""
+    from mesostack import apps, console
+    from mesostack.marathon import Submitted, public_url
+
+    loaded = [apps.load_file(Path(f)) for f in files]
+    for result in loaded:
+        for warning in result.warnings:
+            console.warn(warning)
+    requests = [r for result in loaded for r in result.requests]
+    if dry_run:
+        url = public_url(resolve_url(options, marathon_url))
+        for request in requests:
+            console.result(json.dumps({"method": request.method, "url": url + request.path,
+                                       "source": request.source, "body": request.body}))
+        return
+    api = client(options, marathon_url, credentials)
+    started = time.monotonic()
+    submitted: list[Submitted] = []
+    for request in requests:
+        done = api.submit(request, force=force)
+        verb = "created" if done.created else "updated"
+        ids = ", ".join(done.deployment_ids) or "none"
+        console.info(f"{request.source}: {verb} {', '.join(done.app_ids)} (deployment {ids})")
+        submitted.append(done)
+    if not wait:
+        return
+    everything = Submitted(
+        tuple(d for s in submitted for d in s.deployment_ids),
+        tuple(dict.fromkeys(a for s in submitted for a in s.app_ids)),
+        all(s.created for s in submitted),
+        min(s.started for s in submitted),
+    )
+    announced = follow_live(options, api, everything, timeout=timeout,
+                            title=f"mesostack deploy: {len(everything.app_ids)} app(s)")
+    returned = time.monotonic()
+    lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""
+    console.info(f"deployed in {returned - started:.1f} s{lag}")
+    console.result("".join(f"{app_id}: running\n" for app_id in everything.app_ids))
+
+
+COMMANDS = [deploy]
