@@ -463,9 +463,24 @@ def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
 # --- output ------------------------------------------------------------------------------------
 
 
-def to_yaml(config: StackConfig) -> str:
-    """The effective stack.yaml: every key, defaults filled in."""
+SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL")
+MASK = "***"
+
+
+def is_secret(name: str) -> bool:
+    """Variables whose values are never shown unless asked (MARATHON_HTTP_CREDENTIALS, ...)."""
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+def to_yaml(config: StackConfig, *, show_secrets: bool = False) -> str:
+    """The effective stack.yaml: every key, defaults filled in (secret-looking values masked)."""
     data = config.model_dump(mode="json")
+    if not show_secrets:
+        for role in config.ROLES:
+            env = data[role]["env"]
+            for key in env:
+                if is_secret(key):
+                    env[key] = MASK
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 

@@ -275,7 +275,11 @@ def probe_for(spec: ContainerSpec, master: str) -> probes.Probe:
         return probes.MasterProbe(spec.endpoint)
     if spec.role is Role.SLAVE:
         return probes.AgentProbe(spec.endpoint, master)
-    return probes.MarathonProbe(spec.endpoint, master)
+    credentials = dict(spec.env).get(CREDENTIALS_VAR)
+    return probes.MarathonProbe(spec.endpoint, master, probes.Http.with_credentials(credentials))
+
+
+CREDENTIALS_VAR = "MARATHON_HTTP_CREDENTIALS"
 
 
 def _not_ready(
@@ -444,7 +448,9 @@ def status(stack: str, *, engine: Engine) -> StackStatus:
         ready, detail, leadership, url = False, "", "", ""
         if c.running:
             try:
-                ready, detail, leadership = True, *_look(c.role, endpoint, master, http)
+                look_http = (probes.Http.with_credentials(c.env.get(CREDENTIALS_VAR))
+                             if c.role == Role.MARATHON.value else http)
+                ready, detail, leadership = True, *_look(c.role, endpoint, master, look_http)
             except probes.NotYet as exc:
                 detail = f"waiting for {exc}"
         else:
@@ -462,7 +468,8 @@ def status(stack: str, *, engine: Engine) -> StackStatus:
         if c.role == Role.MARATHON.value:
             url = f"http://{endpoint}"
             if ready:
-                apps = app_count(endpoint)
+                apps = app_count(endpoint, session=probes.Http.with_credentials(
+                    c.env.get(CREDENTIALS_VAR)).session)
         results.append(ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail,
                                        leadership, url))
     return StackStatus(stack, tuple(results), agents, frameworks, apps)

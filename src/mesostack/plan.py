@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from mesostack import __version__
-from mesostack.config import Component, StackConfig, Volume, parse_volume
+from mesostack.config import MASK, Component, StackConfig, Volume, is_secret, parse_volume
 
 LABEL_PREFIX = "io.mesostack."
 LABEL_STACK = LABEL_PREFIX + "stack"
@@ -208,13 +208,14 @@ def spec_hash(spec: ContainerSpec, dependency_hashes: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def docker_run(spec: ContainerSpec) -> str:
+def docker_run(spec: ContainerSpec, *, show_secrets: bool = False) -> str:
     """The `docker run` command equivalent to what `up` creates for `spec`."""
     args = ["docker", "run", "-d", "--name", spec.name]
     for key, value in spec.labels:
         args += ["--label", f"{key}={value}"]
     for key, value in spec.env:
-        args += ["-e", f"{key}={value}"]
+        shown = value if show_secrets or not is_secret(key) else MASK
+        args += ["-e", f"{key}={shown}"]
     for mount in spec.mounts:
         args += ["-v", str(mount)]
     args += ["--net", "host"]
@@ -224,5 +225,5 @@ def docker_run(spec: ContainerSpec) -> str:
     return shlex.join(args)
 
 
-def dry_run(plan: Plan) -> str:
-    return "".join(docker_run(spec) + "\n" for spec in plan.specs)
+def dry_run(plan: Plan, *, show_secrets: bool = False) -> str:
+    return "".join(docker_run(spec, show_secrets=show_secrets) + "\n" for spec in plan.specs)

@@ -113,6 +113,15 @@ class Http:
 
     session: requests.Session = field(default_factory=requests.Session)
 
+    @classmethod
+    def with_credentials(cls, credentials: str | None) -> Http:
+        """Basic auth from `user:pass` (Marathon's MARATHON_HTTP_CREDENTIALS), when given."""
+        http = cls()
+        if credentials and ":" in credentials:
+            user, _, password = credentials.partition(":")
+            http.session.auth = (user, password)
+        return http
+
     def get(self, url: str, *, waiting: str) -> requests.Response:
         try:
             return self.session.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
@@ -223,6 +232,9 @@ class MarathonProbe:
     def check(self) -> Ready:
         base = f"http://{self.endpoint}"
         ping = self.http.get(f"{base}/ping", waiting=f"Marathon on {self.endpoint} to answer /ping")
+        if ping.status_code == 401:
+            raise NotYet(f"Marathon on {self.endpoint} to accept our credentials (401: set "
+                         "MARATHON_HTTP_CREDENTIALS in marathon.env to the ones it uses)")
         if ping.status_code != 200:
             raise NotYet(f"Marathon on {self.endpoint} to answer /ping "
                          f"(HTTP {ping.status_code}: {ping.text.strip()[:80]})")

@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import docker
@@ -51,6 +51,7 @@ class ContainerInfo:
     restart_count: int
     started_at: str
     exit_code: int
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
 
     @property
     def stack(self) -> str:
@@ -97,6 +98,8 @@ def _info(container: Any) -> ContainerInfo:
         restart_count=int(attrs.get("RestartCount", 0)),
         started_at=state.get("StartedAt", ""),
         exit_code=int(state.get("ExitCode", 0)),
+        env=dict(item.split("=", 1) for item in attrs.get("Config", {}).get("Env") or []
+                 if "=" in item),
     )
 
 

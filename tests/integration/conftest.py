@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -17,6 +18,7 @@ import requests
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
+from stackbed import Stack
 from testbed import GENERATIONS, IMAGES, TEST_LABEL, wait_until, zk_mode
 
 IN_CI = os.environ.get("CI") == "true"
@@ -218,3 +220,25 @@ class Standins:
 @pytest.fixture(params=GENERATIONS)
 def standins(request: pytest.FixtureRequest, bed: TestBed) -> Standins:
     return Standins(bed, request.param)
+
+
+@pytest.fixture(params=GENERATIONS)
+def stack(request: pytest.FixtureRequest, docker_client: docker.DockerClient, tmp_path: Path,
+          failed: Callable[[], bool]) -> Iterator[Stack]:
+    made = Stack(docker_client, tmp_path, request.param)
+    try:
+        yield made
+    finally:
+        if failed():
+            for role, container in made.containers().items():
+                print(f"--- {role} log ---\n{container.logs(tail=40).decode(errors='replace')}")
+        made.remove_all()
+
+
+@pytest.fixture
+def modern_stack(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Stack]:
+    made = Stack(docker_client, tmp_path, "modern")
+    try:
+        yield made
+    finally:
+        made.remove_all()

@@ -11,11 +11,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,111 +19,11 @@ from typing import Any
 import docker
 import pytest
 import requests
-import yaml
 
-from testbed import GENERATIONS, IMAGES, REGISTRY, TEST_LABEL, wait_until
+from stackbed import ROLES, Stack, all_container_ids, timestamp
+from testbed import IMAGES, REGISTRY, TEST_LABEL, wait_until
 
 pytestmark = pytest.mark.docker
-
-ROLES = ("zookeeper", "master", "slave", "marathon")
-STANDIN_ROLES = ("master", "slave", "marathon")
-
-
-class Stack:
-    """A stack file on the test bed's images and the `mesostack` command pointed at it."""
-
-    __test__ = False
-
-    def __init__(self, client: docker.DockerClient, directory: Path, generation: str) -> None:
-        self.client = client
-        self.run_id = uuid.uuid4().hex[:8]
-        self.name = f"it-{generation}-{self.run_id}"
-        self.file = directory / "stack.yaml"
-        self.config: dict[str, Any] = {
-            "name": self.name,
-            "host_ip": "127.0.0.1",
-            "zookeeper": {"image": IMAGES["zookeeper"]},
-            "master": {"image": IMAGES["mesos-master"]},
-            "slave": {"image": IMAGES["mesos-slave"], "privileged": False,
-                      "resources": "cpus:2;mem:2048"},
-            "marathon": {"image": IMAGES["marathon"]},
-        }
-        for role in STANDIN_ROLES:
-            self.config[role]["env"] = {"STANDIN_GENERATION": generation}
-        self.write()
-
-    def write(self) -> None:
-        self.file.write_text(yaml.safe_dump(self.config))
-
-    def env(self, role: str, **variables: str) -> None:
-        self.config[role].setdefault("env", {}).update(variables)
-        self.write()
-
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
-            capture_output=True, text=True, timeout=timeout, env=cli_env(),
-        )
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
-        )
-
-    def containers(self) -> dict[str, Any]:
-        found = self.client.containers.list(
-            all=True, filters={"label": f"io.mesostack.stack={self.name}"})
-        return {c.labels["io.mesostack.role"]: c for c in found}
-
-    def remove_all(self) -> None:
-        for container in self.client.containers.list(
-                all=True, filters={"label": f"io.mesostack.stack={self.name}"}):
-            container.remove(force=True)
-        for container in self.client.containers.list(
-                all=True, filters={"label": f"{TEST_LABEL}={self.run_id}"}):
-            container.remove(force=True)
-
-
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "NO_COLOR": "1", "MESOSTACK_FILE": ""}
-
-
-def all_container_ids(client: docker.DockerClient) -> set[str]:
-    """Every container on the engine, unfiltered (not through the code under test)."""
-    output = subprocess.run(["docker", "ps", "-aq", "--no-trunc"], capture_output=True,
-                            text=True, check=True).stdout
-    return set(output.split())
-
-
-def timestamp(text: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds, as a POSIX timestamp."""
-    whole, _, fraction = text.rstrip("Z").partition(".")
-    base = datetime.fromisoformat(whole + "+00:00").timestamp()
-    return base + float(f"0.{fraction or 0}")
-
-
-@pytest.fixture(params=GENERATIONS)
-def stack(request: pytest.FixtureRequest, docker_client: docker.DockerClient, tmp_path: Path,
-          failed: Callable[[], bool]) -> Iterator[Stack]:
-    made = Stack(docker_client, tmp_path, request.param)
-    try:
-        yield made
-    finally:
-        if failed():
-            for role, container in made.containers().items():
-                print(f"--- {role} log ---\n{container.logs(tail=40).decode(errors='replace')}")
-        made.remove_all()
-
-
-@pytest.fixture
-def modern_stack(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Stack]:
-    made = Stack(docker_client, tmp_path, "modern")
-    try:
-        yield made
-    finally:
-        made.remove_all()
-
 
 def marathon_app(stack: Stack, app: dict[str, Any]) -> None:
     answer = requests.post("http://127.0.0.1:8080/v2/apps", json=app, timeout=10)

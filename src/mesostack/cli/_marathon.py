@@ -37,8 +37,12 @@ def resolve_url(options: Options, explicit: str | None) -> str:
 
 
 def client(options: Options, explicit: str | None, credentials: str | None) -> Marathon:
+    """Marathon at `--marathon`, or the stack's; the stack's own MARATHON_HTTP_CREDENTIALS are
+    used for the stack's Marathon only (never sent to another URL)."""
     from mesostack.marathon import Credentials, Marathon
 
+    if credentials is None and not explicit:
+        credentials = options.load().config.marathon.env.get("MARATHON_HTTP_CREDENTIALS")
     creds = Credentials.parse(credentials) if credentials else None
     return Marathon(resolve_url(options, explicit), credentials=creds)
 

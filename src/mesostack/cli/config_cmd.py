@@ -10,13 +10,15 @@ from mesostack.cli._common import Options
 
 
 @click.command()
+@click.option("--show-secrets", is_flag=True,
+              help="Show secret-looking variables' values instead of ***.")
 @click.pass_obj
-def config(options: Options) -> None:
+def config(options: Options, show_secrets: bool) -> None:
     """Print the effective stack.yaml, every default filled in."""
     from mesostack import console
     from mesostack.config import to_yaml
 
-    console.result(to_yaml(options.load().config))
+    console.result(to_yaml(options.load().config, show_secrets=show_secrets))
 
 
 @click.command()

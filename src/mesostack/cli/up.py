@@ -12,19 +12,21 @@ PULL_POLICIES = ("missing", "always", "never")
 @click.command()
 @click.option("--dry-run", is_flag=True,
               help="Print the equivalent `docker run` lines, in start order; touch nothing.")
+@click.option("--show-secrets", is_flag=True,
+              help="With --dry-run: show secret-looking variables' values instead of ***.")
 @click.option("--pull", type=click.Choice(PULL_POLICIES), default="missing", show_default=True,
               help="When to pull images (credentials from `docker login`).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
               metavar="SECONDS", help="Bound for the whole `up`, pulls included.")
 @click.pass_obj
-def up(options: Options, dry_run: bool, pull: str, timeout: float) -> None:
+def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: float) -> None:
     """Create and start the stack; each stage waits until the previous one is ready."""
     from mesostack.plan import dry_run as render
 
     plan, where = options.plan()
     click.echo(where, err=True)
     if dry_run:  # no engine, no host checks: only the plan (and no heavy imports)
-        click.echo(render(plan), nl=False)
+        click.echo(render(plan, show_secrets=show_secrets), nl=False)
         return
     from mesostack import console, orchestrator
     from mesostack.events import PullPolicy
