@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -60,11 +60,28 @@ class Credentials:
 
 
 def public_url(url: str) -> str:
-    """`url` without user info, for messages."""
-    parts = urlsplit(url)
+    """`url` without user info, for messages (`host:port` is read as `http://host:port`)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
     host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    port = _port(parts)
+    netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+def _port(parts: SplitResult) -> int | None:
+    """The URL's port; None when it has none or a bad one (not a number, out of range)."""
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    """Whether the URL has no port or a good one."""
+    try:
+        return parts.port is None or 0 <= parts.port <= 65535
+    except ValueError:  # not a number, or out of range
+        return False
 
 
 def app_count(endpoint: str, *, session: requests.Session | None = None) -> int | None:
@@ -107,12 +124,12 @@ class Marathon:
 
     def __init__(self, url: str, *, credentials: Credentials | None = None) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
             raise InputError(f"Marathon URL {public_url(url)!r} is not http(s)://host[:port]")
         self.url = public_url(urlunsplit(parts))
         self.session = requests.Session()
         if parts.username and credentials is None:
-            credentials = Credentials(parts.username, parts.password or "")
+            credentials = Credentials(unquote(parts.username), unquote(parts.password or ""))
         if credentials is not None:
             self.session.auth = (credentials.user, credentials.password)
 
@@ -183,7 +200,9 @@ class Marathon:
         params = {"force": "true"} if force else None
         answer = self.request("POST", request.path, body=request.body, params=params)
         created = True
-        if answer.status_code == 409 and "exist" in _message(answer):
+        # 409 "An app with id [/x] already exists." / "Group /g is already created. Use PUT ..."
+        if answer.status_code == 409 and any(
+                words in _message(answer) for words in ("exist", "already created")):
             created = False
             target = request.path + _path(str(request.body.get("id", "")))
             answer = self.request("PUT", target, body=request.body, params=params)
@@ -228,8 +247,13 @@ class Marathon:
         if answer.status_code == 400:
             detail = body.get("details") if isinstance(body, Mapping) else None
             extra = f": {detail}" if isinstance(detail, str) else ""
+            problems = describe_422(body)  # 0.11 answers a non-string id so: 400, 1.x's 422 body
+            if problems:
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                extra = f": {problems[0]}{more}"
             raise MarathonRejected(f"{what}: Marathon says the request is bad (400): "
-                                   f"{_message(answer)}{extra}")
+                                   f"{_message(answer)}{extra}",
+                                   detail="\n".join(f"  {p}" for p in problems))
         if answer.status_code == 409:
             ids = [d.get("id") for d in body.get("deployments") or []
                    if isinstance(d, Mapping)] if isinstance(body, Mapping) else []
@@ -241,7 +265,13 @@ class Marathon:
 
     # --- events --------------------------------------------------------------------------------
 
-    def events(self, types: tuple[str, ...], *, stop: threading.Event) -> Iterator[dict[str, Any]]:
+    def events(
+        self,
+        types: tuple[str, ...],
+        *,
+        stop: threading.Event,
+        on_attached: Callable[[], None] = lambda: None,
+    ) -> Iterator[dict[str, Any]]:
         """Marathon's event stream (SSE) until `stop` is set, the stream ends, or it stays
         silent for EVENT_SILENCE seconds (callers poll anyway; this only wakes them sooner)."""
         try:
@@ -252,14 +282,16 @@ class Marathon:
             ) as answer:
                 if answer.status_code != 200:
                     return
+                on_attached()
                 data: list[str] = []
                 # One byte at a time: a stream without chunked encoding would otherwise wait
-                # for a full buffer before handing over an event.
-                for line in answer.iter_lines(chunk_size=1, decode_unicode=True):
+                # for a full buffer before handing over an event. Lines are split as bytes and
+                # decoded as UTF-8, as SSE always is: requests would decode `text/event-stream`
+                # as Latin-1, and str.splitlines breaks a line at a UTF-8 byte 0x85.
+                for raw in answer.iter_lines(chunk_size=1):
                     if stop.is_set():
                         return
-                    if line is None:
-                        continue
+                    line = bytes(raw).decode("utf-8", errors="replace")
                     if line.startswith("data:"):
                         data.append(line[5:].strip())
                     elif not line.strip() and data:
@@ -327,12 +359,48 @@ class AppProgress:
         return text
 
 
-@dataclass
-class _Watch:
-    failures: dict[str, set[str]] = field(default_factory=dict)
-    poke: threading.Event = field(default_factory=threading.Event)
-    failed_deployments: set[str] = field(default_factory=set)
-    finished_at: dict[str, float] = field(default_factory=dict)
+class EventWatch:
+    """Marathon's event stream, read in a background thread; it wakes followers at once.
+
+    Start it before submitting, so that a deployment finishing fast is not missed."""
+
+    TYPES = ("deployment_success", "deployment_failed", "status_update_event",
+             "deployment_step_success")
+
+    def __init__(self, marathon: Marathon) -> None:
+        self.marathon = marathon
+        self.poke = threading.Event()
+        self.failed_deployments: set[str] = set()
+        self.finished_at: dict[str, float] = {}
+        self._attached = threading.Event()
+        self._stop = threading.Event()
+
+    def start(self, *, attach_timeout: float = 1.0) -> EventWatch:
+        threading.Thread(target=self._listen, daemon=True).start()
+        self._attached.wait(attach_timeout)  # no stream (or a slow one): polling covers it
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def __enter__(self) -> EventWatch:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _listen(self) -> None:
+        try:
+            for event in self.marathon.events(self.TYPES, stop=self._stop,
+                                              on_attached=self._attached.set):
+                kind = event.get("eventType")
+                if kind == "deployment_failed":
+                    self.failed_deployments.add(str(event.get("id", "")))
+                if kind == "deployment_success":
+                    self.finished_at[str(event.get("id", ""))] = time.monotonic()
+                self.poke.set()
+        finally:
+            self._attached.set()
 
 
 @dataclass(frozen=True)
@@ -348,64 +416,58 @@ def follow(
     timeout: float,
     progress: Callable[[list[AppProgress]], None] = lambda _: None,
     offers: Callable[[], Sequence[AgentFree] | None] = lambda: None,
-    interval: float = 0.5,
+    interval: float = 0.25,
+    watch: EventWatch | None = None,
 ) -> Followed:
     """Wait until the deployments are gone and every app runs (and is healthy) everywhere.
 
-    Marathon's event stream wakes the loop as soon as something happens; polling is the
-    fallback. Fails early when tasks keep failing or when the app can't be placed."""
+    Marathon's event stream (`watch`, started before submitting) wakes the loop as soon as
+    something happens; polling is the fallback. Fails early when tasks keep failing or when
+    the app can't be placed."""
     deadline = time.monotonic() + timeout
-    watch = _Watch(failures={app_id: set() for app_id in submitted.app_ids})
-    stop = threading.Event()
-    listener = threading.Thread(target=_listen, args=(marathon, watch, stop), daemon=True)
-    listener.start()
+    own = watch is None
+    events = watch or EventWatch(marathon).start(attach_timeout=0)
+    failures: dict[str, set[str]] = {app_id: set() for app_id in submitted.app_ids}
     waiting_since: dict[str, float] = {}
     try:
         while True:
-            watch.poke.clear()
-            pending = {d.get("id") for d in marathon.deployments()} & set(
-                submitted.deployment_ids)
-            failed = watch.failed_deployments & set(submitted.deployment_ids)
+            events.poke.clear()
+            # Marathon's deployment_success event counts at once: its /v2/deployments may
+            # still list the deployment for a moment after announcing it.
+            pending = ({d.get("id") for d in marathon.deployments()}
+                       & set(submitted.deployment_ids)) - set(events.finished_at)
+            failed = events.failed_deployments & set(submitted.deployment_ids)
             if failed:
                 raise DeploymentFailed(f"deployment {', '.join(sorted(failed))} failed",
                                        hint="see `mesostack apps` and the app's task logs")
-            states = [_progress(marathon, app_id, submitted, watch) for app_id in
+            states = [_progress(marathon, app_id, submitted, failures) for app_id in
                       submitted.app_ids]
             progress(states)
             if not pending and all(s.done for s in states):
-                events = [watch.finished_at[d] for d in submitted.deployment_ids
-                          if d in watch.finished_at]
-                return Followed(states, max(events) if events else None)
+                seen = [events.finished_at[d] for d in submitted.deployment_ids
+                        if d in events.finished_at]
+                return Followed(states, max(seen) if seen else None)
             _check_queue(marathon, submitted, states, waiting_since, offers)
             if time.monotonic() >= deadline:
                 summary = "; ".join(str(s) for s in states)
                 raise DeploymentFailed(
                     f"deployment not finished after {timeout:.0f} s: {summary}",
                     hint="raise --timeout, or see `mesostack apps` and `mesostack task-logs`")
-            watch.poke.wait(interval)
+            events.poke.wait(interval)
     finally:
-        stop.set()
+        if own:
+            events.close()
 
 
-def _listen(marathon: Marathon, watch: _Watch, stop: threading.Event) -> None:
-    types = ("deployment_success", "deployment_failed", "status_update_event",
-             "deployment_step_success")
-    for event in marathon.events(types, stop=stop):
-        kind = event.get("eventType")
-        if kind == "deployment_failed":
-            watch.failed_deployments.add(str(event.get("id", "")))
-        if kind == "deployment_success":
-            watch.finished_at[str(event.get("id", ""))] = time.monotonic()
-        watch.poke.set()
-
-
-def _progress(marathon: Marathon, app_id: str, submitted: Submitted, watch: _Watch) -> AppProgress:
+def _progress(
+    marathon: Marathon, app_id: str, submitted: Submitted, failures: dict[str, set[str]]
+) -> AppProgress:
     app = marathon.app(app_id)
     if app is None:
         raise DeploymentFailed(f"app {app_id} is gone from Marathon while deploying it")
     failure = app.get("lastTaskFailure")
     if isinstance(failure, Mapping) and _after(failure.get("timestamp"), submitted.started):
-        seen = watch.failures.setdefault(app_id, set())
+        seen = failures.setdefault(app_id, set())
         seen.add(str(failure.get("taskId", "")))
         if len(seen) >= FAILURES_TO_GIVE_UP:
             raise DeploymentFailed(

@@ -329,7 +329,7 @@ def down(
         for c in batch:
             report(Event(c.name, Phase.REMOVING))
         if batch:
-            with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+            with ThreadPoolExecutor(max_workers=min(16, len(batch))) as pool:
                 list(pool.map(lambda c: engine.remove(c.id, grace=grace), batch))
         for c in batch:
             report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
@@ -340,14 +340,11 @@ def down(
     # watch it until they go).
     remove([c for c in containers if c.role == Role.MARATHON.value])
     tasks, unreachable = _task_containers(engine, containers)
-    remove([c for c in containers if c.role in (Role.SLAVE.value, Role.MASTER.value)])
+    # With Marathon gone nothing relaunches tasks: their containers go with agents and masters.
+    remove([c for c in containers if c.role in (Role.SLAVE.value, Role.MASTER.value)] + tasks)
     remove([c for c in containers if c.role == Role.ZOOKEEPER.value])
     remove([c for c in containers if c.name not in removed])  # roles unknown here: ours by label
-    if tasks:
-        with ThreadPoolExecutor(max_workers=min(8, len(tasks))) as pool:
-            list(pool.map(lambda t: engine.remove(t.id, grace=grace), tasks))
-        for t in tasks:
-            report(Event(t.name, Phase.REMOVED, "task container"))
+    removed = [name for name in removed if name not in {t.name for t in tasks}]
     purged: list[str] = []
     if purge:
         labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}

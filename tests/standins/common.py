@@ -75,6 +75,7 @@ class Request:
     query: dict[str, str]
     body: bytes
     headers: dict[str, str]
+    query_all: dict[str, list[str]] = field(default_factory=dict)  # repeated parameters
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -111,12 +112,14 @@ def serve(component: str, host: str, port: int, handle: Handler) -> ThreadingHTT
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
+            values = parse_qs(parts.query, keep_blank_values=True)
             request = Request(
                 method=self.command,
                 path=parts.path,
-                query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                query={k: v[-1] for k, v in values.items()},
                 body=self.rfile.read(length) if length else b"",
                 headers={k.lower(): v for k, v in self.headers.items()},
+                query_all=values,
             )
             try:
                 response = handle(request)

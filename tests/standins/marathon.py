@@ -447,7 +447,8 @@ class Marathon:
     def events(self, request: Request) -> Response:
         inbox: queue.Queue[dict[str, Any]] = queue.Queue()
         self.subscribers.append(inbox)
-        wanted = set(filter(None, request.query.get("event_type", "").split(",")))
+        # `?event_type=a&event_type=b`: a repeated parameter, as Marathon takes it
+        wanted = set(filter(None, request.query_all.get("event_type", [])))
 
         def stream() -> Iterator[bytes]:
             try:

@@ -105,3 +105,20 @@ def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["up", "--timeout", "0"], capsys)[0] == 2
     code, _, err = run(["logs", "zookeper"], capsys)
     assert code == 2 and "no component 'zookeper'" in err
+
+
+def test_deploy_dry_run_uses_no_network(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARATHON_URL", "http://admin:hunter2@127.0.0.1:9")
+    app = tmp_path / "basic-0.json"
+    app.write_text('{"id": "basic-0", "cmd": "sleep 1", "cpus": 0.1, "mem": 10, "new": 1}')
+    code, out, err = run(["deploy", "--dry-run", str(app)], capsys)
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["method"] == "POST" and sent["url"] == "http://127.0.0.1:9/v2/apps"
+    assert sent["body"]["new"] == 1  # unknown fields pass through
+    assert "unknown field `new`" in err and "hunter2" not in out + err
+    app.write_text('{"id": "basic-0"}')
+    code, out, err = run(["deploy", "--dry-run", str(app)], capsys)
+    assert code == 2 and out == ""
+    assert "AppDefinition must either contain one of 'cmd' or 'args'" in err

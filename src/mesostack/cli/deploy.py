@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -13,11 +14,11 @@ from mesostack.cli._common import Options
 from mesostack.cli._marathon import client, marathon_options, master_endpoint, resolve_url
 
 if TYPE_CHECKING:
-    from mesostack.marathon import Marathon, Submitted
+    from mesostack.marathon import EventWatch, Marathon, Submitted
 
 
 def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,
-                title: str) -> float | None:
+                title: str, watch: EventWatch | None = None) -> float | None:
     """Follow `submitted` with a live display; returns when Marathon announced success."""
     from mesostack import console, probes
     from mesostack.events import Event, Phase
@@ -34,7 +35,7 @@ def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeou
                              time.monotonic() - started))
 
         followed = follow(api, submitted, timeout=timeout, progress=progress,
-                          offers=lambda: probes.agents_free(master))
+                          offers=lambda: probes.agents_free(master), watch=watch)
     return followed.success_event_at
 
 
@@ -60,7 +61,7 @@ def deploy(options: Options, files: tuple[str, ...], marathon_url: str | None,
            force: bool) -> None:
     """Create or update the apps or groups in FILE... (JSON or YAML) and follow them."""
     from mesostack import apps, console
-    from mesostack.marathon import Submitted, public_url
+    from mesostack.marathon import EventWatch, Submitted, public_url
 
     loaded = [apps.load_file(Path(f)) for f in files]
     for result in loaded:
@@ -76,22 +77,24 @@ def deploy(options: Options, files: tuple[str, ...], marathon_url: str | None,
     api = client(options, marathon_url, credentials)
     started = time.monotonic()
     submitted: list[Submitted] = []
-    for request in requests:
-        done = api.submit(request, force=force)
-        verb = "created" if done.created else "updated"
-        ids = ", ".join(done.deployment_ids) or "none"
-        console.info(f"{request.source}: {verb} {', '.join(done.app_ids)} (deployment {ids})")
-        submitted.append(done)
-    if not wait:
-        return
-    everything = Submitted(
-        tuple(d for s in submitted for d in s.deployment_ids),
-        tuple(dict.fromkeys(a for s in submitted for a in s.app_ids)),
-        all(s.created for s in submitted),
-        min(s.started for s in submitted),
-    )
-    announced = follow_live(options, api, everything, timeout=timeout,
-                            title=f"mesostack deploy: {len(everything.app_ids)} app(s)")
+    with EventWatch(api) if wait else contextlib.nullcontext() as watch:
+        for request in requests:
+            done = api.submit(request, force=force)
+            verb = "created" if done.created else "updated"
+            ids = ", ".join(done.deployment_ids) or "none"
+            console.info(f"{request.source}: {verb} {', '.join(done.app_ids)} "
+                         f"(deployment {ids})")
+            submitted.append(done)
+        if not wait:
+            return
+        everything = Submitted(
+            tuple(d for s in submitted for d in s.deployment_ids),
+            tuple(dict.fromkeys(a for s in submitted for a in s.app_ids)),
+            all(s.created for s in submitted),
+            min(s.started for s in submitted),
+        )
+        announced = follow_live(options, api, everything, timeout=timeout, watch=watch,
+                                title=f"mesostack deploy: {len(everything.app_ids)} app(s)")
     returned = time.monotonic()
     lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""
     console.info(f"deployed in {returned - started:.1f} s{lag}")
