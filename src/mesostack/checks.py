@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from mesostack import hostinfo
 from mesostack.plan import LABEL_HASH, LABEL_ROLE, LABEL_STACK, Plan, Role
-from mesostack.runtime import ContainerInfo, Engine, EngineFacts
+from mesostack.runtime import ContainerInfo, Engine, EngineFacts, Engines
 
 SCHEMA1_MARKER = "schema 1"
 MIN_FREE_BYTES = 500 * 1024**2
@@ -52,7 +52,7 @@ def engine_facts(facts: EngineFacts) -> list[Check]:
 
 
 def cgroups(facts: EngineFacts, plan: Plan) -> Check:
-    agent_needs_v1 = plan.spec(Role.SLAVE).privileged
+    agent_needs_v1 = any(s.privileged for s in plan.of(Role.SLAVE))
     if facts.cgroup_version == "1":
         return Check("cgroups", Verdict.OK, "cgroup v1 (released Mesos agents need it)")
     verdict = Verdict.FAIL if agent_needs_v1 else Verdict.WARN
@@ -68,9 +68,37 @@ def host_ip(plan: Plan) -> Check:
                  "set `host_ip` in stack.yaml to one of this host's addresses, or `auto`")
 
 
+def is_local(endpoint: str | None) -> bool:
+    """Whether containers on `endpoint` share this machine's network (host networking)."""
+    return endpoint is None or endpoint.startswith("unix://")
+
+
+def host_ips(plan: Plan) -> list[Check]:
+    """Every address the containers on this machine's engine bind is this machine's."""
+    rows = []
+    seen: set[str] = set()
+    for spec in plan.specs:
+        if not is_local(spec.docker) or spec.host_ip in seen:
+            continue
+        seen.add(spec.host_ip)
+        if not spec.host:
+            rows.append(host_ip(plan))
+        elif hostinfo.is_local_address(spec.host_ip):
+            rows.append(Check("host ip", Verdict.OK,
+                              f"{spec.host_ip} (host {spec.host}) is an address of this host"))
+        else:
+            rows.append(Check("host ip", Verdict.FAIL,
+                              f"{spec.host_ip} (host {spec.host}) is not an address of this host",
+                              f"fix hosts' ip for {spec.host}, or give it a `docker:` endpoint "
+                              "of the machine that has it"))
+    return rows
+
+
 def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
     rows = []
     for spec in plan.specs:
+        if not is_local(spec.docker):
+            continue  # another machine's ports: `up` finds out when the container starts
         mine = existing.get(spec.name)
         if mine is not None and mine.status in ("running", "restarting"):
             rows.append(Check(f"port {spec.port}", Verdict.OK,
@@ -87,13 +115,21 @@ def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
 
 
 def privileged(
-    plan: Plan, engine: Engine, existing: Mapping[str, ContainerInfo], *, needs_test: bool
+    plan: Plan,
+    engine: Engine,
+    existing: Mapping[str, ContainerInfo],
+    *,
+    needs_test: bool,
+    endpoint: str | None = None,
 ) -> list[Check]:
-    """Privileged containers allowed, tried with the image itself (when it is on the engine)."""
+    """Privileged containers allowed on the engine at `endpoint`, tried with the image itself
+    (when it is on the engine); once per image."""
     rows = []
+    tried: set[str] = set()
     for spec in plan.specs:
-        if not spec.privileged:
+        if not spec.privileged or spec.docker != endpoint or spec.image in tried:
             continue
+        tried.add(spec.image)
         current = existing.get(spec.name)
         if current is not None and current.labels.get(LABEL_HASH) == spec.config_hash:
             rows.append(Check("privileged", Verdict.OK, f"{spec.name} already runs privileged"))
@@ -172,18 +208,26 @@ def disk(facts: EngineFacts, *, local: bool) -> Check:
     return Check("disk", Verdict.OK, text)
 
 
-def doctor(plan: Plan, engine: Engine) -> list[Check]:
-    facts = engine.facts()
-    ours = {c.name: c for c in engine.containers(stack=plan.stack)}
-    every = engine.all_containers()
-    local = engine.endpoint.startswith("unix://")
-    return [
-        *engine_facts(facts),
-        cgroups(facts, plan),
-        host_ip(plan),
-        *ports(plan, ours),
-        *privileged(plan, engine, ours, needs_test=False),
-        *images(plan, engine),
-        *neighbours(plan, engine, every),
-        disk(facts, local=local),
-    ]
+def doctor(plan: Plan, engines: Engines) -> list[Check]:
+    """Every check, for every engine the stack uses."""
+    ours = {c.name: c for c in engines.containers(stack=plan.stack)}
+    rows = [*host_ips(plan), *ports(plan, ours)]
+    for endpoint in plan.docker_endpoints:
+        engine = engines[endpoint]
+        facts = engine.facts()
+        part = only(plan, endpoint)
+        rows += [
+            *engine_facts(facts),
+            cgroups(facts, part),
+            *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
+            *images(part, engine),
+            *neighbours(plan, engine, engine.all_containers()),
+            disk(facts, local=engine.endpoint.startswith("unix://")),
+        ]
+    return rows
+
+
+def only(plan: Plan, endpoint: str | None) -> Plan:
+    """The part of `plan` that runs on the engine at `endpoint`."""
+    return Plan(plan.stack, plan.host_ip, tuple(s for s in plan.specs if s.docker == endpoint),
+                plan.quorum)

@@ -92,6 +92,12 @@ class Component(_Model):
     data_dir: str | None = Field(
         None, description="Host path for persistent state (none by default, as in the tutorial)."
     )
+    count: Annotated[int, Field(ge=1, le=9)] | None = Field(
+        None, description="How many (spread over `hosts` in order); default 1."
+    )
+    on: list[str] | None = Field(
+        None, description="Placement: the `hosts` (by name) that run one each."
+    )
 
     @field_validator("image")
     @classmethod
@@ -146,8 +152,9 @@ class ZooKeeper(Component):
 class Master(Component):
     image: str = "mesoscloud/mesos-master:0.23.0-ubuntu-14.04"
     port: Annotated[int, Field(ge=1, le=65535)] = 5050
-    quorum: Annotated[int, Field(ge=1)] = Field(
-        1, description="MESOS_QUORUM: how many masters must be up (1 for a single master)."
+    quorum: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="MESOS_QUORUM: how many masters must be up; default a majority "
+        "(1 for a single master)."
     )
 
 
@@ -188,6 +195,51 @@ class Marathon(Component):
         return value
 
 
+class Host(_Model):
+    """A machine (or, on one engine, an address) that runs some of the stack's containers."""
+
+    name: str = Field(description="Used by `on:` placements and in container names' labels.")
+    ip: str = Field(description="The IPv4 address its components bind and advertise.")
+    docker: str | None = Field(
+        None, description="Its Docker endpoint: unix:///path (default: this machine's), "
+        "tcp://host:2376 (TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) or ssh://user@host.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(f"{value!r}: use letters, digits, '_', '.', '-'")
+        return value
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address") from None
+        return value
+
+    @field_validator("docker")
+    @classmethod
+    def _docker(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("unix://", "tcp://", "ssh://")):
+            raise ValueError(f"{value!r}: a Docker endpoint is unix://, tcp:// or ssh://")
+        return value
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one instance of a component runs."""
+
+    host: str  # the host's name; "" for the implicit single host (host_ip)
+    ip: str  # "" when host_ip is `auto` and not resolved yet
+    docker: str | None
+    index: int  # 1-based
+    of: int  # how many instances of this component
+
+
 class StackConfig(_Model):
     """A whole stack; every section is optional and defaults to the tutorial's."""
 
@@ -198,6 +250,11 @@ class StackConfig(_Model):
         "auto",
         description="IPv4 address the stack binds and advertises; `auto`: the address of the "
         "interface holding the default route (127.0.0.1 when there is none).",
+    )
+    hosts: list[Host] = Field(
+        default_factory=list,
+        description="Machines (or loopback addresses on one engine) for a multi-host or HA "
+        "stack; each host's ip replaces host_ip.",
     )
     zookeeper: ZooKeeper = Field(default_factory=ZooKeeper)
     master: Master = Field(default_factory=Master)
@@ -246,6 +303,8 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _ports(self) -> StackConfig:
+        if self.hosts:
+            return self  # on several addresses: `_addresses` checks address and port together
         seen: dict[int, str] = {}
         for role in self.ROLES:
             port = self.component(role).port
@@ -261,14 +320,99 @@ class StackConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _hosts(self) -> StackConfig:
+        names: dict[str, int] = {}
+        ips: dict[str, str] = {}
+        for i, host in enumerate(self.hosts):
+            if host.name in names:
+                raise ValueError(f"hosts.{i}.name: {host.name!r} is also hosts.{names[host.name]}")
+            if host.ip in ips:
+                raise ValueError(f"hosts.{i}.ip: {host.ip} is also host {ips[host.ip]!r}'s")
+            names[host.name], ips[host.ip] = i, host.name
+        if self.hosts and "host_ip" in self.model_fields_set and self.host_ip != "auto":
+            raise ValueError("host_ip: with `hosts:`, each host's ip is used; drop host_ip")
+        for role in self.ROLES:
+            component = self.component(role)
+            if component.count is not None and component.on is not None:
+                raise ValueError(f"{role}.on: give either `count` or `on`, not both")
+            for name in component.on or []:
+                if name not in names:
+                    known = ", ".join(names) or "none: add a `hosts:` list"
+                    raise ValueError(f"{role}.on: unknown host {name!r} (hosts: {known})")
+            if component.on is not None and not component.on:
+                raise ValueError(f"{role}.on: name at least one host")
+        zookeepers = len(self.placements("zookeeper"))
+        if zookeepers % 2 == 0:
+            raise ValueError(f"zookeeper.count: an ensemble of {zookeepers} tolerates no more "
+                             "failures than one of " + str(zookeepers - 1) + "; use 1, 3 or 5")
+        return self
+
+    @model_validator(mode="after")
     def _quorum(self) -> StackConfig:
-        masters = 1
-        if self.master.quorum > masters:
+        masters = len(self.placements("master"))
+        quorum = self.quorum
+        if self.master.quorum is None:  # the default, written out: a majority of the masters
+            object.__setattr__(self, "master", self.master.model_copy(update={"quorum": quorum}))
+        if not masters / 2 < quorum <= masters:
             raise ValueError(
-                f"master.quorum: {self.master.quorum} is more than the {masters} master(s) of "
-                "this stack; a quorum is at least 1 and at most the number of masters"
+                f"master.quorum: {quorum} doesn't fit {masters} master(s): a quorum is more than "
+                f"half the masters and at most all of them ({masters // 2 + 1}..{masters})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _addresses(self) -> StackConfig:
+        """Two containers can't bind the same address and port (host networking)."""
+        seen: dict[tuple[str, int], str] = {}
+        for role in self.ROLES:
+            port = self.component(role).port
+            for place in self.placements(role):
+                key = (place.host or "host_ip", port)
+                where = f"{role}.count" if self.component(role).count else f"{role}.port"
+                if self.component(role).on:
+                    where = f"{role}.on"
+                if key in seen:
+                    address = f"{place.ip or 'host_ip'}:{port}"
+                    raise ValueError(
+                        f"{where}: {address} would be used twice ({seen[key]} and "
+                        f"{role}{f' {place.index}' if place.of > 1 else ''}); "
+                        "with host networking each needs an address and port of its own"
+                        + ("" if self.hosts else ": list `hosts:` with one address each")
+                    )
+                seen[key] = f"{role} {place.index}" if place.of > 1 else role
+        return self
+
+    @property
+    def quorum(self) -> int:
+        masters = len(self.placements("master"))
+        return self.master.quorum if self.master.quorum is not None else masters // 2 + 1
+
+    def placements(self, role: str) -> list[Placement]:
+        """Where each instance of `role` runs, in order."""
+        component = self.component(role)
+        if not self.hosts:
+            count = component.count or 1
+            ip = "" if self.host_ip == "auto" else self.host_ip
+            return [Placement("", ip, None, i + 1, count) for i in range(count)]
+        by_name = {h.name: h for h in self.hosts}
+        if component.on:
+            chosen = [by_name[n] for n in component.on if n in by_name]
+        else:
+            count = component.count or 1
+            chosen = [self.hosts[i % len(self.hosts)] for i in range(count)]
+        return [Placement(h.name, h.ip, h.docker, i + 1, len(chosen))
+                for i, h in enumerate(chosen)]
+
+    def warnings(self) -> list[str]:
+        masters = len(self.placements("master"))
+        notes = []
+        if masters > 1 and masters % 2 == 0:
+            notes.append(f"master: {masters} masters tolerate no more failures than "
+                         f"{masters - 1}; an odd number is usual")
+        if masters > 1 and len(self.placements("zookeeper")) == 1:
+            notes.append("zookeeper: one server for several masters: ZooKeeper is then the "
+                         "single point of failure; use 3")
+        return notes
 
     def component(self, role: str) -> Component:
         value = getattr(self, role)
@@ -339,6 +483,9 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
             continue
+        if key_node.tag == "tag:yaml.org,2002:bool" and isinstance(key_node, yaml.ScalarNode):
+            # YAML 1.1 reads a bare `on:` (or yes/no) as a boolean; as a key it is a name.
+            key_node.tag = "tag:yaml.org,2002:str"
         key = loader.construct_object(key_node)
         if not isinstance(key, Hashable):
             raise yaml.constructor.ConstructorError(
@@ -398,7 +545,7 @@ def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
     first = errors[0]
     loc = [str(p) for p in first["loc"]]
     msg = first["msg"].removeprefix("Value error, ")
-    named = re.match(r"^([a-z_]+(?:\.[a-z_]+)*): ", msg)
+    named = re.match(r"^([a-z_]+(?:\.[a-z_0-9]+)*): ", msg)
     if not loc and named:  # a whole-model check names its field at the start of its message
         loc = named.group(1).split(".")
         msg = msg[named.end() :]

@@ -139,14 +139,18 @@ def _yes_no(value: str) -> str:
 
 
 def status_table(status: StackStatus) -> None:
-    rows = [(c.name, c.state, "yes" if c.ready else "no", c.leadership, c.url or c.endpoint,
-             c.detail) for c in status.components]
-    _show(f"stack {status.stack}", ("component", "container", "ready", "role", "endpoint",
-                                    "detail"), rows, {2: _yes_no})
+    hosts = any(c.host for c in status.components)
+    rows = [(c.name, *((c.host,) if hosts else ()), c.state, "yes" if c.ready else "no",
+             c.leadership, c.url or c.endpoint, c.detail) for c in status.components]
+    headers = ("component", *(("host",) if hosts else ()), "container", "ready", "role",
+               "endpoint", "detail")
+    _show(f"stack {status.stack}", headers, rows, {headers.index("ready"): _yes_no})
     counts = [f"agents: {status.agents}", f"frameworks: {', '.join(status.frameworks) or 'none'}"]
     if status.apps is not None:
         counts.append(f"apps: {status.apps}")
     result("  ".join(counts))
+    for note in status.notes:
+        result(note)
 
 
 def status_json(status: StackStatus) -> None:

@@ -530,13 +530,13 @@ def _check_queue(
             lacking = [key for key in ("cpus", "mem", "disk")
                        if float(app.get(key) or 0) > max((getattr(a, key) for a in free),
                                                          default=0.0)]
-        if not lacking and summary is None and free is None:
-            continue  # nothing tells why: wait for the timeout
+        if not lacking or free == []:
+            continue  # nothing names a resource, or no agent is registered (yet): keep waiting
         needs = ", ".join(f"{key} {float(app.get(key) or 0):g}" for key in ("cpus", "mem", "disk"))
-        agents = "; ".join(str(a) for a in free) if free else "no agent"
-        what = f"no agent has enough {' or '.join(lacking)}" if lacking else "no offer fits"
+        agents = f"; free: {'; '.join(str(a) for a in free)}" if free else ""
         raise DeploymentFailed(
-            f"app {app_id} can't be placed: {what} (it asks {needs}; free: {agents})",
+            f"app {app_id} can't be placed: no agent has enough {' or '.join(lacking)} "
+            f"(it asks {needs}{agents})",
             hint="lower the app's resources, or give the agents more (slave.resources)")
 
 

@@ -20,12 +20,14 @@ from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_ENDPOINT,
     LABEL_HASH,
+    LABEL_HOST,
+    LABEL_INDEX,
     LABEL_STACK,
     ContainerSpec,
     Plan,
     Role,
 )
-from mesostack.runtime import ContainerInfo, Engine, PullProgress
+from mesostack.runtime import ContainerInfo, Engine, Engines, PullProgress
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
@@ -63,7 +65,7 @@ class UpResult:
 def up(
     plan: Plan,
     *,
-    engine: Engine,
+    engines: Engines,
     pull: PullPolicy = PullPolicy.MISSING,
     timeout: float = 300.0,
     report: Reporter = ignore,
@@ -72,18 +74,21 @@ def up(
     one is ready. Safe to rerun: an unchanged, ready stack is left alone."""
     start = time.monotonic()
     deadline = start + timeout
-    existing = {c.name: c for c in engine.containers(stack=plan.stack)}
-    _refuse_foreign_names(plan, engine, existing)
-    _preflight([checks_.host_ip(plan), *checks_.ports(plan, existing),
-                checks_.cgroups(engine.facts(), plan)])
+    existing = {c.name: c for c in engines.containers(stack=plan.stack)}
+    _refuse_foreign_names(plan, engines, existing)
+    _preflight([*checks_.host_ips(plan), *checks_.ports(plan, existing),
+                *(checks_.cgroups(engines[e].facts(), checks_.only(plan, e))
+                  for e in plan.docker_endpoints)])
     cancel = threading.Event()  # set on Ctrl-C so worker threads stop at their next step
-    image_ids = _ensure_images(plan, engine=engine, pull=pull, report=report, cancel=cancel,
+    image_ids = _ensure_images(plan, engines=engines, pull=pull, report=report, cancel=cancel,
                                deadline=deadline)
-    _preflight(checks_.privileged(plan, engine, existing, needs_test=True))
+    for endpoint in plan.docker_endpoints:
+        _preflight(checks_.privileged(plan, engines[endpoint], existing, needs_test=True,
+                                      endpoint=endpoint))
     for name, stale in existing.items():
         if name not in {s.name for s in plan.specs}:
             report(Event(name, Phase.REMOVING, "no longer in the stack"))
-            engine.remove(stale.id)
+            engines.engine_of(stale).remove(stale.id)
             report(Event(name, Phase.REMOVED))
 
     changed: list[str] = []
@@ -93,10 +98,11 @@ def up(
         errors: list[Exception] = []
         with ThreadPoolExecutor(max_workers=len(stage)) as pool:
             futures = {
-                pool.submit(_converge, spec, existing.get(spec.name), image_ids[spec.image],
-                            master=plan.spec(Role.MASTER).endpoint, engine=engine,
+                pool.submit(_converge, spec, existing.get(spec.name),
+                            image_ids[(spec.docker, spec.image)],
+                            master=plan.endpoints(Role.MASTER), engine=engines[spec.docker],
                             deadline=deadline, report=report, cancel=cancel,
-                            replaced=replaced): spec
+                            replaced=replaced, context=_quorum_context(plan, spec)): spec
                 for spec in stage
             }
             try:
@@ -110,6 +116,11 @@ def up(
             except BaseException:  # Ctrl-C: let the workers stop before leaving the pool
                 cancel.set()
                 raise
+        if not errors:
+            try:
+                _stage_ready(plan, stage, deadline=deadline, report=report)
+            except NotReady as exc:
+                errors.append(exc)
         if errors:
             for later in (spec for rest in stages[index + 1 :] for spec in rest):
                 report(Event(later.name, Phase.SKIPPED, "not started: an earlier stage failed"))
@@ -117,14 +128,56 @@ def up(
     return UpResult(plan, tuple(changed), time.monotonic() - start)
 
 
+def _quorum_context(plan: Plan, spec: ContainerSpec) -> str:
+    masters = len(plan.of(Role.MASTER))
+    if spec.role is not Role.MASTER or masters == 1:
+        return ""
+    return f"; the masters need a quorum of {plan.quorum} of {masters} up"
+
+
+def _stage_ready(
+    plan: Plan, stage: list[ContainerSpec], *, deadline: float, report: Reporter
+) -> None:
+    """What one stage must show as a whole: one ZooKeeper leader, every master registered in
+    ZooKeeper with exactly one leading, one leader among Marathons."""
+    roles = {s.role for s in stage}
+    checks: list[tuple[str, probes.Probe]] = []
+    if Role.ZOOKEEPER in roles and len(plan.of(Role.ZOOKEEPER)) > 1:
+        checks.append(("zookeeper", probes.EnsembleProbe(
+            [(s.host_ip, s.port) for s in plan.of(Role.ZOOKEEPER)])))
+    if Role.MASTER in roles and len(plan.of(Role.MASTER)) > 1:
+        zk = plan.of(Role.ZOOKEEPER)
+        checks.append(("masters", probes.MastersInZooKeeperProbe(
+            ",".join(s.endpoint for s in zk), "/mesos", expected=len(plan.of(Role.MASTER)),
+            quorum=plan.quorum)))
+    if Role.MARATHON in roles and len(plan.of(Role.MARATHON)) > 1:
+        marathons = plan.of(Role.MARATHON)
+        credentials = dict(marathons[0].env).get(CREDENTIALS_VAR)
+        checks.append(("marathons", probes.MarathonLeaderProbe(
+            [s.endpoint for s in marathons], probes.Http.with_credentials(credentials))))
+    for what, probe in checks:
+        start = time.monotonic()
+
+        def on_wait(text: str, what: str = what) -> None:
+            report(Event(what, Phase.WAITING, text))
+
+        try:
+            ready = probes.wait(probe, deadline=deadline, on_wait=on_wait)
+        except probes.TimedOut as exc:
+            raise NotReady(f"{what} not ready after {time.monotonic() - start:.1f} s: still "
+                           f"waiting for {exc.waiting_for}",
+                           hint="raise --timeout, or see `mesostack status`") from None
+        report(Event(what, Phase.READY, ready.detail, time.monotonic() - start))
+
+
 
 def _refuse_foreign_names(
-    plan: Plan, engine: Engine, existing: dict[str, ContainerInfo]
+    plan: Plan, engines: Engines, existing: dict[str, ContainerInfo]
 ) -> None:
     for spec in plan.specs:
         if spec.name in existing:
             continue
-        other = engine.get(spec.name)
+        other = engines[spec.docker].get(spec.name)
         if other is not None:
             owner = other.labels.get(LABEL_STACK)
             whose = f"stack {owner!r}" if owner else "no mesostack stack"
@@ -137,24 +190,26 @@ def _refuse_foreign_names(
 def _ensure_images(
     plan: Plan,
     *,
-    engine: Engine,
+    engines: Engines,
     pull: PullPolicy,
     report: Reporter,
     cancel: threading.Event,
     deadline: float,
-) -> dict[str, str]:
-    """Every image's id, pulling (in parallel) what the policy asks for."""
-    refs = list(dict.fromkeys(s.image for s in plan.specs))
-    users = {ref: [s.name for s in plan.specs if s.image == ref] for ref in refs}
-    ids = {ref: engine.image_id(ref) for ref in refs}
-    wanted = [r for r in refs if pull is PullPolicy.ALWAYS or ids[r] is None]
+) -> dict[tuple[str | None, str], str]:
+    """Every image's id on each engine that needs it, pulling (in parallel) what the policy
+    asks for."""
+    refs = list(dict.fromkeys((s.docker, s.image) for s in plan.specs))
+    users = {key: [s.name for s in plan.specs if (s.docker, s.image) == key] for key in refs}
+    ids = {key: engines[key[0]].image_id(key[1]) for key in refs}
+    wanted = [key for key in refs if pull is PullPolicy.ALWAYS or ids[key] is None]
     if pull is PullPolicy.NEVER and wanted:
         raise PreflightFailed(
-            f"image {wanted[0]} is not on the engine and --pull never forbids pulling it",
+            f"image {wanted[0][1]} is not on the engine and --pull never forbids pulling it",
             hint="pull it (`docker pull IMAGE`) or use --pull missing",
         )
 
-    def fetch(ref: str) -> str:
+    def fetch(key: tuple[str | None, str]) -> str:
+        endpoint, ref = key
         last = [0.0]
 
         def progress(p: PullProgress) -> None:
@@ -167,25 +222,25 @@ def _ensure_images(
             if now - last[0] >= 0.2:
                 last[0] = now
                 size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB" if p.total else ""
-                for name in users[ref]:
+                for name in users[key]:
                     report(Event(name, Phase.PULLING, f"{ref}{size}"))
 
-        for name in users[ref]:
+        for name in users[key]:
             report(Event(name, Phase.PULLING, ref))
-        image_id = engine.pull(ref, progress)
-        for name in users[ref]:
+        image_id = engines[endpoint].pull(ref, progress)
+        for name in users[key]:
             report(Event(name, Phase.PULLED, ref))
         return image_id
 
     if wanted:
         with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
             try:
-                for ref, image_id in zip(wanted, pool.map(fetch, wanted), strict=True):
-                    ids[ref] = image_id
+                for key, image_id in zip(wanted, pool.map(fetch, wanted), strict=True):
+                    ids[key] = image_id
             except BaseException:
                 cancel.set()
                 raise
-    return {ref: i for ref, i in ids.items() if i is not None}
+    return {key: i for key, i in ids.items() if i is not None}
 
 
 def _preflight(checks: Iterable[checks_.Check]) -> None:
@@ -205,6 +260,7 @@ def _converge(
     report: Reporter,
     cancel: threading.Event,
     replaced: set[str],
+    context: str = "",
 ) -> bool:
     """Bring one container to its spec and wait until it is ready; True when it changed.
 
@@ -247,17 +303,18 @@ def _converge(
         if info is None:
             raise _not_ready(spec, engine, "its container disappeared", start)
         if info.status in ("exited", "dead"):
-            raise _not_ready(spec, engine, f"its container exited with code {info.exit_code}",
-                             start)
+            raise _not_ready(spec, engine, f"its container exited with code {info.exit_code}"
+                             f"{context}", start)
         if info.restart_count - restarts_before >= CRASH_LOOP:
             raise _not_ready(spec, engine, f"its container keeps crashing "
-                             f"({info.restart_count - restarts_before} restarts)", start)
+                             f"({info.restart_count - restarts_before} restarts){context}",
+                             start)
 
     try:
         ready = probes.wait(probe, deadline=deadline, on_wait=on_wait, alive=alive,
                             interval=0.1 if changed else 0.05)
     except probes.TimedOut as exc:
-        raise _not_ready(spec, engine, f"still waiting for {exc.waiting_for}", start,
+        raise _not_ready(spec, engine, f"still waiting for {exc.waiting_for}{context}", start,
                          timed_out=True) from None
     phase = Phase.READY if changed else Phase.UNCHANGED
     report(Event(spec.name, phase, ready.detail, time.monotonic() - start))
@@ -312,7 +369,7 @@ class DownResult:
 def down(
     stack: str,
     *,
-    engine: Engine,
+    engines: Engines,
     purge: bool = False,
     data_dirs: Iterable[str] = (),
     grace: int = 5,
@@ -322,7 +379,7 @@ def down(
     report; with `purge`, the data_dirs too: those its containers' labels name and `data_dirs`
     (the stack file's), so a purge that failed can be retried once the containers are gone."""
     start = time.monotonic()
-    containers = engine.containers(stack=stack)
+    containers = engines.containers(stack=stack)
     removed: list[str] = []
 
     def remove(batch: list[ContainerInfo]) -> None:
@@ -330,7 +387,7 @@ def down(
             report(Event(c.name, Phase.REMOVING))
         if batch:
             with ThreadPoolExecutor(max_workers=min(16, len(batch))) as pool:
-                list(pool.map(lambda c: engine.remove(c.id, grace=grace), batch))
+                list(pool.map(lambda c: engines.engine_of(c).remove(c.id, grace=grace), batch))
         for c in batch:
             report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
             removed.append(c.name)
@@ -339,7 +396,7 @@ def down(
     # and masters together (neither needs the other to stop); ZooKeeper last (the others
     # watch it until they go).
     remove([c for c in containers if c.role == Role.MARATHON.value])
-    tasks, unreachable = _task_containers(engine, containers)
+    tasks, unreachable = _task_containers(engines, containers)
     # With Marathon gone nothing relaunches tasks: their containers go with agents and masters.
     remove([c for c in containers if c.role in (Role.SLAVE.value, Role.MASTER.value)] + tasks)
     remove([c for c in containers if c.role == Role.ZOOKEEPER.value])
@@ -359,7 +416,7 @@ AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `do
 
 
 def _task_containers(
-    engine: Engine, containers: Iterable[ContainerInfo]
+    engines: Engines, containers: Iterable[ContainerInfo]
 ) -> tuple[list[ContainerInfo], list[str]]:
     """The task containers the stack's own agents report (and agents that did not answer)."""
     found: list[ContainerInfo] = []
@@ -381,7 +438,7 @@ def _task_containers(
                 time.sleep(0.2)
         for container_id in ids:
             for name in (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"):
-                info = engine.get(name)
+                info = engines.engine_of(agent).get(name)  # a sibling on the agent's engine
                 if info is not None:
                     found.append(info)
     return found, unreachable
@@ -415,6 +472,7 @@ class ComponentStatus:
     detail: str = ""
     leadership: str = ""  # leader, follower, standalone
     url: str = ""
+    host: str = ""
 
 
 @dataclass(frozen=True)
@@ -424,17 +482,19 @@ class StackStatus:
     agents: int = 0
     frameworks: tuple[str, ...] = ()
     apps: int | None = None
+    notes: tuple[str, ...] = ()  # e.g. "zookeeper ensemble degraded: 2 of 3 serving"
 
     @property
     def ready(self) -> bool:
         return bool(self.components) and all(c.ready for c in self.components)
 
 
-def status(stack: str, *, engine: Engine) -> StackStatus:
+def status(stack: str, *, engines: Engines) -> StackStatus:
     """One quick look at each component: container state, readiness, role, counts."""
-    containers = sorted(engine.containers(stack=stack), key=lambda c: _role_order(c.role))
-    master = next((c.labels.get(LABEL_ENDPOINT, "") for c in containers
-                   if c.role == Role.MASTER.value), "")
+    containers = sorted(engines.containers(stack=stack),
+                        key=lambda c: (_role_order(c.role), c.labels.get(LABEL_INDEX, ""), c.name))
+    master = ",".join(c.labels.get(LABEL_ENDPOINT, "") for c in containers
+                      if c.role == Role.MASTER.value)
     http = probes.Http()
     results: list[ComponentStatus] = []
     agents = 0
@@ -456,7 +516,7 @@ def status(stack: str, *, engine: Engine) -> StackStatus:
             url = f"http://{endpoint}"
             if ready:
                 try:
-                    state = probes.leading_state(http, endpoint)
+                    state = probes.leading_state(http, master)
                 except probes.NotYet:
                     state = {}
                 agents = sum(1 for a in state.get("slaves", []) if a.get("active", True))
@@ -468,8 +528,15 @@ def status(stack: str, *, engine: Engine) -> StackStatus:
                 apps = app_count(endpoint, session=probes.Http.with_credentials(
                     c.env.get(CREDENTIALS_VAR)).session)
         results.append(ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail,
-                                       leadership, url))
-    return StackStatus(stack, tuple(results), agents, frameworks, apps)
+                                       leadership, url, c.labels.get(LABEL_HOST, "")))
+    notes = []
+    servers = [tuple(c.labels.get(LABEL_ENDPOINT, "").rsplit(":", 1)) for c in containers
+               if c.role == Role.ZOOKEEPER.value]
+    if len(servers) > 1:
+        health, modes = probes.ensemble_health([(h, int(p)) for h, p in servers])
+        serving = sum(1 for m in modes.values() if m != "not serving")
+        notes.append(f"zookeeper ensemble {health}: {serving} of {len(servers)} serving")
+    return StackStatus(stack, tuple(results), agents, frameworks, apps, tuple(notes))
 
 
 def _look(role: str, endpoint: str, master: str, http: probes.Http) -> tuple[str, str]:
@@ -480,13 +547,13 @@ def _look(role: str, endpoint: str, master: str, http: probes.Http) -> tuple[str
         return f"mode {mode}", mode
     if role == Role.MASTER.value:
         ready = probes.MasterProbe(endpoint, http).check()
-        state = probes.master_state(http, endpoint)
-        leading = state.get("pid") == state.get("leader") or "elected_time" in state
-        return ready.detail, "leader" if leading else "follower"
+        return ready.detail, probes.master_role(http, endpoint)
     if role == Role.SLAVE.value:
         return probes.AgentProbe(endpoint, master, http).check().detail, ""
     if role == Role.MARATHON.value:
-        return probes.MarathonProbe(endpoint, master, http).check().detail, ""
+        ready = probes.MarathonProbe(endpoint, master, http).check()
+        leader = probes.marathon_leader(endpoint, http=http)
+        return ready.detail, "leader" if leader == endpoint else "follower"
     return "", ""
 
 
@@ -503,13 +570,13 @@ class StackSummary:
     ready: bool
 
 
-def list_stacks(*, engine: Engine) -> list[StackSummary]:
+def list_stacks(*, engines: Engines) -> list[StackSummary]:
     by_stack: dict[str, list[ContainerInfo]] = {}
-    for c in engine.containers():
+    for c in engines.containers():
         by_stack.setdefault(c.stack, []).append(c)
     summaries = []
     for stack, containers in sorted(by_stack.items()):
-        look = status(stack, engine=engine)
+        look = status(stack, engines=engines)
         summaries.append(StackSummary(
             stack,
             tuple(sorted((c.role for c in containers), key=_role_order)),

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from mesostack import __version__
-from mesostack.config import MASK, Component, StackConfig, Volume, is_secret, parse_volume
+from mesostack.config import (
+    MASK,
+    Component,
+    Placement,
+    StackConfig,
+    Volume,
+    is_secret,
+    parse_volume,
+)
 
 LABEL_PREFIX = "io.mesostack."
 LABEL_STACK = LABEL_PREFIX + "stack"
@@ -24,6 +32,8 @@ LABEL_HASH = LABEL_PREFIX + "config-hash"
 LABEL_ENDPOINT = LABEL_PREFIX + "endpoint"
 LABEL_DATA_DIR = LABEL_PREFIX + "data-dir"
 LABEL_VERSION = LABEL_PREFIX + "version"
+LABEL_HOST = LABEL_PREFIX + "host"
+LABEL_INDEX = LABEL_PREFIX + "index"
 
 ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
 MASTER_WORK = "/var/lib/mesos"
@@ -59,6 +69,9 @@ class ContainerSpec:
     restart: str = "always"
     depends_on: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = field(default=())
+    host: str = ""  # the host's name from `hosts:`; "" for a stack on host_ip
+    docker: str | None = None  # that host's Docker endpoint; None: the usual one
+    index: int = 0  # 1-based among several of its role; 0 when it is the only one
 
     @property
     def endpoint(self) -> str:
@@ -78,9 +91,23 @@ class Plan:
     stack: str
     host_ip: str
     specs: tuple[ContainerSpec, ...]  # in start order
+    quorum: int = 1
 
     def spec(self, role: Role) -> ContainerSpec:
+        """The first (often the only) container of `role`."""
         return next(s for s in self.specs if s.role is role)
+
+    def of(self, role: Role) -> list[ContainerSpec]:
+        return [s for s in self.specs if s.role is role]
+
+    def endpoints(self, role: Role) -> str:
+        """Every `ip:port` of `role`, comma-separated (what probes try in turn)."""
+        return ",".join(s.endpoint for s in self.of(role))
+
+    @property
+    def docker_endpoints(self) -> list[str | None]:
+        """The distinct Docker endpoints the stack uses (None: the usual one)."""
+        return list(dict.fromkeys(s.docker for s in self.specs))
 
     def stages(self) -> list[list[ContainerSpec]]:
         """Specs grouped so each stage needs only earlier ones: zk, master, agent ∥ Marathon."""
@@ -97,8 +124,10 @@ class Plan:
         return stages
 
 
-def container_name(stack: str, role: Role) -> str:
-    return f"{stack}-{role.value}"
+def container_name(stack: str, role: Role, place: Placement | None = None) -> str:
+    """`<stack>-<role>`, and `-<n>` when the stack runs several of that role."""
+    suffix = f"-{place.index}" if place is not None and place.of > 1 else ""
+    return f"{stack}-{role.value}{suffix}"
 
 
 def zk_url(hosts: Iterable[str], port: int, path: str) -> str:
@@ -106,85 +135,98 @@ def zk_url(hosts: Iterable[str], port: int, path: str) -> str:
 
 
 def build(config: StackConfig, host_ip: str) -> Plan:
-    """The containers of `config` on `host_ip` (already resolved from `auto`), in start order."""
-    zk = config.zookeeper
-    zk_hosts = [host_ip]
-    mesos_zk = zk_url(zk_hosts, zk.port, "/mesos")
+    """The containers of `config`, in start order. `host_ip` (already resolved from `auto`)
+    is the address of a stack without `hosts:`; with hosts, each instance binds its host's."""
 
-    env: dict[Role, dict[str, str]] = {
-        Role.ZOOKEEPER: {"MYID": "1", "SERVERS": ",".join(zk_hosts)},
-        Role.MASTER: {
-            "MESOS_HOSTNAME": host_ip,
-            "MESOS_IP": host_ip,
-            "MESOS_QUORUM": str(config.master.quorum),
-            "MESOS_ZK": mesos_zk,
-        },
-        Role.SLAVE: {"MESOS_HOSTNAME": host_ip, "MESOS_IP": host_ip, "MESOS_MASTER": mesos_zk},
-        Role.MARATHON: {
-            "MARATHON_HOSTNAME": host_ip,
-            "MARATHON_HTTPS_ADDRESS": host_ip,
-            "MARATHON_HTTP_ADDRESS": host_ip,
-            "MARATHON_MASTER": mesos_zk,
-            "MARATHON_ZK": zk_url(zk_hosts, zk.port, "/marathon"),
-        },
-    }
-    # The official zookeeper image (3.5+) would take :8080, Marathon's port, for its AdminServer.
-    env[Role.ZOOKEEPER]["ZOO_ADMINSERVER_ENABLED"] = "false"
+    def ip_of(place: Placement) -> str:
+        return place.ip if place.host else host_ip
+
+    zk = config.zookeeper
+    zk_ips = [ip_of(p) for p in config.placements("zookeeper")]
+    mesos_zk = zk_url(zk_ips, zk.port, "/mesos")
     port_var = {
         Role.ZOOKEEPER: ("ZOO_PORT", 2181),
         Role.MASTER: ("MESOS_PORT", 5050),
         Role.SLAVE: ("MESOS_PORT", 5051),
         Role.MARATHON: ("MARATHON_HTTP_PORT", 8080),
     }
+
+    def env_of(role: Role, ip: str, place: Placement) -> dict[str, str]:
+        env: dict[str, str]
+        if role is Role.ZOOKEEPER:
+            env = {"MYID": str(place.index), "SERVERS": ",".join(zk_ips),
+                   # the official image (3.5+) would take :8080, Marathon's, for its AdminServer
+                   "ZOO_ADMINSERVER_ENABLED": "false"}
+            if zk.data_dir:
+                env["ZOO_DATA_DIR"] = ZK_DATA
+        elif role is Role.MASTER:
+            env = {"MESOS_HOSTNAME": ip, "MESOS_IP": ip, "MESOS_QUORUM": str(config.quorum),
+                   "MESOS_ZK": mesos_zk, "MESOS_WORK_DIR": MASTER_WORK}
+        elif role is Role.SLAVE:
+            env = {"MESOS_HOSTNAME": ip, "MESOS_IP": ip, "MESOS_MASTER": mesos_zk,
+                   "MESOS_WORK_DIR": config.slave.data_dir or AGENT_WORK}
+            if config.slave.resources:
+                env["MESOS_RESOURCES"] = config.slave.resources
+        else:
+            env = {"MARATHON_HOSTNAME": ip, "MARATHON_HTTPS_ADDRESS": ip,
+                   "MARATHON_HTTP_ADDRESS": ip, "MARATHON_MASTER": mesos_zk,
+                   "MARATHON_ZK": zk_url(zk_ips, zk.port, "/marathon")}
+        var, default = port_var[role]
+        if config.component(role.value).port != default:
+            env[var] = str(config.component(role.value).port)
+        return env
+
     mounts: dict[Role, list[Volume]] = {role: [] for role in Role}
     mounts[Role.SLAVE] = [Volume(path, path) for path in HOST_MOUNTS]
-    for role, (var, default) in port_var.items():
-        if config.component(role.value).port != default:
-            env[role][var] = str(config.component(role.value).port)
-    if config.slave.resources:
-        env[Role.SLAVE]["MESOS_RESOURCES"] = config.slave.resources
     if zk.data_dir:
-        env[Role.ZOOKEEPER]["ZOO_DATA_DIR"] = ZK_DATA
         mounts[Role.ZOOKEEPER].append(Volume(zk.data_dir, ZK_DATA))
-    env[Role.MASTER]["MESOS_WORK_DIR"] = MASTER_WORK
-    env[Role.SLAVE]["MESOS_WORK_DIR"] = config.slave.data_dir or AGENT_WORK
     if config.master.data_dir:
         mounts[Role.MASTER].append(Volume(config.master.data_dir, MASTER_WORK))
     if config.slave.data_dir:
         # Same path inside and out: the agent hands sandbox paths to the host's engine.
         mounts[Role.SLAVE].append(Volume(config.slave.data_dir, config.slave.data_dir))
 
+    names = {role: [container_name(config.name, role, p) for p in config.placements(role.value)]
+             for role in Role}
     specs: list[ContainerSpec] = []
     hashes: dict[str, str] = {}
     for role in Role:
         component = config.component(role.value)
-        name = container_name(config.name, role)
-        deps = tuple(container_name(config.name, d) for d in DEPENDS_ON[role])
-        spec = ContainerSpec(
-            name=name,
-            role=role,
-            image=component.image,
-            host_ip=host_ip,
-            port=component.port,
-            env=tuple({**env[role], **component.env}.items()),
-            mounts=tuple(_merge_mounts(mounts[role], component)),
-            privileged=component.privileged,
-            restart=component.restart.value,
-            depends_on=deps,
-        )
-        digest = spec_hash(spec, [hashes[d] for d in deps])
-        hashes[name] = digest
-        labels = {
-            LABEL_STACK: config.name,
-            LABEL_ROLE: role.value,
-            LABEL_HASH: digest,
-            LABEL_ENDPOINT: spec.endpoint,
-        }
-        if component.data_dir:
-            labels[LABEL_DATA_DIR] = component.data_dir
-        labels[LABEL_VERSION] = __version__
-        specs.append(replace(spec, labels=tuple(labels.items())))
-    return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs))
+        deps = tuple(name for dep in DEPENDS_ON[role] for name in names[dep])
+        for place, name in zip(config.placements(role.value), names[role], strict=True):
+            ip = ip_of(place)
+            spec = ContainerSpec(
+                name=name,
+                role=role,
+                image=component.image,
+                host_ip=ip,
+                port=component.port,
+                env=tuple({**env_of(role, ip, place), **component.env}.items()),
+                mounts=tuple(_merge_mounts(mounts[role], component)),
+                privileged=component.privileged,
+                restart=component.restart.value,
+                depends_on=deps,
+                host=place.host,
+                docker=place.docker,
+                index=place.index if place.of > 1 else 0,
+            )
+            digest = spec_hash(spec, [hashes[d] for d in deps])
+            hashes[name] = digest
+            labels = {
+                LABEL_STACK: config.name,
+                LABEL_ROLE: role.value,
+                LABEL_HASH: digest,
+                LABEL_ENDPOINT: spec.endpoint,
+            }
+            if place.host:
+                labels[LABEL_HOST] = place.host
+            if spec.index:
+                labels[LABEL_INDEX] = str(spec.index)
+            if component.data_dir:
+                labels[LABEL_DATA_DIR] = component.data_dir
+            labels[LABEL_VERSION] = __version__
+            specs.append(replace(spec, labels=tuple(labels.items())))
+    return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum)
 
 
 def _merge_mounts(built_in: list[Volume], component: Component) -> list[Volume]:

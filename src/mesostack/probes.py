@@ -176,7 +176,19 @@ def master_state(http: Http, endpoint: str, *, waiting: str | None = None) -> di
 
 
 def leading_state(http: Http, endpoint: str) -> dict[str, Any]:
-    """The state of the leading master, reached through `endpoint` (any master)."""
+    """The state of the leading master, reached through `endpoint`: any master, or several
+    `ip:port` joined by commas, tried in turn (one may be down after a failover)."""
+    last: NotYet | None = None
+    for one in endpoint.split(","):
+        try:
+            return _leading_state(http, one)
+        except NotYet as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _leading_state(http: Http, endpoint: str) -> dict[str, Any]:
     state = master_state(http, endpoint, waiting=f"a leading master via {endpoint}")
     if not state.get("leader"):
         raise NotYet(f"a leading master (the master on {endpoint} knows none yet)")
@@ -344,3 +356,129 @@ def read_sandbox(
                          waiting=f"{path} on the agent {sandbox.agent}")
     data = str(document.get("data", "")) if isinstance(document, dict) else ""
     return data, offset + len(data.encode())
+
+
+# --- whole stages: ensembles, master quorums, Marathon leadership ------------------------------
+
+
+@dataclass
+class EnsembleProbe:
+    """A ZooKeeper ensemble: a quorum of servers with a mode, exactly one of them leading."""
+
+    servers: list[tuple[str, int]]
+    awaited: str = "a ZooKeeper quorum with one leader"
+
+    def check(self) -> Ready:
+        modes = {f"{h}:{p}": zookeeper_mode(h, p) for h, p in self.servers}
+        serving = {k: m for k, m in modes.items() if m}
+        leaders = [k for k, m in serving.items() if m == "leader"]
+        quorum = len(self.servers) // 2 + 1
+        if len(serving) < quorum or len(leaders) != 1:
+            shown = ", ".join(f"{k} {m or 'not serving'}" for k, m in modes.items())
+            raise NotYet(f"a ZooKeeper quorum ({quorum} of {len(self.servers)}) with one "
+                         f"leader ({shown})")
+        return Ready(f"leader {leaders[0]}, {len(serving)} of {len(self.servers)} serving")
+
+
+def ensemble_health(servers: list[tuple[str, int]]) -> tuple[str, dict[str, str]]:
+    """`healthy`, `degraded` (a quorum serves, not every server) or `down`, with each mode."""
+    modes = {f"{h}:{p}": zookeeper_mode(h, p) or "not serving" for h, p in servers}
+    serving = sum(1 for m in modes.values() if m != "not serving")
+    if serving == len(servers):
+        return "healthy", modes
+    return ("degraded" if serving >= len(servers) // 2 + 1 else "down"), modes
+
+
+def masters_in_zookeeper(zk_hosts: str, path: str) -> list[str]:
+    """The masters' election znodes under `path`, in sequence order (the first leads).
+
+    Mesos 0.23 writes `info_<seq>` (protobuf), 1.x `json.info_<seq>`; a master that writes
+    both is counted once (its json node)."""
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import KazooException, NoNodeError
+
+    client = KazooClient(hosts=zk_hosts, timeout=2.0, connection_retry={"max_tries": 0})
+    try:
+        client.start(timeout=2.0)
+    except Exception:  # kazoo raises its own timeout types
+        raise NotYet(f"a ZooKeeper session with {zk_hosts}") from None
+    try:
+        children = client.get_children(path)
+    except NoNodeError:
+        children = []
+    except KazooException:
+        raise NotYet(f"the masters' znodes under {path}") from None
+    finally:
+        client.stop()
+        client.close()
+    json_nodes = [c for c in children if c.startswith("json.info_")]
+    nodes = json_nodes or [c for c in children if c.startswith("info_")]
+    return sorted(nodes, key=lambda c: c.rsplit("_", 1)[-1])
+
+
+@dataclass
+class MastersInZooKeeperProbe:
+    """Every master registered in ZooKeeper (its election znode), so exactly one leads."""
+
+    zk_hosts: str
+    path: str
+    expected: int
+    quorum: int
+    awaited: str = "every master registered in ZooKeeper"
+
+    def check(self) -> Ready:
+        nodes = masters_in_zookeeper(self.zk_hosts, self.path)
+        if len(nodes) < self.expected:
+            raise NotYet(f"every master registered in ZooKeeper ({len(nodes)} of "
+                         f"{self.expected}; the quorum is {self.quorum})")
+        return Ready(f"{len(nodes)} masters in ZooKeeper, {nodes[0]} leads")
+
+
+@dataclass
+class MarathonLeaderProbe:
+    """Every Marathon names the same leader (`/v2/leader`)."""
+
+    endpoints: list[str]
+    http: Http = field(default_factory=Http)
+    awaited: str = "one leader among the Marathons"
+
+    def check(self) -> Ready:
+        leaders = {}
+        for endpoint in self.endpoints:
+            answer = self.http.json(f"http://{endpoint}/v2/leader",
+                                    waiting=f"Marathon on {endpoint} to name its leader")
+            leaders[endpoint] = answer.get("leader") if isinstance(answer, dict) else None
+        named = set(leaders.values())
+        if len(named) != 1 or None in named:
+            raise NotYet(f"one leader among the Marathons ({leaders})")
+        return Ready(f"leader {named.pop()}")
+
+
+def master_role(http: Http, endpoint: str) -> str:
+    """`leader` or `follower`, from the master's own answer (307 to the leader: a follower)."""
+    for path in MASTER_STATE:
+        try:
+            answer = http.session.get(f"http://{endpoint}{path}", allow_redirects=False,
+                                      timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        except requests.RequestException:
+            return ""
+        if answer.status_code == 404:
+            continue
+        if answer.status_code in (301, 302, 307):
+            return "follower"
+        try:
+            state = answer.json()
+        except ValueError:
+            return ""
+        leading = "elected_time" in state or (state.get("pid") and
+                                               state.get("pid") == state.get("leader"))
+        return "leader" if leading else "follower"
+    return ""
+
+
+def marathon_leader(endpoint: str, *, http: Http | None = None) -> str | None:
+    try:
+        answer = (http or Http()).json(f"http://{endpoint}/v2/leader", waiting="leader")
+    except NotYet:
+        return None
+    return str(answer.get("leader")) if isinstance(answer, dict) else None

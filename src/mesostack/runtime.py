@@ -11,7 +11,7 @@ import functools
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -52,6 +52,7 @@ class ContainerInfo:
     started_at: str
     exit_code: int
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
+    engine: str | None = None  # the Docker endpoint it lives on (None: the usual one)
 
     @property
     def stack(self) -> str:
@@ -85,7 +86,7 @@ class PullProgress:
     total: int = 0
 
 
-def _info(container: Any) -> ContainerInfo:
+def _info(container: Any, key: str | None = None) -> ContainerInfo:
     attrs = container.attrs
     state = attrs.get("State", {})
     return ContainerInfo(
@@ -100,6 +101,7 @@ def _info(container: Any) -> ContainerInfo:
         exit_code=int(state.get("ExitCode", 0)),
         env=dict(item.split("=", 1) for item in attrs.get("Config", {}).get("Env") or []
                  if "=" in item),
+        engine=key,
     )
 
 
@@ -139,21 +141,31 @@ def _explain(exc: docker.errors.APIError) -> str:
 class Engine:
     """A connection to one Docker engine."""
 
-    def __init__(self, client: Any, endpoint: str) -> None:
+    def __init__(self, client: Any, endpoint: str, key: str | None = None) -> None:
         self._client = client
-        self.endpoint = endpoint
+        self.endpoint = endpoint  # for messages
+        self.key = key  # the stack file's `docker:` for its host; None: the usual engine
 
     @classmethod
-    def connect(cls, *, timeout: float = 60) -> Engine:
-        """The engine of the usual environment (DOCKER_HOST, ...), checked with a ping."""
+    def connect(cls, endpoint: str | None = None, *, timeout: float = 60) -> Engine:
+        """The engine at `endpoint` (unix://, tcp:// with TLS from DOCKER_TLS_VERIFY and
+        DOCKER_CERT_PATH, ssh://user@host), or the usual environment's; checked with a ping."""
+        shown = endpoint or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
         try:
-            client = docker.from_env(timeout=int(timeout))
+            if endpoint is None:
+                client = docker.from_env(timeout=int(timeout))
+            else:
+                client = docker.DockerClient(
+                    base_url=endpoint, timeout=int(timeout), tls=_tls_for(endpoint),
+                    use_ssh_client=endpoint.startswith("ssh://"),
+                )
             client.ping()
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            where = f" at {shown}" if endpoint else ""
             raise EngineUnreachable(
-                f"cannot reach the Docker engine: {_short(exc)}", hint=UNREACHABLE_HINT
+                f"cannot reach the Docker engine{where}: {_short(exc)}", hint=UNREACHABLE_HINT
             ) from None
-        return cls(client, os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT)
+        return cls(client, shown, endpoint)
 
     # --- facts ---------------------------------------------------------------------------------
 
@@ -234,21 +246,21 @@ class Engine:
         if role:
             label.append(f"{LABEL_ROLE}={role}")
         found = self._client.containers.list(all=True, filters={"label": label})
-        return [_info(c) for c in found]
+        return [_info(c, self.key) for c in found]
 
     @_engine_call("listing containers")
     def all_containers(self) -> list[ContainerInfo]:
-        return [_info(c) for c in self._client.containers.list(all=True)]
+        return [_info(c, self.key) for c in self._client.containers.list(all=True)]
 
     @_engine_call("listing containers")
     def containers_named(self, prefix: str) -> list[ContainerInfo]:
         found = self._client.containers.list(all=True, filters={"name": prefix})
-        return [_info(c) for c in found if _info(c).name.startswith(prefix)]
+        return [i for i in (_info(c, self.key) for c in found) if i.name.startswith(prefix)]
 
     @_engine_call("inspecting a container")
     def get(self, name_or_id: str) -> ContainerInfo | None:
         try:
-            return _info(self._client.containers.get(name_or_id))
+            return _info(self._client.containers.get(name_or_id), self.key)
         except docker.errors.NotFound:
             return None
 
@@ -331,33 +343,6 @@ class Engine:
             raise EngineUnreachable(f"the Docker engine stopped answering while following "
                                     f"{name}'s log: {_short(exc)}", hint=UNREACHABLE_HINT) from None
 
-    def follow_many(
-        self, names: list[str], *, tail: int | str = "all"
-    ) -> Iterator[tuple[str, str]]:
-        """(name, line) from several logs as they come, until every container stops."""
-        merged: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
-
-        def pump(name: str) -> None:
-            try:
-                for line in self.follow_logs(name, tail=tail):
-                    merged.put((name, line))
-            except BaseException as exc:  # handed to the reading thread, raised there
-                merged.put(exc)
-            finally:
-                merged.put(None)
-
-        for name in names:
-            threading.Thread(target=pump, args=(name,), daemon=True).start()
-        open_streams = len(names)
-        while open_streams:
-            item = merged.get()
-            if item is None:
-                open_streams -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
-
     def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
         """None when the engine starts a privileged container of `image`, else its refusal.
 
@@ -391,6 +376,76 @@ def _pull_hint(message: str) -> str | None:
     if "not found" in message or "manifest unknown" in message:
         return "check the image name and tag in stack.yaml; `docker login` for private registries"
     return None
+
+
+def _tls_for(endpoint: str) -> Any:
+    """docker's TLS settings for a tcp:// endpoint, by the Docker CLI's conventions."""
+    if not endpoint.startswith("tcp://") or not os.environ.get("DOCKER_TLS_VERIFY"):
+        return False
+    import docker.tls
+
+    cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+    return docker.tls.TLSConfig(
+        client_cert=(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")),
+        ca_cert=os.path.join(cert_path, "ca.pem"),
+        verify=True,
+    )
+
+
+class Engines:
+    """The Docker engines of a stack's hosts, one connection per distinct endpoint."""
+
+    def __init__(self, engines: Mapping[str | None, Engine]) -> None:
+        self._engines = dict(engines)
+
+    @classmethod
+    def connect(cls, endpoints: Iterable[str | None]) -> Engines:
+        return cls({endpoint: Engine.connect(endpoint) for endpoint in dict.fromkeys(endpoints)})
+
+    def __getitem__(self, endpoint: str | None) -> Engine:
+        return self._engines[endpoint]
+
+    def all(self) -> list[Engine]:
+        return list(self._engines.values())
+
+    def containers(self, *, stack: str | None = None) -> list[ContainerInfo]:
+        """Our containers on every engine (one engine reached twice is listed once)."""
+        seen: dict[str, ContainerInfo] = {}
+        for engine in self._engines.values():
+            for info in engine.containers(stack=stack):
+                seen.setdefault(info.id, info)
+        return list(seen.values())
+
+    def engine_of(self, container: ContainerInfo) -> Engine:
+        return self._engines.get(container.engine) or next(iter(self._engines.values()))
+
+    def follow_many(
+        self, containers: list[ContainerInfo], *, tail: int | str = "all"
+    ) -> Iterator[tuple[str, str]]:
+        """(name, line) from several logs as they come, until every container stops."""
+        merged: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
+
+        def pump(container: ContainerInfo) -> None:
+            name = container.name
+            try:
+                for line in self.engine_of(container).follow_logs(name, tail=tail):
+                    merged.put((name, line))
+            except BaseException as exc:  # handed to the reading thread, raised there
+                merged.put(exc)
+            finally:
+                merged.put(None)
+
+        for container in containers:
+            threading.Thread(target=pump, args=(container,), daemon=True).start()
+        open_streams = len(containers)
+        while open_streams:
+            item = merged.get()
+            if item is None:
+                open_streams -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
 
 
 def _restart_policy(name: str) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def test_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
         ("master:\n  quroum: 1\n", "stack.yaml:2: unknown key `master.quroum`; did you mean"),
         ("host_ip: 300.1.1.1\n", "stack.yaml:1: host_ip: '300.1.1.1' is not an IPv4 address"),
         ("zookeeper: [\n", "stack.yaml:2:1: YAML syntax error"),
-        ("master:\n  quorum: 3\n", "stack.yaml:2: master.quorum: 3 is more than"),
+        ("master:\n  quorum: 3\n", "stack.yaml:2: master.quorum: 3 doesn't fit 1 master(s)"),
     ],
 )
 def test_bad_stack_file_exits_2(text: str, expected: str, tmp_path: Path,

@@ -360,7 +360,7 @@ def test_unknown_key_without_a_close_one_lists_the_valid_keys() -> None:
     rest = at_line(error("name: x\nzzz: 1\n"), 2)
     assert rest.startswith("unknown key `zzz`; valid keys here: ")
     listed = rest.split(": ", 1)[1].split(", ")
-    assert set(listed) == {"name", "host_ip", "zookeeper", "master", "slave", "marathon",
+    assert set(listed) == {"name", "host_ip", "hosts", "zookeeper", "master", "slave", "marathon",
                            "agent"}
 
 
@@ -412,8 +412,8 @@ def test_quorum_zero() -> None:
 
 def test_quorum_more_than_the_masters() -> None:
     rest = at_line(error("name: x\nmaster:\n  image: m\n  quorum: 2\n"), 4)
-    assert rest.startswith("master.quorum: 2 is more than the 1 master(s) of this stack")
-    assert "at most the number of masters" in rest
+    assert rest.startswith("master.quorum: 2 doesn't fit 1 master(s)")
+    assert "at most all of them" in rest
 
 
 @pytest.mark.parametrize("host_ip", ["1.2.3", "localhost", "'::1'", "fe80::1", "1.2.3.256",
@@ -566,7 +566,7 @@ def test_to_yaml_round_trips(text: str) -> None:
     written = to_yaml(cfg)
     assert parse(written) == cfg
     data = yaml.safe_load(written)
-    assert list(data) == ["name", "host_ip", "zookeeper", "master", "slave", "marathon"]
+    assert list(data) == ["name", "host_ip", "hosts", "zookeeper", "master", "slave", "marathon"]
 
 
 def test_to_yaml_writes_every_key() -> None:
@@ -582,7 +582,7 @@ def test_json_schema_shape() -> None:
     assert isinstance(schema, dict)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert set(schema["properties"]) == {
-        "name", "host_ip", "zookeeper", "master", "slave", "agent", "marathon"}
+        "name", "host_ip", "hosts", "zookeeper", "master", "slave", "agent", "marathon"}
     assert schema["properties"]["agent"]["description"] == "Another name for `slave`."
 
 

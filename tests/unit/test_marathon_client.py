@@ -863,7 +863,7 @@ def test_the_recorded_queue_names_every_declined_resource(
 
     assert caught.value.message == (
         "app /foo can't be placed: no agent has enough cpus or mem or disk "
-        "(it asks cpus 0.5, mem 128, disk 0; free: no agent)")
+        "(it asks cpus 0.5, mem 128, disk 0)")
 
 
 @pytest.mark.parametrize(("needs", "short"), [

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mesostack.config import LoadedConfig
     from mesostack.plan import Plan
-    from mesostack.runtime import Engine
+    from mesostack.runtime import Engine, Engines
 
 
 @dataclass
@@ -39,6 +39,9 @@ class Options:
             host_ip, how = config.host_ip, "from the stack file"
         source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
         where = f"stack {config.name} from {source}; host_ip {host_ip} ({how})"
+        if config.hosts:
+            where = f"stack {config.name} from {source}; hosts " + ", ".join(
+                f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
         return build(config, host_ip), where
 
 
@@ -46,3 +49,12 @@ def engine() -> Engine:
     from mesostack.runtime import Engine
 
     return Engine.connect()
+
+
+def engines(options: Options, *, also_default: bool = False) -> Engines:
+    """The engines of the stack's hosts (the usual one for a stack without `hosts:`)."""
+    from mesostack.runtime import Engines
+
+    plan, _ = options.plan()
+    endpoints = plan.docker_endpoints
+    return Engines.connect([None, *endpoints] if also_default else endpoints)

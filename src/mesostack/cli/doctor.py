@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engine
+from mesostack.cli._common import Options, engines
 
 
 @click.command()
@@ -15,7 +15,7 @@ def doctor(options: Options) -> int:
 
     plan, where = options.plan()
     console.info(where)
-    found = checks.doctor(plan, engine())
+    found = checks.doctor(plan, engines(options))
     console.checks_table([(c.name, c.verdict.value, c.found, c.fix) for c in found])
     failed = [c for c in found if c.blocking]
     if failed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engine
+from mesostack.cli._common import Options, engines
 
 
 @click.command()
@@ -19,9 +19,9 @@ def down(options: Options, purge: bool, grace: int) -> None:
     config = options.load().config
     stack = config.name
     data_dirs = [d for d in (config.component(r).data_dir for r in config.ROLES) if d]
-    docker = engine()
+    docker = engines(options)
     with console.progress(f"mesostack down: {stack}") as report:
-        done = orchestrator.down(stack, engine=docker, purge=purge, data_dirs=data_dirs,
+        done = orchestrator.down(stack, engines=docker, purge=purge, data_dirs=data_dirs,
                                  grace=grace, report=report)
     for agent in done.unreachable_agents:
         console.warn(f"agent {agent} did not answer; its task containers (named mesos-*) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engine
+from mesostack.cli._common import Options, engines
 from mesostack.errors import InputError, MesostackError
 
 ROLES = ("zookeeper", "master", "slave", "marathon")
@@ -27,21 +27,23 @@ def logs(options: Options, component: str | None, follow: bool, tail: str) -> No
     if role is not None and role.rstrip("0123456789").rstrip("-") not in ROLES:
         raise InputError(f"no component {component!r}: choose one of {', '.join(ROLES)}, agent")
     stack = options.stack_name()
-    docker = engine()
+    docker = engines(options)
     containers = [c for c in docker.containers(stack=stack)
-                  if role is None or c.role == role or c.name == f"{stack}-{role}"]
+                  if role is None or c.name == f"{stack}-{role}"
+                  or (c.role == role and not role[-1].isdigit())]
     if not containers:
         what = f"a {component} container" if component else "containers"
         raise MesostackError(f"stack {stack} has no {what}", hint="run `mesostack up` first")
-    containers.sort(key=lambda c: ROLES.index(c.role) if c.role in ROLES else len(ROLES))
+    containers.sort(key=lambda c: (ROLES.index(c.role) if c.role in ROLES else len(ROLES),
+                                   c.name))
     prefix = len(containers) > 1
     if not follow:
         for c in containers:
-            text = docker.logs(c.name, tail=lines)
+            text = docker.engine_of(c).logs(c.name, tail=lines)
             console.result("".join(f"{c.name} | {line}\n" for line in text.splitlines())
                            if prefix else text)
         return
-    for name, line in docker.follow_many([c.name for c in containers], tail=lines):
+    for name, line in docker.follow_many(containers, tail=lines):
         console.result(f"{name} | {line}" if prefix else line)
 
 

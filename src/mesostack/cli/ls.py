@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import engine
+from mesostack.cli._common import Options, engines
 
 
 @click.command(name="ls")
-def ls() -> None:
+@click.pass_obj
+def ls(options: Options) -> None:
     """List the stacks on the Docker engine (name, components, ready or not)."""
     from mesostack import console, orchestrator
 
-    stacks = orchestrator.list_stacks(engine=engine())
+    stacks = orchestrator.list_stacks(engines=engines(options, also_default=True))
     if not stacks:
         console.info("no stacks on this engine")
         return

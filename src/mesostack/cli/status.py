@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engine
+from mesostack.cli._common import Options, engines
 
 
 @click.command()
@@ -16,7 +16,7 @@ def status(options: Options, output: str) -> int:
     from mesostack import console, orchestrator
 
     stack = options.stack_name()
-    look = orchestrator.status(stack, engine=engine())
+    look = orchestrator.status(stack, engines=engines(options))
     if output == "json":
         console.status_json(look)
     elif not look.components:

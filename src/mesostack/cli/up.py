@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engine
+from mesostack.cli._common import Options, engines
 
 PULL_POLICIES = ("missing", "always", "never")
 
@@ -31,9 +31,9 @@ def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: 
     from mesostack import console, orchestrator
     from mesostack.events import PullPolicy
 
-    docker = engine()
+    docker = engines(options)
     with console.progress(f"mesostack up: {plan.stack}") as report:
-        done = orchestrator.up(plan, engine=docker, pull=PullPolicy(pull),
+        done = orchestrator.up(plan, engines=docker, pull=PullPolicy(pull),
                                timeout=timeout, report=report)
     changed = f"{len(done.changed)} changed" if done.changed else "nothing changed"
     console.info(f"stack {plan.stack} ready in {done.seconds:.1f} s ({changed})")
