@@ -373,6 +373,9 @@ class StackConfig(_Model):
                     where = f"{role}.on"
                 if key in seen:
                     address = f"{place.ip or 'host_ip'}:{port}"
+                    other_role = not seen[key].startswith(role)
+                    if other_role and "port" in self.component(role).model_fields_set:
+                        where = f"{role}.port"
                     raise ValueError(
                         f"{where}: {address} would be used twice ({seen[key]} and "
                         f"{role}{f' {place.index}' if place.of > 1 else ''}); "

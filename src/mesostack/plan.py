@@ -268,4 +268,14 @@ def docker_run(spec: ContainerSpec, *, show_secrets: bool = False) -> str:
 
 
 def dry_run(plan: Plan, *, show_secrets: bool = False) -> str:
-    return "".join(docker_run(spec, show_secrets=show_secrets) + "\n" for spec in plan.specs)
+    """One `docker run` line per container in start order; with `hosts:`, grouped by host
+    under a `# host NAME IP (docker ENDPOINT)` comment (start order within each group)."""
+    if not any(spec.host for spec in plan.specs):
+        return "".join(docker_run(spec, show_secrets=show_secrets) + "\n" for spec in plan.specs)
+    lines: list[str] = []
+    for host in dict.fromkeys(spec.host for spec in plan.specs):
+        specs = [spec for spec in plan.specs if spec.host == host]
+        where = f" (docker {specs[0].docker})" if specs[0].docker else ""
+        lines.append(f"# host {host} {specs[0].host_ip}{where}")
+        lines += [docker_run(spec, show_secrets=show_secrets) for spec in specs]
+    return "".join(line + "\n" for line in lines)

@@ -620,3 +620,52 @@ def test_json_schema_accepts_the_testbed_example() -> None:
 def test_json_schema_refuses_invalid_files(data: dict[str, Any]) -> None:
     validator = _schema_validator()
     assert list(validator.iter_errors(data)) != []
+
+
+HOSTS3 = ("hosts:\n  - {name: n1, ip: 127.0.0.1}\n  - {name: n2, ip: 127.0.0.2}\n"
+          "  - {name: n3, ip: 127.0.0.3}\n")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (HOSTS3 + "master: {count: 3, quorum: 1}\n",
+     "stack.yaml:5: master.quorum: 1 doesn't fit 3 master(s)"),
+    (HOSTS3 + "master: {count: 3, quorum: 4}\n",
+     "stack.yaml:5: master.quorum: 4 doesn't fit 3 master(s)"),
+    (HOSTS3 + "master: {on: [n1, n9]}\n",
+     "stack.yaml:5: master.on: unknown host 'n9' (hosts: n1, n2, n3)"),
+    ("master: {on: [n1]}\n", "stack.yaml:1: master.on: unknown host 'n1' (hosts: none"),
+    (HOSTS3 + "master: {on: [n1, n1]}\n",
+     "stack.yaml:5: master.on: 127.0.0.1:5050 would be used twice (master 1 and master 2)"),
+    (HOSTS3 + "master: {count: 4}\n",
+     "stack.yaml:5: master.count: 127.0.0.1:5050 would be used twice (master 1 and master 4)"),
+    (HOSTS3 + "zookeeper: {on: [n1]}\nmaster: {on: [n1], port: 2181}\n",
+     "stack.yaml:6: master.port: 127.0.0.1:2181 would be used twice (zookeeper and master)"),
+    ("master: {count: 3}\n", "stack.yaml:1: master.count: host_ip:5050 would be used twice"),
+    (HOSTS3 + "zookeeper: {count: 2}\n", "stack.yaml:5: zookeeper.count: an ensemble of 2"),
+    (HOSTS3 + "master: {count: 2, on: [n1, n2]}\n",
+     "stack.yaml:5: master.on: give either `count` or `on`, not both"),
+    (HOSTS3 + "host_ip: 127.0.0.1\n", "stack.yaml:5: host_ip: with `hosts:`, each host's ip"),
+    ("hosts:\n  - {name: a, ip: 127.0.0.1}\n  - {name: a, ip: 127.0.0.2}\n",
+     "stack.yaml:3: hosts.1.name: 'a' is also hosts.0"),
+    ("hosts:\n  - {name: a, ip: 127.0.0.1}\n  - {name: b, ip: 127.0.0.1}\n",
+     "stack.yaml:3: hosts.1.ip: 127.0.0.1 is also host 'a''s"),
+    ("hosts:\n  - {name: a, ip: 127.0.0.1, docker: 'http://x'}\n",
+     "stack.yaml:2: hosts.0.docker: 'http://x': a Docker endpoint is unix://, tcp:// or ssh://"),
+])
+def test_bad_ha_input_names_the_field(text: str, expected: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse(text)
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(expected), str(caught.value)
+
+
+def test_ha_defaults_and_warnings() -> None:
+    config = parse(HOSTS3 + "zookeeper: {count: 3}\nmaster: {count: 3}\n")
+    assert config.quorum == 2 and config.master.quorum == 2
+    assert config.warnings() == []
+    even = parse(HOSTS3 + "master: {count: 2}\n")
+    assert even.quorum == 2
+    assert any("2 masters" in w for w in even.warnings())
+    assert any("single point of failure" in w for w in even.warnings())
+    on = parse(HOSTS3 + "slave:\n  on: [n2, n3]\n")  # YAML 1.1's `on` is a key, not `true`
+    assert [p.host for p in on.placements("slave")] == ["n2", "n3"]

@@ -153,3 +153,51 @@ def test_the_repositorys_stack_file_is_the_built_in_default() -> None:
     testbed = parse((root / "examples" / "testbed.yaml").read_text())
     assert testbed.host_ip == "127.0.0.1" and testbed.slave.privileged is False
     assert all(testbed.component(r.value).image.startswith("127.0.0.1:5000/") for r in Role)
+
+
+HA = """
+hosts:
+  - {name: n1, ip: 10.0.0.1}
+  - {name: n2, ip: 10.0.0.2, docker: "ssh://root@10.0.0.2"}
+  - {name: n3, ip: 10.0.0.3, docker: "tcp://10.0.0.3:2376"}
+zookeeper: {count: 3}
+master: {count: 3}
+slave: {on: [n2, n3]}
+marathon: {on: [n1, n2]}
+"""
+
+
+def test_an_ha_stack_lists_the_whole_ensemble_everywhere() -> None:
+    plan = build(parse(HA), "ignored")
+    names = [s.name for s in plan.specs]
+    assert names == [
+        "mesostack-zookeeper-1", "mesostack-zookeeper-2", "mesostack-zookeeper-3",
+        "mesostack-master-1", "mesostack-master-2", "mesostack-master-3",
+        "mesostack-slave-1", "mesostack-slave-2", "mesostack-marathon-1", "mesostack-marathon-2"]
+    zk = "zk://10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181"
+    for spec in plan.of(Role.ZOOKEEPER):
+        assert dict(spec.env)["SERVERS"] == "10.0.0.1,10.0.0.2,10.0.0.3"
+        assert dict(spec.env)["MYID"] == str(spec.index)
+    for spec in plan.of(Role.MASTER):
+        assert dict(spec.env)["MESOS_ZK"] == zk + "/mesos"
+        assert dict(spec.env)["MESOS_QUORUM"] == "2"  # a majority by default
+        assert dict(spec.env)["MESOS_IP"] == spec.host_ip
+    assert [s.host for s in plan.of(Role.SLAVE)] == ["n2", "n3"]
+    assert [s.docker for s in plan.of(Role.SLAVE)] == ["ssh://root@10.0.0.2", "tcp://10.0.0.3:2376"]
+    assert all(dict(s.env)["MARATHON_ZK"] == zk + "/marathon" for s in plan.of(Role.MARATHON))
+    assert set(plan.spec(Role.SLAVE).depends_on) == {s.name for s in plan.of(Role.MASTER)}
+    assert [[s.role for s in stage] for stage in plan.stages()] == [
+        [Role.ZOOKEEPER] * 3, [Role.MASTER] * 3, [Role.SLAVE] * 2 + [Role.MARATHON] * 2]
+    labels = dict(plan.specs[1].labels)
+    assert labels["io.mesostack.host"] == "n2" and labels["io.mesostack.index"] == "2"
+
+
+def test_an_ha_dry_run_is_grouped_by_host() -> None:
+    text = dry_run(build(parse(HA), "ignored"))
+    headers = [line for line in text.splitlines() if line.startswith("#")]
+    assert headers == ["# host n1 10.0.0.1", "# host n2 10.0.0.2 (docker ssh://root@10.0.0.2)",
+                       "# host n3 10.0.0.3 (docker tcp://10.0.0.3:2376)"]
+    n2 = text.split(headers[1])[1].split(headers[2])[0].strip().splitlines()
+    assert [line.split()[4] for line in n2] == [
+        "mesostack-zookeeper-2", "mesostack-master-2", "mesostack-slave-1",
+        "mesostack-marathon-2"]

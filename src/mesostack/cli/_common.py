@@ -16,11 +16,20 @@ class Options:
     """Global options, shared through click's context object."""
 
     file: str | None = None
+    _loaded: LoadedConfig | None = None
 
     def load(self) -> LoadedConfig:
-        from mesostack.config import load
+        """The stack file, loaded once; its warnings (e.g. an even number of masters) are
+        printed then."""
+        if self._loaded is None:
+            import click
 
-        return load(self.file)
+            from mesostack.config import load
+
+            self._loaded = load(self.file)
+            for warning in self._loaded.config.warnings():
+                click.echo(f"mesostack: warning: {warning}", err=True)
+        return self._loaded
 
     def stack_name(self) -> str:
         return self.load().config.name
