@@ -84,8 +84,10 @@ def cli_env() -> dict[str, str]:
 
 def all_container_ids(client: docker.DockerClient) -> set[str]:
     """Every container on the engine, unfiltered (not through the code under test)."""
+    env = {k: v for k, v in os.environ.items()  # this machine's engine, on its socket
+           if k not in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")}
     output = subprocess.run(["docker", "ps", "-aq", "--no-trunc"], capture_output=True,
-                            text=True, check=True).stdout
+                            text=True, check=True, env=env).stdout
     return set(output.split())
 
 

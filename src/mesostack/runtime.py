@@ -155,10 +155,17 @@ class Engine:
             if endpoint is None:
                 client = docker.from_env(timeout=int(timeout))
             else:
-                client = docker.DockerClient(
-                    base_url=endpoint, timeout=int(timeout), tls=_tls_for(endpoint),
-                    use_ssh_client=endpoint.startswith("ssh://"),
-                )
+                tls = _tls_for(endpoint)
+                # requests lets $REQUESTS_CA_BUNDLE/$CURL_CA_BUNDLE override a session's own CA
+                # (the engine's, here): keep them out while connecting, and out of the session.
+                with _without_env("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if tls else (
+                        contextlib.nullcontext()):
+                    client = docker.DockerClient(
+                        base_url=endpoint, timeout=int(timeout), tls=tls,
+                        use_ssh_client=endpoint.startswith("ssh://"),
+                    )
+                if tls:
+                    client.api.trust_env = False
             client.ping()
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             where = f" at {shown}" if endpoint else ""
@@ -376,6 +383,15 @@ def _pull_hint(message: str) -> str | None:
     if "not found" in message or "manifest unknown" in message:
         return "check the image name and tag in stack.yaml; `docker login` for private registries"
     return None
+
+
+@contextlib.contextmanager
+def _without_env(*names: str) -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _tls_for(endpoint: str) -> Any:
