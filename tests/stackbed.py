@@ -65,15 +65,15 @@ class Stack:
         )
 
     def containers(self) -> dict[str, Any]:
-        found = self.client.containers.list(
+        found = self.client.containers.list(ignore_removed=True,
             all=True, filters={"label": f"io.mesostack.stack={self.name}"})
         return {c.labels["io.mesostack.role"]: c for c in found}
 
     def remove_all(self) -> None:
-        for container in self.client.containers.list(
+        for container in self.client.containers.list(ignore_removed=True,
                 all=True, filters={"label": f"io.mesostack.stack={self.name}"}):
             container.remove(force=True)
-        for container in self.client.containers.list(
+        for container in self.client.containers.list(ignore_removed=True,
                 all=True, filters={"label": f"{TEST_LABEL}={self.run_id}"}):
             container.remove(force=True)
 

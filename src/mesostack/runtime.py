@@ -252,17 +252,22 @@ class Engine:
         label = [f"{LABEL_STACK}={stack}" if stack else LABEL_STACK]
         if role:
             label.append(f"{LABEL_ROLE}={role}")
-        found = self._client.containers.list(all=True, filters={"label": label})
+        found = self._list(filters={"label": label})
         return [_info(c, self.key) for c in found]
 
     @_engine_call("listing containers")
     def all_containers(self) -> list[ContainerInfo]:
-        return [_info(c, self.key) for c in self._client.containers.list(all=True)]
+        return [_info(c, self.key) for c in self._list()]
 
     @_engine_call("listing containers")
     def containers_named(self, prefix: str) -> list[ContainerInfo]:
-        found = self._client.containers.list(all=True, filters={"name": prefix})
+        found = self._list(filters={"name": prefix})
         return [i for i in (_info(c, self.key) for c in found) if i.name.startswith(prefix)]
+
+    def _list(self, filters: Mapping[str, Any] | None = None) -> list[Any]:
+        """Containers, all states; one removed while being listed is left out."""
+        return list(self._client.containers.list(all=True, filters=dict(filters or {}),
+                                                 ignore_removed=True))
 
     @_engine_call("inspecting a container")
     def get(self, name_or_id: str) -> ContainerInfo | None:

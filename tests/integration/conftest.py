@@ -77,7 +77,7 @@ class TestBed:
         return container
 
     def containers(self) -> list[Container]:
-        found: list[Container] = self.client.containers.list(
+        found: list[Container] = self.client.containers.list(ignore_removed=True,
             all=True, filters={"label": f"{TEST_LABEL}={self.run_id}"}
         )
         return found

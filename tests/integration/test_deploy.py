@@ -116,7 +116,7 @@ def test_tutorial_app_lifecycle(stack: Stack, tmp_path: Path,
     }
     result = stack.cli("deploy", write(tmp_path, "docker-0.json", docker_app))
     assert result.returncode == 0, result.stderr
-    siblings = [c.name for c in docker_client.containers.list(
+    siblings = [c.name for c in docker_client.containers.list(ignore_removed=True,
         filters={"label": f"{TEST_LABEL}={stack.run_id}"})]
     assert len(siblings) == 1 and siblings[0].startswith("mesos-")
 

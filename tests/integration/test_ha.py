@@ -37,7 +37,7 @@ def ha(request: pytest.FixtureRequest, docker_client: docker.DockerClient,
         yield stack
     finally:
         if failed():
-            for container in docker_client.containers.list(
+            for container in docker_client.containers.list(ignore_removed=True,
                     all=True, filters={"label": f"io.mesostack.stack={stack.name}"}):
                 print(f"--- {container.name} ---\n"
                       f"{container.logs(tail=30).decode(errors='replace')}")
@@ -121,8 +121,8 @@ def test_up_names_the_quorum_when_masters_cannot_start(
     try:
         for index in (2, 3):
             name = f"{ha.name}-master-{index}"
-            wait_until(lambda n=name: n in {c.name for c in docker_client.containers.list()}
-                       or None, timeout=60, what=f"container {name}")
+            wait_until(lambda n=name: n in {c.name for c in docker_client.containers.list(
+                ignore_removed=True)} or None, timeout=60, what=f"container {name}")
             docker_client.containers.get(name).kill()
         _, stderr = process.communicate(timeout=90)
     finally:
@@ -131,5 +131,27 @@ def test_up_names_the_quorum_when_masters_cannot_start(
     errors = [line for line in stderr.splitlines() if line.startswith("mesostack: error:")]
     assert len(errors) == 1, stderr
     assert "the masters need a quorum of 2 of 3 up" in errors[0]
-    assert "slave" not in {c.labels["io.mesostack.role"] for c in docker_client.containers.list(
-        all=True, filters={"label": f"io.mesostack.stack={ha.name}"})}
+    left = docker_client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"io.mesostack.stack={ha.name}"})
+    assert "slave" not in {c.labels["io.mesostack.role"] for c in left}
+
+
+def test_two_marathons_elect_one_leader(docker_client: docker.DockerClient,
+                                        tmp_path: Path) -> None:
+    stack = Stack(docker_client, tmp_path, "modern")
+    del stack.config["host_ip"]
+    stack.config["hosts"] = HOSTS[:2]
+    stack.config["marathon"]["on"] = ["n1", "n2"]
+    stack.write()
+    try:
+        up = stack.cli("up")
+        assert up.returncode == 0, up.stderr
+        assert "marathons  ready" in up.stderr
+        marathons = by_role(status(stack), "marathon")
+        assert sorted(m["leadership"] for m in marathons) == ["follower", "leader"]
+        follower = next(m for m in marathons if m["leadership"] == "follower")
+        deployed = stack.cli("deploy", str(EXAMPLES / "basic-0.json"),
+                             "--marathon", follower["url"])  # it proxies to the leader
+        assert deployed.returncode == 0, deployed.stderr
+    finally:
+        stack.remove_all()

@@ -83,7 +83,7 @@ def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClien
             "image": IMAGES["task"], "network": "HOST",
             "parameters": [{"key": "label", "value": f"{TEST_LABEL}={stack.run_id}"}]}},
     })
-    wait_until(lambda: [c for c in docker_client.containers.list(
+    wait_until(lambda: [c for c in docker_client.containers.list(ignore_removed=True,
         filters={"label": f"{TEST_LABEL}={stack.run_id}"}) if c.name.startswith("mesos-")],
         timeout=60, what="the Docker task's container")
 
