@@ -38,6 +38,7 @@ from common import (
     call,
     connect_zk,
     env_seconds,
+    exit_on_sigterm,
     json_response,
     leading_master,
     log,
@@ -369,6 +370,7 @@ def parse_resources(text: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    exit_on_sigterm(C)
     agent = Agent()
     log(C, f"Agent started on {agent.ip}:{agent.port}, {'legacy' if LEGACY else 'modern'} "
            f"generation, resources {agent.resources}")

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -58,6 +59,17 @@ def die(component: str, message: str) -> None:
     print(f"F{dt.datetime.now():%m%d %H:%M:%S.%f} {component}] {message}", file=sys.stderr,
           flush=True)
     os._exit(1)
+
+
+def exit_on_sigterm(component: str) -> None:
+    """As PID 1 in a container a process ignores SIGTERM unless it handles it; the real
+    daemons stop on it, so the stand-ins do too (`docker stop` then takes no grace period)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        log(component, "Received SIGTERM; shutting down")
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def iso_now() -> str:

@@ -32,6 +32,7 @@ from common import (
     die,
     encode_master_info,
     env_seconds,
+    exit_on_sigterm,
     json_response,
     leading_master,
     log,
@@ -363,6 +364,7 @@ class Master:
 
 
 def main() -> None:
+    exit_on_sigterm(C)
     master = Master()
     log(C, f"Master {master.id} ({master.hostname}) started on {master.ip}:{master.port}, "
            f"{'legacy' if LEGACY else 'modern'} generation, version {VERSION}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,12 +10,13 @@ if TYPE_CHECKING:
     from mesostack.runtime import Engine, Engines
 
 
-@dataclass
 class Options:
-    """Global options, shared through click's context object."""
+    """Global options, shared through click's context object (a plain class: `dataclasses`
+    would import `inspect`, a tenth of `mesostack --help`'s start-up)."""
 
-    file: str | None = None
-    _loaded: LoadedConfig | None = None
+    def __init__(self, file: str | None = None) -> None:
+        self.file = file
+        self._loaded: LoadedConfig | None = None
 
     def load(self) -> LoadedConfig:
         """The stack file, loaded once; its warnings (e.g. an even number of masters) are

@@ -1,0 +1,268 @@
+"""mesostack's speed, measured against baselines in the same run on the test bed.
+
+    .venv/bin/python benchmarks/run.py [--stack examples/testbed.yaml] [--only B1,B4]
+
+Needs the test bed (`bash scripts/test` sets it up): the engine, the local registry's images,
+and ports 2181/5050/5051/8080 free on 127.0.0.x. Prints one table; ratios come from this run
+only (the machine is shared and noisy, so absolute numbers move between runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import yaml
+
+from mesostack import probes
+from mesostack.config import parse
+from mesostack.orchestrator import probe_for
+from mesostack.plan import ContainerSpec, Plan, Role, build, docker_run
+from mesostack.runtime import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+ENV = {**os.environ, "NO_COLOR": "1", "MESOSTACK_FILE": ""}
+
+
+@dataclass
+class Row:
+    name: str
+    what: str
+    measured: str
+    baseline: str
+    result: str
+    goal: str
+    ok: bool
+
+
+def cli(stack: Path, *args: str, check: bool = True) -> float:
+    """Seconds one `mesostack` command takes, as a user runs it."""
+    start = time.perf_counter()
+    done = subprocess.run([PYTHON, "-m", "mesostack", "-f", str(stack), *args],
+                          capture_output=True, text=True, env=ENV, check=False)
+    took = time.perf_counter() - start
+    if check and done.returncode != 0:
+        raise SystemExit(f"mesostack {' '.join(args)} failed:\n{done.stderr}")
+    return took
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def plan_of(stack: Path) -> Plan:
+    return build(parse(stack.read_text(), source=str(stack)), "127.0.0.1")
+
+
+def remove(engine: Engine, plan: Plan) -> None:
+    for spec in plan.specs:
+        engine.remove(spec.name, grace=0)
+
+
+def ready_every(spec: ContainerSpec, master: str, interval: float, deadline: float) -> None:
+    probes.wait(probe_for(spec, master), deadline=deadline, interval=interval)
+
+
+def by_hand(engine: Engine, plan: Plan, *, interval: float) -> float:
+    """The critical path: each stage started by hand once the previous one is ready."""
+    master = plan.endpoints(Role.MASTER)
+    start = time.perf_counter()
+    deadline = time.monotonic() + 120
+    for stage in plan.stages():
+        for spec in stage:
+            engine.create_and_start(spec)
+        threads = [threading.Thread(target=ready_every, args=(s, master, interval, deadline))
+                   for s in stage]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return time.perf_counter() - start
+
+
+def as_script(plan: Plan) -> float:
+    """The tutorial as a script: each `docker run` line, then a readiness poll every second."""
+    master = plan.endpoints(Role.MASTER)
+    start = time.perf_counter()
+    for spec in plan.specs:
+        subprocess.run(shlex.split(docker_run(spec, show_secrets=True)), check=True,
+                       capture_output=True)
+        ready_every(spec, master, 1.0, time.monotonic() + 120)
+    return time.perf_counter() - start
+
+
+def b1() -> Row:
+    def help_() -> float:
+        start = time.perf_counter()
+        subprocess.run([str(Path(PYTHON).parent / "mesostack"), "--help"], capture_output=True,
+                       check=True)
+        return time.perf_counter() - start
+
+    def click_() -> float:
+        start = time.perf_counter()
+        subprocess.run([PYTHON, "-c", "import click"], capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    ours, base = median_of(10, help_), median_of(10, click_)
+    return Row("B1", "`mesostack --help` cold start", f"{ours * 1000:.0f} ms",
+               f"{base * 1000:.0f} ms (python -c 'import click')", f"{ours / base:.2f}x",
+               "<= 1.5x", ours / base <= 1.5)
+
+
+def b2(stack: Path, engine: Engine, *, name: str = "B2") -> tuple[Row, float]:
+    plan = plan_of(stack)
+    cli(stack, "down", "--grace", "0")
+    ours = cli(stack, "up")
+    cli(stack, "down", "--grace", "0")
+    critical = by_hand(engine, plan, interval=0.02)
+    remove(engine, plan)
+    overhead = ours - critical
+    if name == "B5":
+        return Row(name, "", f"{ours:.2f} s", f"{critical:.2f} s", f"+{overhead:.2f} s", "",
+                   True), overhead
+    script = as_script(plan)
+    remove(engine, plan)
+    ok = overhead <= 0.7 and ours / script <= 0.65
+    return Row(name, "`up` to ready", f"{ours:.2f} s",
+               f"critical path {critical:.2f} s; script {script:.2f} s",
+               f"+{overhead:.2f} s; {ours / script:.2f}x the script",
+               "<= +0.7 s and <= 0.65x", ok), overhead
+
+
+def b3(stack: Path, engine: Engine) -> Row:
+    plan = plan_of(stack)
+    cli(stack, "up")
+    ours = cli(stack, "down")
+    cli(stack, "up")
+    start = time.perf_counter()
+    subprocess.run(["docker", "rm", "-f", *(s.name for s in plan.specs)], check=True,
+                   capture_output=True)
+    floor = time.perf_counter() - start
+    return Row("B3", "`down`, single-node stack", f"{ours:.2f} s",
+               f"{floor:.2f} s (docker rm -f)", f"{ours / floor:.2f}x", "<= 1.5x",
+               ours / floor <= 1.5)
+
+
+def b4(stack: Path, tmp: Path) -> Row:
+    cli(stack, "up")
+    success: dict[str, float] = {}
+    attached = threading.Event()
+
+    def listen() -> None:
+        with requests.get("http://127.0.0.1:8080/v2/events", stream=True, timeout=(2, 300),
+                          headers={"Accept": "text/event-stream"}) as answer:
+            attached.set()
+            for line in answer.iter_lines(chunk_size=1):
+                if line.startswith(b"data:"):
+                    event = json.loads(line[5:])
+                    if event.get("eventType") == "deployment_success":
+                        success[event["id"]] = time.perf_counter()
+
+    threading.Thread(target=listen, daemon=True).start()
+    attached.wait(10)
+    lags = []
+    for index in range(10):
+        app = tmp / f"b4-{index}.json"
+        app.write_text(json.dumps({"id": f"b4-{index}", "cmd": "sleep 600", "cpus": 0.01,
+                                   "mem": 8, "instances": 1}))
+        done = subprocess.run([PYTHON, "-m", "mesostack", "-f", str(stack), "deploy", str(app)],
+                              capture_output=True, text=True, env=ENV, check=True)
+        returned = time.perf_counter()
+        deployment = done.stderr.split("(deployment ", 1)[1].split(")", 1)[0]
+        time.sleep(0.05)
+        if deployment in success:
+            lags.append(returned - success[deployment])
+    cli(stack, "down", "--grace", "0")
+    lag = statistics.median(lags) if lags else float("inf")
+    return Row("B4", "`deploy`: return after deployment_success", f"{lag * 1000:.0f} ms",
+               f"median of {len(lags)} deploys", f"{lag * 1000:.0f} ms", "<= 100 ms",
+               lag <= 0.1)
+
+
+def with_agents(stack: Path, count: int, tmp: Path) -> Path:
+    config = yaml.safe_load(stack.read_text())
+    config.pop("host_ip", None)
+    config["name"] = f"{config.get('name', 'mesostack')}-agents"
+    config["hosts"] = [{"name": f"a{i}", "ip": f"127.0.0.{i}"} for i in range(1, count + 1)]
+    for role in ("zookeeper", "master", "marathon"):
+        config.setdefault(role, {})["on"] = ["a1"]
+    config.setdefault("slave", {})["on"] = [f"a{i}" for i in range(1, count + 1)]
+    path = tmp / "agents.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def b6(stack: Path) -> Row:
+    cli(stack, "up")
+    ours = median_of(5, lambda: cli(stack, "up"))
+    status = median_of(5, lambda: cli(stack, "status"))
+    cli(stack, "down", "--grace", "0")
+    return Row("B6", "`up` on an unchanged running stack", f"{ours:.2f} s",
+               f"{status:.2f} s (mesostack status)", f"{ours / status:.2f}x", "<= 1.5x",
+               ours / status <= 1.5)
+
+
+def table(rows: Iterable[Row]) -> str:
+    header = ("bench", "what", "mesostack", "baseline", "result", "goal", "met")
+    body = [(r.name, r.what, r.measured, r.baseline, r.result, r.goal, "yes" if r.ok else "NO")
+            for r in rows]
+    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *body]]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default=str(ROOT / "examples" / "testbed.yaml"))
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6")
+    args = parser.parse_args()
+    stack = Path(args.stack)
+    only = set(args.only.split(","))
+    engine = Engine.connect()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        if "B1" in only:
+            rows.append(b1())
+        single = 0.0
+        if "B2" in only or "B5" in only:
+            row, single = b2(stack, engine)
+            if "B2" in only:
+                rows.append(row)
+        if "B3" in only:
+            rows.append(b3(stack, engine))
+        if "B4" in only:
+            rows.append(b4(stack, tmp))
+        if "B5" in only:
+            many, overhead = b2(with_agents(stack, 20, tmp), engine, name="B5")
+            ratio = overhead / single if single > 0 else float("inf")
+            rows.append(Row("B5", "`up` with 20 agents: overhead", many.result,
+                            f"single agent +{single:.2f} s", f"{ratio:.2f}x", "<= 1.5x",
+                            ratio <= 1.5 or overhead <= single + 0.1))
+        if "B6" in only:
+            rows.append(b6(stack))
+    facts = engine.facts()
+    print(f"# {platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}, Python "
+          f"{platform.python_version()}, Docker {facts.server_version}")
+    print(table(rows))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
