@@ -392,15 +392,13 @@ def down(
             report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
             removed.append(c.name)
 
-    # Marathon first, so that nothing launches a task while the agents list theirs; then agents
-    # and masters together (neither needs the other to stop); ZooKeeper last (the others
-    # watch it until they go).
+    # Marathon first, so that nothing launches a task while the agents list theirs. Then the
+    # rest at once: with Marathon gone nothing relaunches tasks, and a container being stopped
+    # is not restarted by its policy even if its process exits on its own (a master losing
+    # ZooKeeper), so no order among them is needed.
     remove([c for c in containers if c.role == Role.MARATHON.value])
     tasks, unreachable = _task_containers(engines, containers)
-    # With Marathon gone nothing relaunches tasks: their containers go with agents and masters.
-    remove([c for c in containers if c.role in (Role.SLAVE.value, Role.MASTER.value)] + tasks)
-    remove([c for c in containers if c.role == Role.ZOOKEEPER.value])
-    remove([c for c in containers if c.name not in removed])  # roles unknown here: ours by label
+    remove([c for c in containers if c.name not in removed] + tasks)
     removed = [name for name in removed if name not in {t.name for t in tasks}]
     purged: list[str] = []
     if purge:
