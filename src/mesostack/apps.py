@@ -208,6 +208,8 @@ def _parse(text: str, *, source: str) -> tuple[Any, yaml.Node | None]:
     except json.JSONDecodeError as exc:
         looks_like_json = text.lstrip()[:1] in ("{", "[")
         if source.lower().endswith(".json"):
+            if not text.strip():
+                return None, None  # "holds no app", rather than "Expecting value"
             raise _json_error(exc, source) from None
         try:
             return _load_yaml(text)
@@ -229,8 +231,12 @@ def _load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
 
 
 def _compose(text: str) -> yaml.Node | None:
-    """The node tree of JSON text, or None where PyYAML reads JSON differently (e.g. tabs)."""
-    loader = _Loader(text)
+    """The node tree of JSON text, or None where PyYAML reads JSON differently (e.g. tabs, or
+    characters such as U+007F that JSON strings may hold and YAML refuses)."""
+    try:
+        loader = _Loader(text)  # the reader checks every character up front
+    except yaml.YAMLError:
+        return None
     try:
         return loader.get_single_node()
     except yaml.YAMLError:
@@ -240,7 +246,9 @@ def _compose(text: str) -> yaml.Node | None:
 
 
 def _json_error(exc: json.JSONDecodeError, source: str) -> InputError:
-    return InputError(f"{source}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}")
+    # `json` ends some messages with " at", meant to be followed by the position we put first.
+    what = exc.msg.removesuffix(" at") + (" here" if exc.msg.endswith(" at") else "")
+    return InputError(f"{source}:{exc.lineno}:{exc.colno}: JSON syntax error: {what}")
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> InputError:
@@ -318,13 +326,22 @@ class _Doc:
 def _show(path: _Path) -> str:
     """Marathon's style: `/upgradeStrategy/minimumHealthCapacity`, `/apps/1/cpus`, `[2]/id`."""
     if path and isinstance(path[0], int):
-        return f"[{path[0]}]" + "".join(f"/{part}" for part in path[1:])
-    return "/" + "/".join(str(part) for part in path)
+        return f"[{path[0]}]" + "".join(f"/{_part(part)}" for part in path[1:])
+    return "/" + "/".join(_part(part) for part in path)
+
+
+def _part(part: str | int) -> str:
+    """A key as written, or quoted and escaped when it holds a newline or another control
+    character, so a message stays one line."""
+    text = str(part)
+    return text if text.isprintable() else json.dumps(text)
 
 
 def _got(value: Any) -> str:
     """A value as JSON, as the user would see it in Marathon; long lists and mappings by kind."""
     text = json.dumps(value, ensure_ascii=False, default=str)
+    # JSON escapes control characters but not U+0085, U+2028 and the like, which break lines.
+    text = "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
     if isinstance(value, dict | list) and len(text) > 40:
         return "a mapping" if isinstance(value, dict) else "a list"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -441,7 +458,7 @@ def _runs_something(app: dict[str, Any]) -> bool:
 
 
 def _unknown(name: str, doc: _Doc, path: _Path) -> tuple[str, str]:
-    return name, (f"{doc.where(path, key=True)}: {_show(path)}: unknown field `{name}` "
+    return name, (f"{doc.where(path, key=True)}: {_show(path)}: unknown field `{_part(name)}` "
                   "(sent as is)")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -568,6 +568,8 @@ def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
     else:
         if kind == "enum":
             msg = f"expected one of {', '.join(r.value for r in Restart)}"
+        elif kind == "model_type":  # not "... or instance of Master": a Python class name
+            msg = "Input should be a valid dictionary (a mapping of keys)"
         message = f"{path}: {msg}" if path else msg
     more = len(errors) - 1
     if more:
@@ -578,8 +580,12 @@ def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
 def _keys_at(loc: Sequence[str]) -> list[str]:
     model: type[BaseModel] = StackConfig
     for part in loc:
+        if part.isdigit():  # an item of a list of models, e.g. `hosts.0`
+            continue
         field = model.model_fields.get(part)
         annotation = field.annotation if field else None
+        if get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation
