@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mesostack import yamlfile
 from mesostack.errors import InputError
+from mesostack.yamlfile import UniqueKeyLoader
 
 APPS_PATH = "/v2/apps"
 GROUPS_PATH = "/v2/groups"
@@ -149,34 +150,16 @@ def _is_group(data: dict[str, Any]) -> bool:
 # --- parsing -----------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and keeps timestamps as the strings they are.
+class _Loader(UniqueKeyLoader):
+    """Duplicate keys refused, and timestamps kept as the strings they are: an unquoted
+    `version: 2015-09-28T...` must stay the string Marathon expects, not become a datetime
+    that JSON can't carry."""
 
-    PyYAML silently keeps the last of two equal keys; and an unquoted `version: 2015-09-28T...`
-    must stay the string Marathon expects, not become a datetime that JSON can't carry.
-    """
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # a key may override one merged in with `<<`
-        key = loader.construct_object(key_node)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "found unhashable key", key_node.start_mark
-            )
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {json.dumps(key, default=str)}", key_node.start_mark
-            )
-        seen.add(key)
-    loader.flatten_mapping(node)
-    return loader.construct_mapping(node)
+    @staticmethod
+    def show_key(key: Any) -> str:
+        return json.dumps(key, default=str)
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -221,13 +204,7 @@ def _parse(text: str, *, source: str) -> tuple[Any, yaml.Node | None]:
 
 
 def _load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    finally:
-        loader.dispose()
-    return data, node
+    return yamlfile.load(text, _Loader)
 
 
 def _compose(text: str) -> yaml.Node | None:

@@ -10,7 +10,7 @@ import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -27,7 +27,9 @@ from pydantic import (
     model_validator,
 )
 
+from mesostack import yamlfile
 from mesostack.errors import InputError
+from mesostack.yamlfile import UniqueKeyLoader
 
 DEFAULT_FILE = "stack.yaml"
 FILE_ENV = "MESOSTACK_FILE"
@@ -476,44 +478,14 @@ def load(explicit: str | None = None) -> LoadedConfig:
     return LoadedConfig(parse(text, source=str(path)), path)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    # Only the mapping's own keys: a key may override one merged in with `<<`.
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        if key_node.tag == "tag:yaml.org,2002:bool" and isinstance(key_node, yaml.ScalarNode):
-            # YAML 1.1 reads a bare `on:` (or yes/no) as a boolean; as a key it is a name.
-            key_node.tag = "tag:yaml.org,2002:str"
-        key = loader.construct_object(key_node)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "found unhashable key", key_node.start_mark
-            )
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    loader.flatten_mapping(node)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
+class _StackLoader(UniqueKeyLoader):
+    BOOL_KEYS_ARE_NAMES = True  # `on: [n1, n2]` is a placement, not `true: [...]`
 
 
 def parse(text: str, *, source: str = "stack.yaml") -> StackConfig:
     """Parse and validate; every failure is one InputError naming file, line and field."""
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data, node = yamlfile.load(text, _StackLoader)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - text.rfind("\n", 0, exc.position)

@@ -218,16 +218,14 @@ class Marathon:
         return Submitted(tuple(ids), request.app_ids, created, started)
 
     def remove(self, app_id: str, *, force: bool = False) -> str:
-        answer = self.request("DELETE", f"/v2/apps{_path(app_id)}",
-                              params={"force": "true"} if force else None)
-        if answer.status_code == 404:
-            raise MarathonError(f"Marathon at {self.url} has no app {app_id}",
-                                hint="see `mesostack apps`")
-        self._raise_for(answer, app_id)
-        return str(_json(answer).get("deploymentId", ""))
+        return self._change_app("DELETE", app_id, None, force=force)
 
     def scale(self, app_id: str, instances: int, *, force: bool = False) -> str:
-        answer = self.request("PUT", f"/v2/apps{_path(app_id)}", body={"instances": instances},
+        return self._change_app("PUT", app_id, {"instances": instances}, force=force)
+
+    def _change_app(self, method: str, app_id: str, body: Any, *, force: bool) -> str:
+        """An existing app's DELETE or PUT; its deployment's id."""
+        answer = self.request(method, f"/v2/apps{_path(app_id)}", body=body,
                               params={"force": "true"} if force else None)
         if answer.status_code == 404:
             raise MarathonError(f"Marathon at {self.url} has no app {app_id}",

@@ -259,11 +259,6 @@ class Engine:
     def all_containers(self) -> list[ContainerInfo]:
         return [_info(c, self.key) for c in self._list()]
 
-    @_engine_call("listing containers")
-    def containers_named(self, prefix: str) -> list[ContainerInfo]:
-        found = self._list(filters={"name": prefix})
-        return [i for i in (_info(c, self.key) for c in found) if i.name.startswith(prefix)]
-
     def _list(self, filters: Mapping[str, Any] | None = None) -> list[Any]:
         """Containers, all states; one removed while being listed is left out."""
         return list(self._client.containers.list(all=True, filters=dict(filters or {}),

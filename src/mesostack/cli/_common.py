@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mesostack.config import LoadedConfig
     from mesostack.plan import Plan
-    from mesostack.runtime import Engine, Engines
+    from mesostack.runtime import Engines
 
 
 class Options:
@@ -52,12 +52,6 @@ class Options:
             where = f"stack {config.name} from {source}; hosts " + ", ".join(
                 f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
         return build(config, host_ip), where
-
-
-def engine() -> Engine:
-    from mesostack.runtime import Engine
-
-    return Engine.connect()
 
 
 def engines(options: Options, *, also_default: bool = False) -> Engines:
