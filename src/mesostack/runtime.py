@@ -114,16 +114,18 @@ def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             try:
                 return func(*args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise EngineUnreachable(
-                    f"the Docker engine stopped answering while {what}: {_short(exc)}",
-                    hint=UNREACHABLE_HINT,
-                ) from None
+                raise _stopped_answering(what, exc) from None
             except docker.errors.APIError as exc:
                 raise MesostackError(f"{what}: Docker said: {_explain(exc)}") from None
 
         return inner
 
     return wrap
+
+
+def _stopped_answering(what: str, exc: BaseException) -> EngineUnreachable:
+    return EngineUnreachable(f"the Docker engine stopped answering while {what}: {_short(exc)}",
+                             hint=UNREACHABLE_HINT)
 
 
 def _short(exc: BaseException) -> str:
@@ -222,10 +224,7 @@ class Engine:
             raise ImageUnavailable(f"image {ref}: can't pull it: {_explain(exc)}",
                                    hint=_pull_hint(_explain(exc))) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise EngineUnreachable(
-                f"the Docker engine stopped answering while pulling {ref}: {_short(exc)}",
-                hint=UNREACHABLE_HINT,
-            ) from None
+            raise _stopped_answering(f"pulling {ref}", exc) from None
         image = self.image_id(ref)
         if image is None:
             raise ImageUnavailable(f"image {ref}: the pull ended but the engine doesn't have it")
@@ -293,8 +292,7 @@ class Engine:
             raise ContainerFailed(f"container {spec.name}: can't create it: {_explain(exc)}",
                                   hint=_fix_for(_explain(exc), spec)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise EngineUnreachable(f"the Docker engine stopped answering while creating "
-                                    f"{spec.name}: {_short(exc)}", hint=UNREACHABLE_HINT) from None
+            raise _stopped_answering(f"creating {spec.name}", exc) from None
         self.start(spec.name, spec=spec)
         info = self.get(container.id)
         assert info is not None
@@ -307,8 +305,7 @@ class Engine:
             raise ContainerFailed(f"container {name}: can't start it: {_explain(exc)}",
                                   hint=_fix_for(_explain(exc), spec)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise EngineUnreachable(f"the Docker engine stopped answering while starting "
-                                    f"{name}: {_short(exc)}", hint=UNREACHABLE_HINT) from None
+            raise _stopped_answering(f"starting {name}", exc) from None
 
     @_engine_call("removing a container")
     def remove(self, name_or_id: str, *, grace: int = 5) -> bool:
@@ -347,8 +344,7 @@ class Engine:
         except docker.errors.NotFound:
             return
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise EngineUnreachable(f"the Docker engine stopped answering while following "
-                                    f"{name}'s log: {_short(exc)}", hint=UNREACHABLE_HINT) from None
+            raise _stopped_answering(f"following {name}'s log", exc) from None
 
     def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
         """None when the engine starts a privileged container of `image`, else its refusal.
