@@ -20,6 +20,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -48,6 +49,16 @@ class Restart(StrEnum):
     ALWAYS = "always"
     UNLESS_STOPPED = "unless-stopped"
     ON_FAILURE = "on-failure"
+
+
+def _not_bool(value: object) -> object:
+    # YAML reads `yes`/`true` as booleans, which pydantic would take as 1.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, not {str(value).lower()}")
+    return value
+
+
+Port = Annotated[int, Field(ge=1, le=65535), BeforeValidator(_not_bool)]
 
 
 class _Model(BaseModel):
@@ -90,11 +101,11 @@ class Component(_Model):
     )
     privileged: bool = False
     restart: Restart = Field(Restart.ALWAYS, description="Docker's restart policy.")
-    port: Annotated[int, Field(ge=1, le=65535)]
+    port: Port
     data_dir: str | None = Field(
         None, description="Host path for persistent state (none by default, as in the tutorial)."
     )
-    count: Annotated[int, Field(ge=1, le=9)] | None = Field(
+    count: Annotated[int, Field(ge=1, le=9), BeforeValidator(_not_bool)] | None = Field(
         None, description="How many (spread over `hosts` in order); default 1."
     )
     on: list[str] | None = Field(
@@ -148,13 +159,13 @@ class Component(_Model):
 
 class ZooKeeper(Component):
     image: str = "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
-    port: Annotated[int, Field(ge=1, le=65535)] = 2181
+    port: Port = 2181
 
 
 class Master(Component):
     image: str = "mesoscloud/mesos-master:0.23.0-ubuntu-14.04"
-    port: Annotated[int, Field(ge=1, le=65535)] = 5050
-    quorum: Annotated[int, Field(ge=1)] | None = Field(
+    port: Port = 5050
+    quorum: Annotated[int, Field(ge=1), BeforeValidator(_not_bool)] | None = Field(
         None, description="MESOS_QUORUM: how many masters must be up; default a majority "
         "(1 for a single master)."
     )
@@ -162,7 +173,7 @@ class Master(Component):
 
 class Slave(Component):
     image: str = "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04"
-    port: Annotated[int, Field(ge=1, le=65535)] = 5051
+    port: Port = 5051
     privileged: bool = True
     resources: str | None = Field(
         None, description="MESOS_RESOURCES, e.g. `cpus:2;mem:2048` (default: the machine's)."
@@ -184,7 +195,7 @@ class Slave(Component):
 
 class Marathon(Component):
     image: str = "mesosphere/marathon:v0.11.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    port: Port = 8080
 
     @field_validator("data_dir")
     @classmethod

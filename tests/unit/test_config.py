@@ -404,6 +404,17 @@ def test_ports_at_the_edges_are_fine() -> None:
     assert (cfg.master.port, cfg.marathon.port) == (1, 65535)
 
 
+def test_quoted_numbers_are_numbers_but_booleans_are_not() -> None:
+    # `port: "5050"` is a number written as a string (as compose files allow); YAML's
+    # `yes`/`true` would silently become 1, so they are refused.
+    assert parse('master:\n  port: "5050"\n').master.port == 5050
+    for text, path in [("master:\n  port: yes\n", "master.port"),
+                       ("master:\n  count: true\n", "master.count"),
+                       ("master:\n  count: 3\n  quorum: on\n", "master.quorum")]:
+        rest = error(text).split(": ", 1)[1]
+        assert rest.startswith(f"{path}: expected a whole number, not true"), rest
+
+
 def test_quorum_zero() -> None:
     rest = at_line(error("name: x\nmaster:\n  image: m\n  quorum: 0\n"), 4)
     assert rest.startswith("master.quorum: ")
