@@ -130,6 +130,8 @@ def test_host_ip_option_and_no_default_route(
     assert parse((tmp_path / "stack.yaml").read_text()).host_ip == "10.1.2.3"
     code, _, err = run(["init", "--host-ip", "300.1.1.1", "--force"], capsys)
     assert code == 2 and "'300.1.1.1' is not an IPv4 address" in err
+    assert run(["init", "--host-ip", "auto", "--force"], capsys)[0] == 0
+    assert parse((tmp_path / "stack.yaml").read_text()).host_ip == "auto"
     monkeypatch.setattr(hostinfo, "default_route_ip", lambda: hostinfo.LOOPBACK)
     code, _, err = run(["init", "--force"], capsys)
     text = (tmp_path / "stack.yaml").read_text()
@@ -151,3 +153,14 @@ def test_file_option_chooses_the_output(
     assert parse(target.read_text()).zookeeper.image == MODERN_IMAGES["zookeeper"]
     assert not (tmp_path / "stack.yaml").exists()
     assert oct(os.stat(target).st_mode & 0o777) == "0o644"
+
+
+def test_up_dry_run_of_the_tutorial_preset_is_the_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, default, _ = run(["up", "--dry-run"], capsys)  # no stack file: the built-in default
+    assert code == 0
+    assert run(["init", "--preset", "tutorial", "--host-ip", HOST], capsys)[0] == 0
+    code, written, err = run(["up", "--dry-run"], capsys)
+    assert code == 0 and err.startswith(f"stack mesostack from stack.yaml; host_ip {HOST}")
+    assert written == default and default.count("docker run") == 4
