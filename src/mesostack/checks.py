@@ -10,9 +10,16 @@ from enum import StrEnum
 
 from mesostack import hostinfo
 from mesostack.plan import LABEL_HASH, LABEL_ROLE, LABEL_STACK, Plan, Role
-from mesostack.runtime import ContainerInfo, Engine, EngineFacts, Engines
+from mesostack.runtime import (
+    SCHEMA1_FIX,
+    ContainerInfo,
+    Engine,
+    EngineFacts,
+    Engines,
+    is_schema1_refusal,
+    schema1_problem,
+)
 
-SCHEMA1_MARKER = "schema 1"
 MIN_FREE_BYTES = 500 * 1024**2
 LOW_FREE_BYTES = 2 * 1024**3
 
@@ -160,10 +167,8 @@ def images(plan: Plan, engine: Engine) -> list[Check]:
         problem = engine.registry_problem(ref)
         if problem is None:
             rows.append(Check("image", Verdict.OK, f"{ref} can be pulled"))
-        elif SCHEMA1_MARKER in problem.lower():
-            rows.append(Check("image", Verdict.FAIL, f"{ref}: {problem}",
-                              "this engine no longer pulls schema-1 images: use images "
-                              "published in a current format"))
+        elif is_schema1_refusal(problem):
+            rows.append(Check("image", Verdict.FAIL, schema1_problem(ref), SCHEMA1_FIX))
         else:
             rows.append(Check("image", Verdict.FAIL, f"{ref}: {problem}",
                               "check the name and tag, and `docker login` for private registries"))

@@ -39,6 +39,7 @@ ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
 MASTER_WORK = "/var/lib/mesos"
 AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
 HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
+ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
 
 
 class Role(StrEnum):
@@ -143,6 +144,7 @@ def build(config: StackConfig, host_ip: str) -> Plan:
 
     zk = config.zookeeper
     zk_ips = [ip_of(p) for p in config.placements("zookeeper")]
+    official_zk = is_official_zookeeper(zk.image)
     mesos_zk = zk_url(zk_ips, zk.port, "/mesos")
     port_var = {
         Role.ZOOKEEPER: ("ZOO_PORT", 2181),
@@ -153,6 +155,11 @@ def build(config: StackConfig, host_ip: str) -> Plan:
 
     def env_of(role: Role, ip: str, place: Placement) -> dict[str, str]:
         env: dict[str, str]
+        if role is Role.ZOOKEEPER and official_zk:
+            env = _official_zookeeper_env(zk_ips, zk.port, place)
+            if zk.data_dir:  # its snapshots and transaction log, both in the mounted directory
+                env["ZOO_DATA_DIR"] = env["ZOO_DATA_LOG_DIR"] = ZK_DATA
+            return env  # its client port is in ZOO_SERVERS (ZOO_PORT is 3.4's)
         if role is Role.ZOOKEEPER:
             env = {"MYID": str(place.index), "SERVERS": ",".join(zk_ips),
                    # the official image (3.5+) would take :8080, Marathon's, for its AdminServer
@@ -227,6 +234,35 @@ def build(config: StackConfig, host_ip: str) -> Plan:
             labels[LABEL_VERSION] = __version__
             specs.append(replace(spec, labels=tuple(labels.items())))
     return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum)
+
+
+def is_official_zookeeper(image: str) -> bool:
+    """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
+    keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
+    mesoscloud's MYID and SERVERS."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest  # drop the registry host
+    return name in ("zookeeper", "library/zookeeper")
+
+
+def _official_zookeeper_env(ips: Sequence[str], port: int, place: Placement) -> dict[str, str]:
+    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;CLIENT`; an ensemble's servers
+    bind their client port to their own address, so several can share a machine on 127.0.0.x."""
+    ensemble = len(ips) > 1
+    servers = " ".join(f"server.{n}={ip}:2888:3888;{f'{ip}:' if ensemble else ''}{port}"
+                       for n, ip in enumerate(ips, start=1))
+    return {
+        "ZOO_MY_ID": str(place.index),
+        "ZOO_SERVERS": servers,
+        # readiness asks `srvr`; `ruok` for people's own checks (3.5+ allow only `srvr`)
+        "ZOO_4LW_COMMANDS_WHITELIST": ZK_FOUR_LETTER_WORDS,
+        # 3.5+ would take :8080, Marathon's, for its AdminServer
+        "ZOO_ADMINSERVER_ENABLED": "false",
+    }
 
 
 def _merge_mounts(built_in: list[Volume], component: Component) -> list[Volume]:

@@ -210,10 +210,8 @@ class Engine:
             stream = self._client.api.pull(repo, tag=tag, stream=True, decode=True)
             for event in stream:
                 if "error" in event:
-                    raise ImageUnavailable(
-                        f"image {ref}: the registry refused the pull: {event['error'].strip()}",
-                        hint=_pull_hint(event["error"]),
-                    )
+                    raise _refused(ref, str(event["error"]).strip(),
+                                   "the registry refused the pull")
                 detail = event.get("progressDetail") or {}
                 if event.get("id") and detail.get("total"):
                     layers[event["id"]] = (int(detail.get("current", 0)), int(detail["total"]))
@@ -221,8 +219,7 @@ class Engine:
                 total = sum(t for _, t in layers.values())
                 progress(PullProgress(ref, str(event.get("status", "")), current, total))
         except docker.errors.APIError as exc:
-            raise ImageUnavailable(f"image {ref}: can't pull it: {_explain(exc)}",
-                                   hint=_pull_hint(_explain(exc))) from None
+            raise _refused(ref, _explain(exc), "can't pull it") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _stopped_answering(f"pulling {ref}", exc) from None
         image = self.image_id(ref)
@@ -372,10 +369,28 @@ class Engine:
         return None
 
 
+SCHEMA1_FIX = "use the modern preset, `mesostack init --preset modern`, or another image"
+
+
+def is_schema1_refusal(message: str) -> bool:
+    """The engine's refusal of a schema-1 image: moby's DeprecatedSchema1ImageError, "[DEPRECATION
+    NOTICE] ... schema 1 support is disabled by default ..." (Docker 26-28.1) or "... schema 1
+    support has been removed." (28.2+), for pulls and registry look-ups alike."""
+    text = " ".join(message.split()).lower()
+    return "schema 1 support" in text or "deprecated-image-specs" in text
+
+
+def schema1_problem(ref: str) -> str:
+    return f"image {ref} is in the old schema-1 format, which no current Docker engine pulls"
+
+
+def _refused(ref: str, message: str, what: str) -> ImageUnavailable:
+    if is_schema1_refusal(message):
+        return ImageUnavailable(schema1_problem(ref), hint=SCHEMA1_FIX)
+    return ImageUnavailable(f"image {ref}: {what}: {message}", hint=_pull_hint(message))
+
+
 def _pull_hint(message: str) -> str | None:
-    if "schema 1" in message.lower():
-        return ("this engine no longer pulls schema-1 images (Docker 26+): use images published "
-                "in a current format")
     if "not found" in message or "manifest unknown" in message:
         return "check the image name and tag in stack.yaml; `docker login` for private registries"
     return None

@@ -5,19 +5,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import pytest
+
 from mesostack import checks
 from mesostack.checks import Verdict
 from mesostack.config import StackConfig, parse
-from mesostack.plan import Plan, build
-from mesostack.runtime import ContainerInfo, EngineFacts
+from mesostack.plan import Plan, Role, build
+from mesostack.runtime import SCHEMA1_FIX, ContainerInfo, EngineFacts, is_schema1_refusal
 
-# Docker 26+'s answer to a schema-1 image, as it prints it.
-SCHEMA1 = (
+# The engine's refusal of a schema-1 image, recorded verbatim (moby's
+# DeprecatedSchema1ImageError, returned by pulls and by registry look-ups alike).
+# Docker 26.0-28.1 (github.com/docker/cli docs/deprecated.md, "Pushing and pulling with image
+# manifest v2 schema 1"; github.com/sameersbn/docker-squid/issues/84):
+SCHEMA1_DEPRECATED = (
     "[DEPRECATION NOTICE] Docker Image Format v1 and Docker Image manifest version 2, schema 1 "
     "support is disabled by default and will be removed in an upcoming release. Suggest the "
-    "author of docker.io/mesoscloud/zookeeper:3.4.6-ubuntu-14.04 to upgrade the image to the "
-    "OCI Format or Docker Image manifest v2, schema 2."
+    "author of docker.io/mesoscloud/mesos-slave:0.23.0-ubuntu-14.04 to upgrade the image to the "
+    "OCI Format or Docker Image manifest v2, schema 2. More information at "
+    "https://docs.docker.com/go/deprecated-image-specs/"
 )
+# Docker 28.2 and later (github.com/moby/moby daemon/internal/distribution/errors.go):
+SCHEMA1_REMOVED = (
+    "Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been "
+    "removed. Suggest the author of docker.io/mesoscloud/mesos-slave:0.23.0-ubuntu-14.04 to "
+    "upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More "
+    "information at https://docs.docker.com/go/deprecated-image-specs/"
+)
+# As docker/cli's deprecated.md prints the daemon's answer, wrapped over several lines:
+SCHEMA1_WRAPPED = SCHEMA1_DEPRECATED.replace(" release. ", " release.\n").replace(
+    " schema 2. ", " schema 2.\n")
+SCHEMA1_TEXTS = [SCHEMA1_DEPRECATED, SCHEMA1_REMOVED, SCHEMA1_WRAPPED]
+SCHEMA1 = SCHEMA1_DEPRECATED
 
 
 def facts(**overrides: object) -> EngineFacts:
@@ -89,8 +107,27 @@ def test_images_present_pullable_missing_and_schema1() -> None:
     rows = checks.images(stack, engine)  # type: ignore[arg-type]
     assert [r.verdict for r in rows] == [Verdict.OK, Verdict.FAIL, Verdict.FAIL, Verdict.OK]
     assert "manifest unknown" in rows[1].found
-    assert "schema-1" in rows[2].fix
+    assert rows[2].found == (f"image {refs[2]} is in the old schema-1 format, which no current "
+                             "Docker engine pulls")
+    assert rows[2].fix == SCHEMA1_FIX == (
+        "use the modern preset, `mesostack init --preset modern`, or another image")
     assert "can be pulled" in rows[3].found
+
+
+@pytest.mark.parametrize("text", SCHEMA1_TEXTS, ids=["deprecated", "removed", "wrapped"])
+def test_every_recorded_schema1_refusal_is_recognised(text: str) -> None:
+    stack = plan()
+    ref = stack.spec(Role.ZOOKEEPER).image
+    engine = FakeEngine(present={s.image for s in stack.specs} - {ref}, problems={ref: text})
+    (row,) = [r for r in checks.images(stack, engine) if r.verdict is Verdict.FAIL]  # type: ignore[arg-type]
+    assert "old schema-1 format" in row.found and "\n" not in row.found
+    assert "--preset modern" in row.fix
+
+
+def test_other_registry_answers_are_not_taken_for_schema1() -> None:
+    for text in ("manifest unknown", "unauthorized: authentication required",
+                 "no matching manifest for linux/arm64 in the manifest list entries"):
+        assert not is_schema1_refusal(text)
 
 
 def test_privileged_is_tried_only_when_needed() -> None:

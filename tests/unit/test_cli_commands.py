@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
+from test_checks import SCHEMA1_TEXTS
 
 from mesostack.cli import main
 
@@ -122,3 +126,82 @@ def test_deploy_dry_run_uses_no_network(capsys: pytest.CaptureFixture[str], tmp_
     code, out, err = run(["deploy", "--dry-run", str(app)], capsys)
     assert code == 2 and out == ""
     assert "AppDefinition must either contain one of 'cmd' or 'args'" in err
+
+
+class FakeDocker:
+    """docker-py's client as `up` and `doctor` use it, on an engine that has every image but
+    `missing`, whose registry answers `refusal` for it (in the pull's stream or at once)."""
+
+    def __init__(self, missing: str, refusal: str, *, at_once: bool) -> None:
+        import docker.errors
+
+        self.errors = docker.errors
+        self.missing, self.refusal, self.at_once = missing, refusal, at_once
+        self.containers = SimpleNamespace(list=lambda **_: [], get=self._no_container)
+        self.images = SimpleNamespace(get=self._image, get_registry_data=self._registry)
+        self.api = SimpleNamespace(pull=self._pull)
+
+    def _no_container(self, name: str) -> None:
+        raise self.errors.NotFound(f"No such container: {name}")
+
+    def _image(self, ref: str) -> SimpleNamespace:
+        if ref == self.missing:
+            raise self.errors.ImageNotFound(f"No such image: {ref}")
+        return SimpleNamespace(id="sha256:" + "0" * 64)
+
+    def _registry(self, ref: str) -> None:
+        if ref == self.missing:
+            raise self.errors.APIError("400 Client Error", explanation=self.refusal)
+
+    def _pull(self, repo: str, *, tag: str, stream: bool, decode: bool) -> Iterator[dict[str, Any]]:
+        if self.at_once:
+            raise self.errors.APIError("400 Client Error", explanation=self.refusal)
+        yield {"status": f"Pulling from {repo}", "id": tag}
+        yield {"errorDetail": {"message": self.refusal}, "error": self.refusal}
+
+    def info(self) -> dict[str, Any]:
+        return {"OperatingSystem": "Debian GNU/Linux 12", "CgroupVersion": "1",
+                "SecurityOptions": ["name=seccomp"], "DockerRootDir": ""}
+
+    def version(self) -> dict[str, Any]:
+        return {"Version": "28.2.0", "ApiVersion": "1.50"}
+
+
+# Ports nothing else here uses, so the preflight's port checks pass.
+FAKE_ENGINE_STACK = """\
+name: schema1
+host_ip: 127.0.0.1
+zookeeper: {port: 39181}
+master: {port: 39050}
+slave: {port: 39051, privileged: false}
+marathon: {port: 39080}
+"""
+TUTORIAL_ZOOKEEPER = "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["in-stream", "at-once"])
+@pytest.mark.parametrize("refusal", SCHEMA1_TEXTS, ids=["deprecated", "removed", "wrapped"])
+def test_up_and_doctor_name_a_schema1_image_in_one_line(
+    refusal: str, at_once: bool, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mesostack import runtime
+
+    fake = FakeDocker(TUTORIAL_ZOOKEEPER, refusal, at_once=at_once)
+    monkeypatch.setattr(runtime.Engine, "connect", classmethod(
+        lambda cls, endpoint=None, **_: cls(fake, "unix:///fake/docker.sock", endpoint)))
+    (tmp_path / "stack.yaml").write_text(FAKE_ENGINE_STACK)
+    problem = (f"image {TUTORIAL_ZOOKEEPER} is in the old schema-1 format, which no current "
+               "Docker engine pulls")
+
+    code, out, err = run(["up"], capsys)
+    errors = [line for line in err.splitlines() if line.startswith("mesostack: error:")]
+    assert code == 1 and out == ""
+    assert errors == [f"mesostack: error: {problem} (use the modern preset, "
+                      "`mesostack init --preset modern`, or another image)"], err
+    assert "DEPRECATION" not in err and "Traceback" not in err
+
+    code, out, err = run(["doctor"], capsys)
+    assert code == 1
+    assert err.splitlines()[-1] == f"1 blocking problem: {problem}", err
+    assert "mesostack init --preset modern" in out

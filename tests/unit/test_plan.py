@@ -10,7 +10,7 @@ import pytest
 
 from mesostack import __version__
 from mesostack.config import StackConfig, parse
-from mesostack.plan import LABEL_HASH, Role, build, docker_run, dry_run
+from mesostack.plan import LABEL_HASH, Role, build, docker_run, dry_run, is_official_zookeeper
 
 TUTORIAL_IP = "172.31.35.175"
 GOLDEN = Path(__file__).parent / "golden" / "tutorial-dry-run.txt"
@@ -201,3 +201,44 @@ def test_an_ha_dry_run_is_grouped_by_host() -> None:
     assert [line.split()[4] for line in n2] == [
         "mesostack-zookeeper-2", "mesostack-master-2", "mesostack-slave-1",
         "mesostack-marathon-2"]
+
+
+@pytest.mark.parametrize(("image", "official"), [
+    ("zookeeper:3.9.3", True), ("zookeeper", True), ("library/zookeeper:3.8.4", True),
+    ("docker.io/library/zookeeper:3.9.3", True), ("docker.io/zookeeper:3.9", True),
+    ("mirror.example:5000/library/zookeeper:3.9", True), ("zookeeper@sha256:" + "a" * 64, True),
+    ("mesoscloud/zookeeper:3.4.6-ubuntu-14.04", False), ("bitnami/zookeeper:3.9", False),
+    ("127.0.0.1:5000/mesostack-test/zookeeper:testbed", False),
+])
+def test_the_official_zookeeper_image_is_told_apart(image: str, official: bool) -> None:
+    assert is_official_zookeeper(image) is official
+
+
+def test_the_official_zookeeper_image_gets_its_own_variables() -> None:
+    zk = build(parse("zookeeper: {image: 'zookeeper:3.9.3'}\n"), "10.0.0.5").spec(Role.ZOOKEEPER)
+    assert dict(zk.env) == {
+        "ZOO_MY_ID": "1",
+        "ZOO_SERVERS": "server.1=10.0.0.5:2888:3888;2181",
+        "ZOO_4LW_COMMANDS_WHITELIST": "srvr,ruok,stat,mntr,conf,isro",
+        "ZOO_ADMINSERVER_ENABLED": "false",
+    }
+    moved = parse("zookeeper: {image: 'zookeeper:3.9.3', port: 2182, data_dir: /srv/zk}\n")
+    zk = build(moved, "10.0.0.5").spec(Role.ZOOKEEPER)
+    env = dict(zk.env)
+    assert env["ZOO_SERVERS"] == "server.1=10.0.0.5:2888:3888;2182" and "ZOO_PORT" not in env
+    assert env["ZOO_DATA_DIR"] == env["ZOO_DATA_LOG_DIR"] == "/tmp/zookeeper"
+    assert [str(m) for m in zk.mounts] == ["/srv/zk:/tmp/zookeeper"]
+    assert dict(build(moved, "10.0.0.5").spec(Role.MASTER).env)["MESOS_ZK"] == (
+        "zk://10.0.0.5:2182/mesos")
+
+
+def test_an_official_zookeeper_ensemble_numbers_its_servers() -> None:
+    official = HA.replace("zookeeper: {count: 3}", "zookeeper: {count: 3, image: 'zookeeper:3.9'}")
+    plan = build(parse(official), "ignored")
+    servers = ("server.1=10.0.0.1:2888:3888;10.0.0.1:2181 "
+               "server.2=10.0.0.2:2888:3888;10.0.0.2:2181 "
+               "server.3=10.0.0.3:2888:3888;10.0.0.3:2181")
+    for spec in plan.of(Role.ZOOKEEPER):
+        env = dict(spec.env)
+        assert env["ZOO_MY_ID"] == str(spec.index) and env["ZOO_SERVERS"] == servers
+        assert "MYID" not in env and "SERVERS" not in env
