@@ -9,9 +9,10 @@
 # Inputs (environment):
 #   MESOSTACK       the mesostack command                      [mesostack]
 #   MESOSTACK_FILE  the stack file; mesostack reads it itself  [./stack.yaml, else the default]
-#   SMOKE_APP       the app to deploy (one Marathon app, JSON or YAML)
-#                                                             [examples/basic-0.json of this repo]
-#   SMOKE_EXPECT    text the task's stdout must contain        [Hello Marathon]
+#   SMOKE_APP       the app to deploy: one Marathon app, JSON or YAML; a relative path is
+#                   looked up in the current directory, then in this repository
+#                                                                    [examples/basic-0.json]
+#   SMOKE_EXPECT    text the task's stdout must contain; empty: any output  [Hello Marathon]
 #   SMOKE_TIMEOUT   seconds `deploy`, then the wait for that text, may each take  [120]
 #   SMOKE_BUNDLE    where the diagnostic bundle goes on failure [mesostack-bundle.tar.gz]
 # Exit 0 when every step passed; otherwise the failed step's exit code (1 when it had none),
@@ -21,7 +22,10 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MESOSTACK=${MESOSTACK:-mesostack}
-SMOKE_APP=${SMOKE_APP:-$repo/examples/basic-0.json}
+SMOKE_APP=${SMOKE_APP:-examples/basic-0.json}
+if [[ $SMOKE_APP != /* && ! -e $SMOKE_APP && -e $repo/$SMOKE_APP ]]; then
+    SMOKE_APP=$repo/$SMOKE_APP
+fi
 SMOKE_EXPECT=${SMOKE_EXPECT-Hello Marathon}
 SMOKE_TIMEOUT=${SMOKE_TIMEOUT:-120}
 SMOKE_BUNDLE=${SMOKE_BUNDLE:-mesostack-bundle.tar.gz}
@@ -46,7 +50,7 @@ seconds_since() {  # seconds since $1 (ms), one decimal
 }
 
 group() {  # fold each step's output in GitHub Actions logs
-    [ "${GITHUB_ACTIONS:-}" != true ] || echo "::$1::${2:-}"
+    [ "${GITHUB_ACTIONS:-}" != true ] || echo "::$1::${2:-}" >&2
 }
 
 # step NAME COMMAND...: run one step with a header and its duration; remember the first failure.
@@ -57,13 +61,18 @@ step() {
     group group "smoke: $name"
     if declare -F "$1" >/dev/null; then log "==> $name"; else log "==> $name: $*"; fi
     t0=$(now_ms)
-    "$@" || rc=$?
+    "$@" 2> >(tee "$errors" >&2) || rc=$?
+    wait "$!" 2>/dev/null || true  # tee has written everything
     group endgroup
     if [ "$rc" = 0 ]; then
         log "<== $name: ok ($(seconds_since "$t0") s)"
     else
         log "<== $name: FAILED, exit $rc ($(seconds_since "$t0") s)"
-        if [ -z "$failed" ]; then failed=$name; failed_rc=$rc; fi
+        if [ -z "$failed" ]; then
+            failed=$name; failed_rc=$rc
+            # mesostack's own one-line reason, for the last line
+            why=${why:-$(sed -n 's/^mesostack: error: //p' "$errors" | tail -n 1)}
+        fi
     fi
     current=""
     return "$rc"
@@ -131,6 +140,7 @@ finish() {
             if [ -n "$failed" ]; then bundle || true; fi
             step down "$MESOSTACK" down || true ;;
     esac
+    rm -f "$errors"
     local total
     total=$(seconds_since "$started_ms")
     if [ -z "$failed" ]; then
@@ -139,11 +149,12 @@ finish() {
     fi
     local line="FAILED at step '$failed'${why:+: $why} (exit $failed_rc, $total s)"
     log "$line"
-    [ "${GITHUB_ACTIONS:-}" != true ] || echo "::error title=mesostack smoke test::$line"
+    [ "${GITHUB_ACTIONS:-}" != true ] || echo "::error title=mesostack smoke test::$line" >&2
     exit $((failed_rc == 0 ? 1 : failed_rc))
 }
 
 started_ms=$(now_ms)
+errors=$(mktemp)  # the running step's stderr, also shown as it comes
 trap finish EXIT
 trap 'failed=${failed:-${current:-smoke.sh} (interrupted)}; failed_rc=130; exit 130' INT TERM
 bad_input() { why=$1; failed=inputs; failed_rc=2; exit 2; }

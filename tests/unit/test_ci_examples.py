@@ -157,7 +157,8 @@ def test_a_failed_step_is_named_bundled_and_the_stack_goes_down(tmp_path: Path,
     assert result.returncode == 3
     assert calls[-3:] == [command, "bundle", "down"]
     assert "bundle" not in calls[:-2]
-    assert result.stderr.splitlines()[-1].startswith(f"smoke: FAILED at step '{command}' (exit 3")
+    assert result.stderr.splitlines()[-1].startswith(
+        f"smoke: FAILED at step '{command}': {command} failed (exit 3")  # mesostack's reason
     assert (tmp_path / "bundle.tar.gz").read_text() == "bundle\n"
 
 
