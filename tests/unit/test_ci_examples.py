@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,7 @@ case "$1 ${2:-}" in
         exit 0 ;;
     "bundle --help") [ "${FAKE_BUNDLE:-}" = 1 ]; exit ;;
 esac
+if [ "$1" = "${FAKE_HANG:-}" ]; then echo hanging >"$FAKE_LOG.hang"; exec sleep 60; fi
 if [ "$1" = "${FAKE_FAIL:-}" ]; then echo "mesostack: error: $1 failed" >&2; exit 3; fi
 case $1 in
     task-logs) echo "${FAKE_OUTPUT-Hello Marathon}" ;;
@@ -125,18 +128,24 @@ esac
 """
 
 
-def smoke(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def fake_env(tmp_path: Path, **env: str) -> dict[str, str]:
     fake = tmp_path / "mesostack"
     fake.write_text(FAKE)
     fake.chmod(0o755)
-    log = tmp_path / "calls"
-    log.touch()
-    result = subprocess.run(
-        ["bash", str(SMOKE)], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "MESOSTACK": str(fake), "FAKE_LOG": str(log),
-             "SMOKE_BUNDLE": str(tmp_path / "bundle.tar.gz"), **env})
-    calls = [line.split()[0] for line in log.read_text().splitlines() if line != "bundle --help"]
-    return result, calls
+    (tmp_path / "calls").touch()
+    return {"PATH": os.environ["PATH"], "MESOSTACK": str(fake), "FAKE_LOG": str(tmp_path / "calls"),
+            "SMOKE_BUNDLE": str(tmp_path / "bundle.tar.gz"), **env}
+
+
+def calls_of(tmp_path: Path) -> list[str]:
+    lines = (tmp_path / "calls").read_text().splitlines()
+    return [line.split()[0] for line in lines if line != "bundle --help"]
+
+
+def smoke(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    result = subprocess.run(["bash", str(SMOKE)], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env=fake_env(tmp_path, **env))
+    return result, calls_of(tmp_path)
 
 
 def test_a_passing_smoke_run_goes_through_every_step_then_down(tmp_path: Path) -> None:
@@ -183,6 +192,20 @@ def test_a_failing_down_fails_a_passing_run(tmp_path: Path) -> None:
     result, _ = smoke(tmp_path, FAKE_FAIL="down")
     assert result.returncode == 3
     assert result.stderr.splitlines()[-1].startswith("smoke: FAILED at step 'down'")
+
+
+def test_ctrl_c_during_a_step_still_takes_the_stack_down(tmp_path: Path) -> None:
+    process = subprocess.Popen(["bash", str(SMOKE)], stderr=subprocess.PIPE, text=True,
+                               stdout=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True,
+                               env=fake_env(tmp_path, FAKE_HANG="up", FAKE_BUNDLE="1"))
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "calls.hang").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert calls_of(tmp_path)[-3:] == ["up", "bundle", "down"]
+    assert stderr.splitlines()[-1].startswith("smoke: FAILED at step 'up (interrupted)' (exit 130")
 
 
 def test_bad_inputs_stop_before_anything_runs(tmp_path: Path) -> None:
