@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mesostack.config import load
+from mesostack.config import StackConfig, load
 
 REPO = Path(__file__).resolve().parents[2]
 CI = REPO / "examples" / "ci"
@@ -82,18 +82,28 @@ def test_the_workflow_installs_mesostack_and_runs_the_smoke_script() -> None:
     assert (REPO / job["env"]["SMOKE_APP"]).is_file()
 
 
+def workflow_stack() -> StackConfig:
+    return load(str(REPO / workflow()["jobs"]["smoke"]["env"]["MESOSTACK_FILE"])).config
+
+
 def test_the_workflows_stack_starts_an_agent_without_cgroup_v1() -> None:
-    stack = load(str(REPO / workflow()["jobs"]["smoke"]["env"]["MESOSTACK_FILE"])).config
+    stack = workflow_stack()
     assert stack.slave.privileged is False
     assert stack.slave.env == {
         "MESOS_CONTAINERIZERS": "mesos",  # the Docker containerizer needs the v1 `cpu` hierarchy
         "MESOS_LAUNCHER": "posix",  # the Linux launcher needs the v1 `freezer` hierarchy
         "MESOS_ISOLATION": "posix/cpu,posix/mem",
         "MESOS_SYSTEMD_ENABLE_SUPPORT": "false",
-        "MESOS_SWITCH_USER": "false",
     }
-    assert "mesoscloud/" not in " ".join(  # schema-1 images: current Docker refuses them
-        c.image for c in (stack.zookeeper, stack.master, stack.slave, stack.marathon))
+
+
+def test_the_workflows_stack_has_the_modern_presets_images() -> None:
+    stack = workflow_stack()
+    images = {role: stack.component(role).image
+              for role in ("zookeeper", "master", "slave", "marathon")}
+    assert not any(i.startswith("mesoscloud/") for i in images.values())  # schema 1: refused
+    presets = pytest.importorskip("mesostack.presets", reason="no `init` presets in this build")
+    assert images == presets.MODERN_IMAGES  # the images `mesostack init --preset modern` writes
 
 
 def test_the_smoke_script_parses() -> None:
