@@ -1,0 +1,89 @@
+"""examples/ci/smoke.sh on the test bed (examples/testbed.yaml): it passes and leaves nothing
+behind; when the task never prints the expected text it fails naming the step, still takes the
+stack down, and writes a diagnostic bundle when this mesostack has the `bundle` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from stackbed import all_container_ids, cli_env
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE = REPO / "examples" / "ci" / "smoke.sh"
+TESTBED = REPO / "examples" / "testbed.yaml"
+STACK = "testbed"  # examples/testbed.yaml's name
+BIN = Path(sys.executable).parent  # the virtualenv's bin, with its `mesostack`
+
+
+@pytest.fixture
+def engine(docker_client: docker.DockerClient) -> Iterator[docker.DockerClient]:
+    """The engine, with the test bed's stack removed whatever the script left."""
+    try:
+        yield docker_client
+    finally:
+        for container in docker_client.containers.list(
+                all=True, ignore_removed=True, filters={"label": f"io.mesostack.stack={STACK}"}):
+            container.remove(force=True)
+
+
+def run_smoke(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    environment = {**cli_env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+                   "MESOSTACK_FILE": str(TESTBED),
+                   "SMOKE_BUNDLE": str(tmp_path / "bundle.tar.gz"), **env}
+    started = time.monotonic()
+    result = subprocess.run(["bash", str(SMOKE)], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path, env=environment)
+    return result, time.monotonic() - started
+
+
+def has_bundle_command() -> bool:
+    return subprocess.run([str(BIN / "mesostack"), "bundle", "--help"], capture_output=True,
+                          env=cli_env()).returncode == 0
+
+
+def test_the_smoke_script_passes_and_leaves_nothing(
+        engine: docker.DockerClient, tmp_path: Path,
+        record_property: Callable[[str, object], None]) -> None:
+    before = all_container_ids(engine)
+    result, seconds = run_smoke(tmp_path)
+    record_property("smoke_seconds", round(seconds, 2))
+    print(f"smoke run: {seconds:.1f} s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Hello Marathon" in result.stdout
+    for step in ("app file", "doctor", "up", "deploy", "task output", "status", "down"):
+        assert f"<== {step}: ok (" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("smoke: passed in ")
+    assert all_container_ids(engine) == before
+    assert not (tmp_path / "bundle.tar.gz").exists()
+
+
+def test_a_failing_smoke_run_names_the_step_and_still_goes_down(
+        engine: docker.DockerClient, tmp_path: Path,
+        record_property: Callable[[str, object], None]) -> None:
+    before = all_container_ids(engine)
+    result, seconds = run_smoke(tmp_path, SMOKE_EXPECT="text no task prints", SMOKE_TIMEOUT="3",
+                                MESOSTACK=str(BIN / "mesostack"))
+    record_property("failing_smoke_seconds", round(seconds, 2))
+    print(f"failing smoke run: {seconds:.1f} s")
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("smoke: FAILED at step 'task output': no \"text no task prints\" in "
+                           "basic-0's output within 3 s"), last
+    assert "<== down: ok (" in result.stderr
+    assert all_container_ids(engine) == before
+    if has_bundle_command():
+        assert (tmp_path / "bundle.tar.gz").stat().st_size > 0
+        assert "<== bundle: ok (" in result.stderr
+    else:
+        assert "no `bundle` command" in result.stderr
+        assert not (tmp_path / "bundle.tar.gz").exists()
