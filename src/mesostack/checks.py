@@ -65,7 +65,8 @@ def cgroups(facts: EngineFacts, plan: Plan) -> Check:
     verdict = Verdict.FAIL if agent_needs_v1 else Verdict.WARN
     return Check("cgroups", verdict, f"cgroup v{facts.cgroup_version} only",
                  "released Mesos agents need a cgroup v1 `cpu` hierarchy: boot the host with "
-                 "systemd.unified_cgroup_hierarchy=0")
+                 "systemd.unified_cgroup_hierarchy=0, or run command tasks only with the "
+                 "agent of examples/ci/stack.yaml (privileged off, posix launcher)")
 
 
 def host_ip(plan: Plan) -> Check:

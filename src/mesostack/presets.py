@@ -46,7 +46,9 @@ _MODERN_INTRO = """\
 # - Marathon 1.7 and later needs Mesos 1.5 or later: change the Mesos and Marathon images
 #   together.
 # - Released Mesos agents need a cgroup v1 host (`mesostack doctor` checks it); on a cgroup v2
-#   host boot with systemd.unified_cgroup_hierarchy=0.
+#   host boot with systemd.unified_cgroup_hierarchy=0, or give the agent privileged: false
+#   and MESOS_CONTAINERIZERS=mesos, MESOS_LAUNCHER=posix, MESOS_ISOLATION=posix/cpu,posix/mem,
+#   MESOS_SYSTEMD_ENABLE_SUPPORT=false (command tasks only, no Docker apps).
 # - Images in the old schema-1 format (any from before 2016, such as the tutorial's
 #   mesoscloud/* and marathon v0.11.1) no longer pull on Docker 26 and later.
 """
