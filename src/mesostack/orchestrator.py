@@ -96,6 +96,9 @@ def up(
     replaced: set[str] = set()
     stages = plan.stages()
     for index, stage in enumerate(stages):
+        if index and any(s.role is Role.SLAVE for s in stage):
+            # again, just before the agents: another stack's `up` may have started its own since
+            _preflight(checks_.shared_engines(plan, engines))
         errors: list[Exception] = []
         with ThreadPoolExecutor(max_workers=len(stage)) as pool:
             futures = {

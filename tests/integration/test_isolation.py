@@ -224,3 +224,26 @@ def one_error(stderr: str) -> str:
     assert len(errors) == 1, stderr
     assert "Traceback" not in stderr
     return errors[0]
+
+
+def test_a_stack_that_came_up_meanwhile_stops_the_agents_of_a_slower_up(
+        pair: tuple[Stack, Stack]) -> None:
+    a, b = pair
+    a.env("master", STANDIN_ELECTION_DELAY="8")  # A's `up` waits for its master meanwhile
+    del b.config["slave"]["env"]["MESOS_DOCKER_KILL_ORPHANS"]
+    b.write()
+    slow = a.popen("up")
+    try:
+        wait_until(lambda: "master" in a.containers() or None, timeout=30,
+                   what="A's master container")
+        fast = b.cli("up")  # no agent of A's yet: B may come up
+        assert fast.returncode == 0, fast.stderr
+        _, stderr = slow.communicate(timeout=60)
+    finally:
+        slow.kill()
+        slow.wait()
+    assert slow.returncode == 1, stderr
+    error = one_error(stderr)
+    assert error.startswith(f"mesostack: error: stack {b.name}'s agent {b.name}-slave runs on")
+    assert f"docker_kill_orphans is on in stack {b.name}: " in error
+    assert set(a.containers()) == {"zookeeper", "master"}  # its agent was never created
