@@ -425,8 +425,8 @@ def _task_containers(
     engines: Engines, containers: Iterable[ContainerInfo]
 ) -> tuple[list[ContainerInfo], list[str]]:
     """The task containers the stack's own agents report (and the agents not asked or not
-    answering). Only a running agent is asked: a stopped one no longer holds its address, which
-    another stack's agent may have taken since, and its task containers are not ours."""
+    answering). Only a running agent is asked: a stopped one no longer holds its address,
+    which another stack's agent may have taken since, and that one would list its own tasks."""
     found: list[ContainerInfo] = []
     unreachable: list[str] = []
     for agent in containers:
