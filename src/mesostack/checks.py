@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import PurePosixPath
 
 from mesostack import hostinfo
-from mesostack.plan import LABEL_HASH, LABEL_ROLE, LABEL_STACK, Plan, Role
+from mesostack.plan import LABEL_DATA_DIR, LABEL_HASH, LABEL_ROLE, LABEL_STACK, Plan, Role
 from mesostack.runtime import (
     SCHEMA1_FIX,
     ContainerInfo,
@@ -176,8 +178,23 @@ def images(plan: Plan, engine: Engine) -> list[Check]:
     return rows
 
 
-def neighbours(plan: Plan, engine: Engine, containers: Iterable[ContainerInfo]) -> list[Check]:
-    """Containers an agent would fight with: foreign `mesos-*` ones, other stacks' agents."""
+KILL_ORPHANS = "MESOS_DOCKER_KILL_ORPHANS"
+KILL_ORPHANS_OFF = f'`slave.env.{KILL_ORPHANS}: "false"`'
+
+
+def kills_orphans(env: Mapping[str, str]) -> bool:
+    """Whether a Mesos agent with this environment removes, when it starts, the running
+    `mesos-*` containers it did not start (`--docker_kill_orphans`, on unless set false)."""
+    return env.get(KILL_ORPHANS, "true").strip().lower() not in ("false", "0")
+
+
+def neighbours(
+    plan: Plan, containers: Iterable[ContainerInfo], *, endpoint: str | None = None,
+    where: str = "",
+) -> list[Check]:
+    """Containers an agent would fight with on the engine at `endpoint`: foreign `mesos-*`
+    ones (a warning), other stacks' agents (a failure when either side kills orphans)."""
+    containers = list(containers)
     rows = []
     foreign = [c.name for c in containers if c.name.startswith("mesos-") and c.running]
     if foreign:
@@ -186,17 +203,91 @@ def neighbours(plan: Plan, engine: Engine, containers: Iterable[ContainerInfo]) 
                           + ("…" if len(foreign) > 3 else ""),
                           "Mesos agents remove running `mesos-*` containers they did not start "
                           "(docker_kill_orphans): they may be other stacks' tasks"))
-    agents = [c for c in containers
-              if c.labels.get(LABEL_ROLE) == Role.SLAVE.value
-              and c.labels.get(LABEL_STACK) != plan.stack and c.running]
-    if agents:
-        rows.append(Check("other stacks' agents", Verdict.WARN,
-                          ", ".join(sorted(c.name for c in agents)),
-                          "their agents remove this stack's task containers on restart; set "
-                          "`slave.env.MESOS_DOCKER_KILL_ORPHANS: false` in both stacks"))
+    rows += shared_engine(plan, containers, endpoint=endpoint, where=where)
     if not rows:
         rows.append(Check("neighbours", Verdict.OK, "no foreign mesos-* containers or agents"))
     return rows
+
+
+def shared_engine(
+    plan: Plan, containers: Iterable[ContainerInfo], *, endpoint: str | None = None,
+    where: str = "",
+) -> list[Check]:
+    """Whether this stack's agents may share the engine at `endpoint` (`where` names it) with
+    the other stacks' agents among `containers` (that engine's). An agent with
+    docker_kill_orphans on removes, when it starts, every running `mesos-*` container it did
+    not start: the other stack's task containers, or ours when it is theirs that restarts.
+    A failure, one per other stack, when this stack runs agents there and either side has it
+    on; the engines two stacks do not share never matter."""
+    mine = [s for s in plan.of(Role.SLAVE) if s.docker == endpoint]
+    theirs: dict[str, list[ContainerInfo]] = {}
+    for c in containers:
+        if c.role == Role.SLAVE.value and c.stack and c.stack != plan.stack:
+            theirs.setdefault(c.stack, []).append(c)
+    on = f" at {where}" if where else ""
+    rows = []
+    killers = [s.name for s in mine if kills_orphans(dict(s.env))]
+    if len(mine) > 1 and killers:
+        rows.append(Check("agents on one engine", Verdict.WARN,
+                          f"{', '.join(s.name for s in mine)} share the Docker engine{on} with "
+                          "docker_kill_orphans on",
+                          "an agent that restarts removes the others' task containers: set "
+                          f"{KILL_ORPHANS_OFF}"))
+    for stack, agents in sorted(theirs.items()):
+        names = ", ".join(sorted(c.name for c in agents))
+        their_agents = f"agents {names} run" if len(agents) > 1 else f"agent {names} runs"
+        if not mine:
+            rows.append(Check("other stacks' agents", Verdict.OK,
+                              f"{names} (stack {stack}); this stack runs no agent{on}"))
+            continue
+        theirs_kill = any(kills_orphans(c.env) for c in agents)
+        if not killers and not theirs_kill:
+            rows.append(Check("other stacks' agents", Verdict.OK,
+                              f"{names} (stack {stack}); docker_kill_orphans off on both sides"))
+            continue
+        side = ("both stacks" if killers and theirs_kill
+                else f"stack {plan.stack}" if killers else f"stack {stack}")
+        again = f", then `mesostack up` stack {stack} again" if theirs_kill else ""
+        rows.append(Check(
+            "other stacks' agents", Verdict.FAIL,
+            f"stack {stack}'s {their_agents} on the Docker engine{on}, where this stack's "
+            f"{', '.join(s.name for s in mine)} would run, and docker_kill_orphans is on in "
+            f"{side}: a starting agent removes the other stack's task containers",
+            f"set {KILL_ORPHANS_OFF} in both stacks' files{again}, or run this stack's agents "
+            "on another engine"))
+    return rows
+
+
+def shared_engines(plan: Plan, engines: Engines) -> list[Check]:
+    """`shared_engine` on every engine that runs this stack's agents (what `up` refuses)."""
+    return [check for endpoint in dict.fromkeys(s.docker for s in plan.of(Role.SLAVE))
+            for check in shared_engine(plan, engines[endpoint].containers(), endpoint=endpoint,
+                                       where=engines[endpoint].endpoint)]
+
+
+def shared_data_dirs(
+    stack: str, directories: Iterable[str], containers: Iterable[ContainerInfo]
+) -> list[Check]:
+    """A failure for each of `directories` (what `down --purge` of `stack` would delete) that
+    is, holds or lies inside another stack's data_dir (from its containers' labels)."""
+    rows = []
+    theirs = [(c, c.labels[LABEL_DATA_DIR]) for c in containers
+              if c.stack and c.stack != stack and c.labels.get(LABEL_DATA_DIR)]
+    for directory in sorted(set(directories)):
+        for c, other in theirs:
+            if _overlap(directory, other):
+                rows.append(Check("data_dir", Verdict.FAIL,
+                                  f"data_dir {directory}: stack {c.stack}'s container {c.name} "
+                                  f"keeps its state in {other}; `down --purge` would delete it",
+                                  "give each stack data_dirs of its own, or run `mesostack "
+                                  "down` without --purge"))
+                break
+    return rows
+
+
+def _overlap(one: str, other: str) -> bool:
+    a, b = PurePosixPath(os.path.normpath(one)), PurePosixPath(os.path.normpath(other))
+    return a == b or a in b.parents or b in a.parents
 
 
 def disk(facts: EngineFacts, *, local: bool) -> Check:
@@ -227,7 +318,8 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
             cgroups(facts, part),
             *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
             *images(part, engine),
-            *neighbours(plan, engine, engine.all_containers()),
+            *neighbours(plan, engine.all_containers(), endpoint=endpoint,
+                        where=engine.endpoint),
             disk(facts, local=engine.endpoint.startswith("unix://")),
         ]
     return rows

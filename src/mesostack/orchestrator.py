@@ -78,7 +78,8 @@ def up(
     _refuse_foreign_names(plan, engines, existing)
     _preflight([*checks_.host_ips(plan), *checks_.ports(plan, existing),
                 *(checks_.cgroups(engines[e].facts(), checks_.only(plan, e))
-                  for e in plan.docker_endpoints)])
+                  for e in plan.docker_endpoints),
+                *checks_.shared_engines(plan, engines)])
     cancel = threading.Event()  # set on Ctrl-C so worker threads stop at their next step
     image_ids = _ensure_images(plan, engines=engines, pull=pull, report=report, cancel=cancel,
                                deadline=deadline)
@@ -95,6 +96,9 @@ def up(
     replaced: set[str] = set()
     stages = plan.stages()
     for index, stage in enumerate(stages):
+        if index and any(s.role is Role.SLAVE for s in stage):
+            # again, just before the agents: another stack's `up` may have started its own since
+            _preflight(checks_.shared_engines(plan, engines))
         errors: list[Exception] = []
         with ThreadPoolExecutor(max_workers=len(stage)) as pool:
             futures = {
@@ -380,6 +384,11 @@ def down(
     (the stack file's), so a purge that failed can be retried once the containers are gone."""
     start = time.monotonic()
     containers = engines.containers(stack=stack)
+    doomed: list[str] = []
+    if purge:  # checked before anything is removed: a refused purge leaves the stack as it was
+        labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
+        doomed = sorted(labelled | set(data_dirs))
+        _preflight(checks_.shared_data_dirs(stack, doomed, engines.containers()))
     removed: list[str] = []
 
     def remove(batch: list[ContainerInfo]) -> None:
@@ -402,8 +411,7 @@ def down(
     removed = [name for name in removed if name not in {t.name for t in tasks}]
     purged: list[str] = []
     if purge:
-        labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
-        for directory in sorted(labelled | set(data_dirs)):
+        for directory in doomed:
             if _purge(directory):
                 purged.append(directory)
     return DownResult(tuple(removed), tuple(t.name for t in tasks), tuple(purged),
@@ -416,14 +424,19 @@ AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `do
 def _task_containers(
     engines: Engines, containers: Iterable[ContainerInfo]
 ) -> tuple[list[ContainerInfo], list[str]]:
-    """The task containers the stack's own agents report (and agents that did not answer)."""
+    """The task containers the stack's own agents report (and the agents not asked or not
+    answering). Only a running agent is asked: a stopped one no longer holds its address,
+    which another stack's agent may have taken since, and that one would list its own tasks."""
     found: list[ContainerInfo] = []
     unreachable: list[str] = []
     for agent in containers:
         if agent.role != Role.SLAVE.value:
             continue
+        if not agent.running:
+            unreachable.append(agent.name)
+            continue
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
-        deadline = time.monotonic() + (AGENT_PATIENCE if agent.running else 0)
+        deadline = time.monotonic() + AGENT_PATIENCE
         while True:
             try:
                 agent_id, ids = probes.agent_task_containers(endpoint)

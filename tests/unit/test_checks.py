@@ -48,9 +48,19 @@ def facts(**overrides: object) -> EngineFacts:
     return EngineFacts(**base)  # type: ignore[arg-type]
 
 
-def container(name: str, labels: Mapping[str, str], status: str = "running") -> ContainerInfo:
+def container(name: str, labels: Mapping[str, str], status: str = "running",
+              env: Mapping[str, str] | None = None) -> ContainerInfo:
     return ContainerInfo(id=name, name=name, status=status, image="x", image_id="sha256:x",
-                         labels=dict(labels), restart_count=0, started_at="", exit_code=0)
+                         labels=dict(labels), restart_count=0, started_at="", exit_code=0,
+                         env=dict(env or {}))
+
+
+def agent(stack: str, *, kill_orphans: str | None = None, name: str = "",
+          status: str = "running") -> ContainerInfo:
+    """Another stack's agent container, with MESOS_DOCKER_KILL_ORPHANS as given (or unset)."""
+    env = {} if kill_orphans is None else {"MESOS_DOCKER_KILL_ORPHANS": kill_orphans}
+    return container(name or f"{stack}-slave", {"io.mesostack.stack": stack,
+                                                 "io.mesostack.role": "slave"}, status, env)
 
 
 @dataclass
@@ -152,15 +162,122 @@ def test_neighbours_foreign_mesos_containers_and_other_agents() -> None:
     others = [
         container("mesos-1234", {}),
         container("mesos-stopped", {}, status="exited"),
-        container("other-slave", {"io.mesostack.stack": "other", "io.mesostack.role": "slave"}),
-        container("mesostack-slave", {"io.mesostack.stack": "mesostack",
-                                      "io.mesostack.role": "slave"}),
+        agent("other"),
+        agent("mesostack"),  # this stack's own
     ]
-    rows = checks.neighbours(stack, FakeEngine(), others)  # type: ignore[arg-type]
-    assert [r.verdict for r in rows] == [Verdict.WARN, Verdict.WARN]
+    rows = checks.neighbours(stack, others)
+    assert [r.verdict for r in rows] == [Verdict.WARN, Verdict.FAIL]
     assert "1 running: mesos-1234" in rows[0].found
-    assert rows[1].found == "other-slave" and "MESOS_DOCKER_KILL_ORPHANS" in rows[1].fix
-    assert checks.neighbours(stack, FakeEngine(), [])[0].verdict is Verdict.OK  # type: ignore[arg-type]
+    assert rows[1].found.startswith("stack other's agent other-slave runs")
+    assert "MESOS_DOCKER_KILL_ORPHANS" in rows[1].fix
+    assert checks.neighbours(stack, [])[0].verdict is Verdict.OK
+
+
+OFF = 'slave: {env: {MESOS_DOCKER_KILL_ORPHANS: "false"}}'
+
+
+def test_kill_orphans_is_on_unless_set_false() -> None:
+    assert checks.kills_orphans({})
+    assert checks.kills_orphans({"MESOS_DOCKER_KILL_ORPHANS": "true"})
+    assert checks.kills_orphans({"MESOS_DOCKER_KILL_ORPHANS": "1"})
+    assert not checks.kills_orphans({"MESOS_DOCKER_KILL_ORPHANS": "false"})
+    assert not checks.kills_orphans({"MESOS_DOCKER_KILL_ORPHANS": " False "})
+    assert not checks.kills_orphans({"MESOS_DOCKER_KILL_ORPHANS": "0"})
+    # YAML's boolean false in stack.yaml reaches the plan as "false"
+    off = plan("slave: {env: {MESOS_DOCKER_KILL_ORPHANS: false}}")
+    assert not checks.kills_orphans(dict(off.spec(Role.SLAVE).env))
+
+
+def test_the_tutorial_stack_keeps_the_agents_default() -> None:
+    assert "MESOS_DOCKER_KILL_ORPHANS" not in dict(plan().spec(Role.SLAVE).env)
+    assert checks.shared_engine(plan(), []) == []
+
+
+def test_shared_engine_fails_when_either_side_kills_orphans() -> None:
+    where = "unix:///var/run/docker.sock"
+    cases = [  # (this stack's file, the other agent's env value, failing side or None)
+        ("", None, "both stacks"),
+        ("", "false", "stack mesostack"),
+        (OFF, None, "stack a"),
+        (OFF, "true", "stack a"),
+        (OFF, "false", None),
+    ]
+    for text, theirs, side in cases:
+        rows = checks.shared_engine(plan(text), [agent("a", kill_orphans=theirs)], where=where)
+        assert len(rows) == 1, (text, theirs)
+        if side is None:
+            assert rows[0].verdict is Verdict.OK
+            assert "off on both sides" in rows[0].found
+            continue
+        assert rows[0].verdict is Verdict.FAIL, (text, theirs)
+        found, fix = rows[0].found, rows[0].fix
+        assert found == (f"stack a's agent a-slave runs on the Docker engine at {where}, where "
+                         f"this stack's mesostack-slave would run, and docker_kill_orphans is "
+                         f"on in {side}: a starting agent removes the other stack's task "
+                         "containers")
+        assert fix.startswith('set `slave.env.MESOS_DOCKER_KILL_ORPHANS: "false"` in both '
+                              "stacks' files")
+        assert ("`mesostack up` stack a again" in fix) == (theirs != "false")
+        assert "\n" not in found + fix
+
+
+def test_shared_engine_names_each_other_stack_and_its_stopped_agents() -> None:
+    rows = checks.shared_engine(plan(OFF), [
+        agent("b", kill_orphans="false"),
+        agent("a", name="a-slave-1", kill_orphans="false"),
+        agent("a", name="a-slave-2", status="exited"),  # restarts with the engine
+        container("mesos-1", {}),  # not an agent of any stack
+        container("a-master", {"io.mesostack.stack": "a", "io.mesostack.role": "master"}),
+    ])
+    assert [(r.verdict, r.found.split(" ")[1]) for r in rows] == [
+        (Verdict.FAIL, "a's"), (Verdict.OK, "(stack")]
+    assert rows[0].found.startswith("stack a's agents a-slave-1, a-slave-2 run on")
+    assert rows[1].found.startswith("b-slave (stack b)")
+
+
+def test_only_the_engines_both_stacks_use_matter() -> None:
+    remote = "tcp://10.0.0.2:2376"
+    stack = plan("""
+hosts:
+  - {name: n1, ip: 127.0.0.1}
+  - {name: n2, ip: 127.0.0.2, docker: "tcp://10.0.0.2:2376"}
+slave: {on: [n2]}
+""")
+    other = [agent("a")]
+    # the local engine runs no agent of this stack: the other stack's agent there is harmless
+    local = checks.shared_engine(stack, other, endpoint=None)
+    assert [r.verdict for r in local] == [Verdict.OK]
+    assert "this stack runs no agent" in local[0].found
+    # on the remote engine (where this stack's agent runs) the same agent would be a failure
+    assert checks.shared_engine(stack, other, endpoint=remote)[0].verdict is Verdict.FAIL
+
+
+def test_several_agents_of_one_stack_on_one_engine_are_a_warning() -> None:
+    text = """
+hosts: [{name: n1, ip: 127.0.0.1}, {name: n2, ip: 127.0.0.2}]
+slave: {on: [n1, n2]%s}
+"""
+    rows = checks.shared_engine(plan(text % ""), [])
+    assert [r.verdict for r in rows] == [Verdict.WARN]
+    assert rows[0].found.startswith("mesostack-slave-1, mesostack-slave-2 share")
+    off = ', env: {MESOS_DOCKER_KILL_ORPHANS: "false"}'
+    assert checks.shared_engine(plan(text % off), []) == []
+
+
+def test_a_purge_never_deletes_another_stacks_data_dir() -> None:
+    def zk(stack: str, directory: str) -> ContainerInfo:
+        return container(f"{stack}-zookeeper", {"io.mesostack.stack": stack,
+                                                "io.mesostack.role": "zookeeper",
+                                                "io.mesostack.data-dir": directory})
+
+    others = [zk("a", "/srv/a/zk"), zk("b", "/srv/shared/zk"), container("x", {})]
+    assert checks.shared_data_dirs("a", ["/srv/a/zk", "/srv/a/master"], others) == []
+    for mine in ("/srv/shared/zk", "/srv/shared", "/srv/shared/zk/version-2", "/srv/shared/zk/"):
+        rows = checks.shared_data_dirs("a", [mine], others)
+        assert [r.verdict for r in rows] == [Verdict.FAIL], mine
+        assert rows[0].found == (f"data_dir {mine}: stack b's container b-zookeeper keeps its "
+                                 "state in /srv/shared/zk; `down --purge` would delete it")
+    assert checks.shared_data_dirs("a", ["/srv/sharedzk"], others) == []
 
 
 def test_disk_only_for_a_local_engine() -> None:

@@ -24,8 +24,8 @@ def down(options: Options, purge: bool, grace: int) -> None:
         done = orchestrator.down(stack, engines=docker, purge=purge, data_dirs=data_dirs,
                                  grace=grace, report=report)
     for agent in done.unreachable_agents:
-        console.warn(f"agent {agent} did not answer; its task containers (named mesos-*) "
-                     "may remain")
+        console.warn(f"agent {agent} was not running or did not answer; its task containers "
+                     "(named mesos-*) may remain")
     for directory in done.purged:
         console.info(f"deleted {directory}")
     if not done.removed:
