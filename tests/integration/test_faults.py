@@ -12,8 +12,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,6 +25,7 @@ from typing import Any
 
 import docker
 import pytest
+import requests
 
 from stackbed import ROLES, Stack, all_container_ids, one_error
 from testbed import wait_until
@@ -245,3 +248,209 @@ def test_zookeeper_dies_during_up(modern_stack: Stack, docker_client: docker.Doc
     record("`up` again: ready after", time.monotonic() - started)
     assert set(modern_stack.containers()) == set(ROLES)
     assert ready(modern_stack)
+
+
+# --- Marathon dies during `deploy`, Ctrl-C during `deploy` -------------------------------------
+
+
+def slow_marathon(stack: Stack) -> None:
+    """A stack whose Marathon schedules every 2 s, so a deployment takes a few seconds."""
+    stack.env("marathon", STANDIN_TICK="2")
+    up = stack.cli("up")
+    assert up.returncode == 0, up.stderr
+
+
+def app_running(app_id: str) -> dict[str, Any] | None:
+    try:
+        answer = requests.get(f"{MARATHON}/v2/apps/{app_id}", timeout=2)
+    except requests.RequestException:
+        return None
+    if answer.status_code != 200:
+        return None
+    app: dict[str, Any] = answer.json()["app"]
+    return app if app["tasksRunning"] == 1 and not app["deployments"] else None
+
+
+def test_marathon_dies_during_deploy(modern_stack: Stack, docker_client: docker.DockerClient,
+                                     record: Callable[[str, float], None]) -> None:
+    slow_marathon(modern_stack)
+    process = modern_stack.popen("deploy", str(EXAMPLES / "basic-0.json"))
+    stderr = StderrLines(process)
+    try:
+        stderr.wait_for("created /basic-0", timeout=30)
+        modern_stack.containers()["marathon"].stop(timeout=5)  # a deliberate stop: stays down
+        stopped = time.monotonic()
+        process.wait(timeout=60)
+        noticed = time.monotonic() - stopped
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr.text()
+    error = one_error(stderr.text())
+    print(error)
+    assert "Marathon at http://127.0.0.1:8080 does not answer" in error
+    assert "mesostack status" in error
+    record("marathon stopped: `deploy` fails after", noticed)
+
+    started = time.monotonic()
+    up = modern_stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    back = seconds_until(lambda: app_running("basic-0"), timeout=60,
+                         what="/basic-0 running again", since=started)
+    record("`up` brings marathon back, /basic-0 running after", back)
+    listing = json.loads(modern_stack.cli("apps", "-o", "json").stdout)
+    assert [(a["id"], a["running"]) for a in listing] == [("/basic-0", 1)]
+
+
+def test_marathon_process_crashes_during_deploy(modern_stack: Stack,
+                                                docker_client: docker.DockerClient,
+                                                record: Callable[[str, float], None]) -> None:
+    slow_marathon(modern_stack)
+    marathon = modern_stack.containers()["marathon"]
+    process = modern_stack.popen("deploy", str(EXAMPLES / "basic-0.json"))
+    stderr = StderrLines(process)
+    try:
+        stderr.wait_for("created /basic-0", timeout=30)
+        os.kill(marathon.attrs["State"]["Pid"], signal.SIGKILL)
+        crashed = time.monotonic()
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    text = stderr.text()
+    print(f"`deploy` exited {process.returncode}")
+    if process.returncode != 0:  # else Marathon was back before `deploy` looked: it carried on
+        assert process.returncode == 1, text
+        assert "Marathon at http://127.0.0.1:8080" in one_error(text)
+    back = seconds_until(lambda: app_running("basic-0"), timeout=60,
+                         what="/basic-0 running again", since=crashed)
+    record("marathon process killed: restarted, /basic-0 running after", back)
+    assert docker_client.containers.get(marathon.id).attrs["RestartCount"] >= 1
+    assert ready(modern_stack)
+
+
+def test_ctrl_c_during_deploy(modern_stack: Stack, tmp_path: Path,
+                              record: Callable[[str, float], None]) -> None:
+    slow_marathon(modern_stack)
+    process = modern_stack.popen("deploy", str(EXAMPLES / "basic-0.json"))
+    stderr = StderrLines(process)
+    try:
+        stderr.wait_for("created /basic-0", timeout=30)
+        process.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        process.wait(timeout=15)
+        took = time.monotonic() - interrupted
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr.text()
+    assert "mesostack: interrupted" in stderr.text() and "Traceback" not in stderr.text()
+    assert took < 5
+    record("Ctrl-C: `deploy` exits after", took)
+
+    listing = modern_stack.cli("apps", "-o", "json")
+    assert listing.returncode == 0, listing.stderr
+    assert [a["id"] for a in json.loads(listing.stdout)] == ["/basic-0"]
+    # Marathon carries on with the deployment; `deploy` again (a change) follows it to the end.
+    changed = json.loads((EXAMPLES / "basic-0.json").read_text()) | {"instances": 2}
+    again_file = tmp_path / "basic-0.json"
+    again_file.write_text(json.dumps(changed))
+    again = wait_until(lambda: (lambda r: r if "locked" not in r.stderr else None)(
+        modern_stack.cli("deploy", str(again_file))), timeout=30, what="the app unlocked",
+        interval=0.5)
+    assert again.returncode == 0, again.stderr
+    record("Ctrl-C: `deploy` again done after", time.monotonic() - interrupted)
+    listing = json.loads(modern_stack.cli("apps", "-o", "json").stdout)
+    assert [(a["id"], a["running"]) for a in listing] == [("/basic-0", 2)]
+
+
+# --- Ctrl-C during `up`: `down` removes what is left -------------------------------------------
+
+
+def test_ctrl_c_during_up_then_down_removes_what_is_left(
+        modern_stack: Stack, docker_client: docker.DockerClient,
+        record: Callable[[str, float], None]) -> None:
+    before = all_container_ids(docker_client)
+    modern_stack.env("master", STANDIN_ELECTION_DELAY="30")
+    process = modern_stack.popen("up")
+    try:
+        wait_until(lambda: "master" in modern_stack.containers() or None, timeout=60,
+                   what="the master container")
+        process.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        _, stderr = process.communicate(timeout=15)
+        took = time.monotonic() - interrupted
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "mesostack: interrupted" in stderr and "Traceback" not in stderr
+    record("Ctrl-C: `up` exits after", took)
+    assert set(modern_stack.containers()) == {"zookeeper", "master"}
+
+    started = time.monotonic()
+    down = modern_stack.cli("down")
+    assert down.returncode == 0, down.stderr
+    assert "removed 2 containers" in down.stderr
+    record("`down` after Ctrl-C: clean after", time.monotonic() - started)
+    assert all_container_ids(docker_client) == before
+
+
+# --- a component's process crashes: the restart policy, and `status` ---------------------------
+
+
+def test_crashed_processes_come_back_and_status_shows_it(
+        modern_stack: Stack, docker_client: docker.DockerClient,
+        record: Callable[[str, float], None]) -> None:
+    up = modern_stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    ids = {c.id for c in modern_stack.containers().values()}
+    for role in ROLES:
+        container = modern_stack.containers()[role]
+        restarts = container.attrs["RestartCount"]
+        os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)  # not `docker kill`
+        crashed = time.monotonic()
+        wait_until(lambda c=container, n=restarts: docker_client.containers.get(c.id).attrs[
+                   "RestartCount"] > n or None, timeout=30, what=f"Docker restarting {role}")
+        back = seconds_until(lambda: ready(modern_stack), timeout=90,
+                             what=f"`status` ready after {role} crashed", since=crashed)
+        component = next(c for c in status_json(modern_stack)["components"]
+                         if c["role"] == role)
+        assert component["ready"] and component["state"] == "running"
+        record(f"{role} process killed: `status` ready after", back)
+    again = modern_stack.cli("up")
+    assert again.returncode == 0 and "nothing changed" in again.stderr, again.stderr
+    assert {c.id for c in modern_stack.containers().values()} == ids
+
+
+# --- a port held by a foreign process ----------------------------------------------------------
+
+
+HOLD = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+print("listening", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_port_held_by_another_process_is_named_with_its_holder(modern_stack: Stack) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, "8080"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "listening\n"
+        name = Path(f"/proc/{holder.pid}/comm").read_text().strip()
+        named = f"{name} (pid {holder.pid})"
+        doctor = modern_stack.cli("doctor")
+        assert doctor.returncode == 1
+        row = next(line for line in doctor.stdout.splitlines() if "127.0.0.1:8080" in line)
+        assert named in row, doctor.stdout
+        up = modern_stack.cli("up")
+        assert up.returncode == 1
+        error = one_error(up.stderr)
+        assert f"port 127.0.0.1:8080 for {modern_stack.name}-marathon is already in use by " \
+               f"{named}" in error
+        assert modern_stack.containers() == {}
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    up = modern_stack.cli("up")
+    assert up.returncode == 0, up.stderr
