@@ -454,3 +454,88 @@ def test_a_port_held_by_another_process_is_named_with_its_holder(modern_stack: S
         holder.wait(timeout=10)
     up = modern_stack.cli("up")
     assert up.returncode == 0, up.stderr
+
+
+# --- one real engine restart (last of the session) ---------------------------------------------
+
+
+def engine_answers() -> bool:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    return subprocess.run(["docker", "info"], capture_output=True, env=env,
+                          timeout=30).returncode == 0
+
+
+def dockerd() -> tuple[int, list[str], str]:
+    """The engine's process: pid, command line, and the file its output goes to."""
+    found = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True,
+                           text=True).stdout.split()
+    if len(found) != 1 or os.geteuid() != 0 or os.environ.get("DOCKER_HOST"):
+        message = (f"restarting the engine needs root and one local dockerd (found "
+                   f"{len(found)}); `bash scripts/test` starts one")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    pid = int(found[0])
+    command = Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
+    log = os.path.realpath(f"/proc/{pid}/fd/1")
+    if not os.path.isfile(log):
+        state = os.environ.get("MESOSTACK_TEST_STATE", "/var/lib/mesostack-test")
+        log = os.path.join(state, "dockerd.log")
+    return pid, command, log
+
+
+def start_engine(command: list[str], log: str) -> float:
+    """Start the engine as scripts/test does (setsid, output to its log); seconds until
+    `docker info` answers."""
+    started = time.monotonic()
+    with open(log, "a") as output:
+        subprocess.run(["setsid", "-f", *command], stdout=output, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, check=True)
+    wait_until(engine_answers, timeout=60, what="the Docker engine answering `docker info`",
+               interval=0.2)
+    return time.monotonic() - started
+
+
+@pytest.mark.engine_restart
+def test_engine_restart(modern_stack: Stack, docker_client: docker.DockerClient,
+                        record: Callable[[str, float], None]) -> None:
+    pid, command, log = dockerd()
+    before = all_container_ids(docker_client)
+    up = modern_stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    ids = {role: c.id for role, c in modern_stack.containers().items()}
+
+    looks: list[subprocess.CompletedProcess[str]] = []
+    try:
+        os.kill(pid, signal.SIGTERM)
+        stopping = time.monotonic()
+        while Path(f"/proc/{pid}").exists():  # `status` while the engine shuts down
+            looks.append(modern_stack.cli("status", timeout=60))
+            assert time.monotonic() - stopping < 120, "dockerd did not exit within 120 s"
+        record("engine stop (SIGTERM) took", time.monotonic() - stopping)
+        looks.append(modern_stack.cli("status", timeout=60))
+    finally:
+        if not engine_answers():
+            record("engine start: `docker info` answers after", start_engine(command, log))
+    restarted = time.monotonic()
+    gone = looks[-1]
+    assert gone.returncode == 1
+    error = one_error(gone.stderr)
+    print(error)
+    assert "cannot reach the Docker engine at unix:///var/run/docker.sock" in error
+    assert "is Docker running?" in error
+    assert all("Traceback" not in look.stderr for look in looks)
+
+    back = seconds_until(lambda: ready(modern_stack), timeout=120,
+                         what="`status` ready after the engine restart", since=restarted)
+    record("engine restarted: `status` ready after", back)
+    assert {role: c.id for role, c in modern_stack.containers().items()} == ids
+    again = modern_stack.cli("up")
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" in again.stderr
+    assert {role: c.id for role, c in modern_stack.containers().items()} == ids
+
+    down = modern_stack.cli("down")
+    assert down.returncode == 0, down.stderr
+    assert all_container_ids(docker_client) == before
+    assert engine_answers()
