@@ -449,7 +449,8 @@ time.sleep(600)
 """
 
 
-def test_a_port_held_by_another_process_is_named_with_its_holder(modern_stack: Stack) -> None:
+def test_a_port_held_by_another_process_is_named_with_its_holder(
+        modern_stack: Stack, record: Callable[[str, float], None]) -> None:
     holder = subprocess.Popen([sys.executable, "-c", HOLD, "8080"], stdout=subprocess.PIPE,
                               text=True)
     try:
@@ -469,8 +470,10 @@ def test_a_port_held_by_another_process_is_named_with_its_holder(modern_stack: S
     finally:
         holder.kill()
         holder.wait(timeout=10)
+    freed = time.monotonic()
     up = modern_stack.cli("up")
     assert up.returncode == 0, up.stderr
+    record("port freed: `up` ready after", time.monotonic() - freed)
 
 
 # --- one real engine restart (last of the session) ---------------------------------------------
