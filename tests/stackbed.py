@@ -52,16 +52,18 @@ class Stack:
         self.config[role].setdefault("env", {}).update(variables)
         self.write()
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
-            capture_output=True, text=True, timeout=timeout, env=cli_env(),
+            capture_output=True, text=True, timeout=timeout, env=cli_env(**(env or {})),
         )
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env(**(env or {})),
         )
 
     def containers(self) -> dict[str, Any]:
@@ -78,8 +80,16 @@ class Stack:
             container.remove(force=True)
 
 
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "NO_COLOR": "1", "MESOSTACK_FILE": ""}
+def cli_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "MESOSTACK_FILE": "", **extra}
+
+
+def one_error(stderr: str) -> str:
+    """The one `mesostack: error:` line of a failed command (and no traceback)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("mesostack: error:")]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    return errors[0]
 
 
 def all_container_ids(client: docker.DockerClient) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +95,7 @@ def up(
     changed: list[str] = []
     replaced: set[str] = set()
     stages = plan.stages()
+    by_name = {s.name: s for s in plan.specs}
     for index, stage in enumerate(stages):
         if index and any(s.role is Role.SLAVE for s in stage):
             # again, just before the agents: another stack's `up` may have started its own since
@@ -106,7 +107,9 @@ def up(
                             image_ids[(spec.docker, spec.image)],
                             master=plan.endpoints(Role.MASTER), engine=engines[spec.docker],
                             deadline=deadline, report=report, cancel=cancel,
-                            replaced=replaced, context=_quorum_context(plan, spec)): spec
+                            replaced=replaced, context=_quorum_context(plan, spec),
+                            feeds=[(by_name[dep], engines[by_name[dep].docker])
+                                   for dep in spec.depends_on]): spec
                 for spec in stage
             }
             try:
@@ -265,11 +268,13 @@ def _converge(
     cancel: threading.Event,
     replaced: set[str],
     context: str = "",
+    feeds: Sequence[tuple[ContainerSpec, Engine]] = (),
 ) -> bool:
     """Bring one container to its spec and wait until it is ready; True when it changed.
 
     `replaced` names the containers this run recreated; what depends on one is recreated too
-    (the config hash covers dependencies, this covers a new image behind the same tag)."""
+    (the config hash covers dependencies, this covers a new image behind the same tag).
+    `feeds` are the containers it depends on: one of them stopping ends the wait."""
     start = time.monotonic()
     changed = True
     feeds_changed = any(dep in replaced for dep in spec.depends_on)
@@ -313,6 +318,15 @@ def _converge(
             raise _not_ready(spec, engine, f"its container keeps crashing "
                              f"({info.restart_count - restarts_before} restarts){context}",
                              start)
+        for dep, dep_engine in feeds:
+            fed_by = dep_engine.get(dep.name)
+            if fed_by is None or fed_by.status in ("exited", "dead"):
+                how = ("its container was removed" if fed_by is None
+                       else f"its container exited with code {fed_by.exit_code}")
+                raise _failed(dep, dep_engine, f"{dep.name} ({dep.role.value}) stopped while "
+                              f"{spec.name} was starting: {how}",
+                              hint=f"see `mesostack logs {dep.role.value}`; `mesostack up` "
+                              "starts it again")
 
     try:
         ready = probes.wait(probe, deadline=deadline, on_wait=on_wait, alive=alive,
@@ -347,14 +361,17 @@ def _not_ready(
     spec: ContainerSpec, engine: Engine, why: str, start: float, *, timed_out: bool = False
 ) -> NotReady:
     waited = time.monotonic() - start
-    logs = engine.logs(spec.name, tail=LOG_LINES).rstrip()
-    detail = f"last {LOG_LINES} log lines of {spec.name}:\n{logs}" if logs else ""
     hint = "raise --timeout, or see `mesostack doctor`" if timed_out else (
         f"see `mesostack logs {spec.role.value}`")
-    return NotReady(
-        f"{spec.name} ({spec.role.value}) not ready after {waited:.1f} s: {why}",
-        hint=hint, detail=detail,
-    )
+    return _failed(spec, engine, f"{spec.name} ({spec.role.value}) not ready after "
+                   f"{waited:.1f} s: {why}", hint=hint)
+
+
+def _failed(spec: ContainerSpec, engine: Engine, message: str, *, hint: str) -> NotReady:
+    """`message`, with the last log lines of `spec`'s container attached."""
+    logs = engine.logs(spec.name, tail=LOG_LINES).rstrip()
+    detail = f"last {LOG_LINES} log lines of {spec.name}:\n{logs}" if logs else ""
+    return NotReady(message, hint=hint, detail=detail)
 
 
 # --- down --------------------------------------------------------------------------------------

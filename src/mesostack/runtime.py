@@ -114,7 +114,7 @@ def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             try:
                 return func(*args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise _stopped_answering(what, exc) from None
+                raise _stopped_answering(args[0].endpoint, what, exc) from None
             except docker.errors.APIError as exc:
                 raise MesostackError(f"{what}: Docker said: {_explain(exc)}") from None
 
@@ -123,9 +123,10 @@ def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     return wrap
 
 
-def _stopped_answering(what: str, exc: BaseException) -> EngineUnreachable:
-    return EngineUnreachable(f"the Docker engine stopped answering while {what}: {_short(exc)}",
-                             hint=UNREACHABLE_HINT)
+def _stopped_answering(endpoint: str, what: str, exc: BaseException) -> EngineUnreachable:
+    return EngineUnreachable(
+        f"the Docker engine at {endpoint} stopped answering while {what}: {_short(exc)}",
+        hint=UNREACHABLE_HINT)
 
 
 def _short(exc: BaseException) -> str:
@@ -170,9 +171,8 @@ class Engine:
                     client.api.trust_env = False
             client.ping()
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-            where = f" at {shown}" if endpoint else ""
             raise EngineUnreachable(
-                f"cannot reach the Docker engine{where}: {_short(exc)}", hint=UNREACHABLE_HINT
+                f"cannot reach the Docker engine at {shown}: {_short(exc)}", hint=UNREACHABLE_HINT
             ) from None
         return cls(client, shown, endpoint)
 
@@ -221,7 +221,7 @@ class Engine:
         except docker.errors.APIError as exc:
             raise _refused(ref, _explain(exc), "can't pull it") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _stopped_answering(f"pulling {ref}", exc) from None
+            raise _stopped_answering(self.endpoint, f"pulling {ref}", exc) from None
         image = self.image_id(ref)
         if image is None:
             raise ImageUnavailable(f"image {ref}: the pull ended but the engine doesn't have it")
@@ -234,8 +234,7 @@ class Engine:
         except docker.errors.APIError as exc:
             return _explain(exc)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise EngineUnreachable(f"cannot reach the Docker engine: {_short(exc)}",
-                                    hint=UNREACHABLE_HINT) from None
+            raise _stopped_answering(self.endpoint, f"asking about {ref}", exc) from None
         return None
 
     # --- containers ----------------------------------------------------------------------------
@@ -289,10 +288,12 @@ class Engine:
             raise ContainerFailed(f"container {spec.name}: can't create it: {_explain(exc)}",
                                   hint=_fix_for(_explain(exc), spec)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _stopped_answering(f"creating {spec.name}", exc) from None
+            raise _stopped_answering(self.endpoint, f"creating {spec.name}", exc) from None
         self.start(spec.name, spec=spec)
         info = self.get(container.id)
-        assert info is not None
+        if info is None:
+            raise ContainerFailed(f"container {spec.name}: removed right after it started",
+                                  hint="another program removes it: rerun `mesostack up`")
         return info
 
     def start(self, name: str, *, spec: ContainerSpec | None = None) -> None:
@@ -302,7 +303,7 @@ class Engine:
             raise ContainerFailed(f"container {name}: can't start it: {_explain(exc)}",
                                   hint=_fix_for(_explain(exc), spec)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _stopped_answering(f"starting {name}", exc) from None
+            raise _stopped_answering(self.endpoint, f"starting {name}", exc) from None
 
     @_engine_call("removing a container")
     def remove(self, name_or_id: str, *, grace: int = 5) -> bool:
@@ -341,7 +342,7 @@ class Engine:
         except docker.errors.NotFound:
             return
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _stopped_answering(f"following {name}'s log", exc) from None
+            raise _stopped_answering(self.endpoint, f"following {name}'s log", exc) from None
 
     def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
         """None when the engine starts a privileged container of `image`, else its refusal.
@@ -360,8 +361,7 @@ class Engine:
             # Only a refusal of the privileges counts; an image without `true` still started.
             return message if "caps" in message or "privileged" in message.lower() else None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise EngineUnreachable(f"cannot reach the Docker engine: {_short(exc)}",
-                                    hint=UNREACHABLE_HINT) from None
+            raise _stopped_answering(self.endpoint, "trying a privileged container", exc) from None
         finally:
             if container is not None:
                 with contextlib.suppress(docker.errors.APIError, requests.RequestException):

@@ -12,7 +12,7 @@ import docker
 import pytest
 import requests
 
-from stackbed import Stack, all_container_ids
+from stackbed import Stack, all_container_ids, one_error
 from testbed import IMAGES, TEST_LABEL, wait_until
 
 pytestmark = pytest.mark.docker
@@ -195,9 +195,3 @@ def test_credentials_are_used_and_never_shown(modern_stack: Stack, tmp_path: Pat
     for result in (dry, up_result, status, anonymous, authed, explicit, via_url, wrong, config):
         assert secret not in result.stdout + result.stderr
 
-
-def one_error(stderr: str) -> str:
-    errors = [line for line in stderr.splitlines() if line.startswith("mesostack: error:")]
-    assert len(errors) == 1, stderr
-    assert "Traceback" not in stderr
-    return errors[0]
