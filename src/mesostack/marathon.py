@@ -143,7 +143,7 @@ class Marathon:
                                           timeout=TIMEOUT, allow_redirects=True)
         except requests.RequestException as exc:
             raise MarathonUnreachable(
-                f"Marathon at {self.url} does not answer: {type(exc).__name__}",
+                f"Marathon at {self.url} does not answer: {_why(exc)}",
                 hint=UNREACHABLE_HINT) from None
         if answer.status_code == 401:
             raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
@@ -549,3 +549,19 @@ def wait_removed(marathon: Marathon, app_id: str, deployment_id: str, *, timeout
             raise DeploymentFailed(f"app {app_id} still there after {timeout:.0f} s",
                                    hint="see `mesostack apps`; retry with --force")
         time.sleep(0.25)
+
+
+def _why(exc: requests.RequestException) -> str:
+    """A few plain words for what went wrong on the wire."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"no connection within {TIMEOUT[0]:g} s"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"no answer within {TIMEOUT[1]:g} s"
+    text = str(exc)
+    for marker, words in (("Connection refused", "connection refused"),
+                          ("Connection reset", "connection reset"),
+                          ("RemoteDisconnected", "it closed the connection"),
+                          ("Name or service not known", "unknown host name")):
+        if marker in text:
+            return words
+    return type(exc).__name__

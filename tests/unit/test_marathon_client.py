@@ -537,9 +537,24 @@ def test_no_answer_at_all_is_unreachable_pointing_at_status(fake: FakeMarathon,
     with pytest.raises(MarathonUnreachable) as caught:
         marathon.submit(request_for(WEB))
 
-    assert caught.value.message == f"Marathon at {URL} does not answer: ConnectionError"
+    assert caught.value.message == f"Marathon at {URL} does not answer: connection refused"
     assert "mesostack status" in str(caught.value)
     assert caught.value.exit_code == ExitCode.FAILED
+
+
+@pytest.mark.parametrize(("raised", "words"), [
+    (requests.ConnectTimeout("x"), "no connection within 2 s"),
+    (requests.ReadTimeout("x"), "no answer within 15 s"),
+    (requests.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed "
+                              "connection without response'))"), "it closed the connection"),
+    (requests.ConnectionError("something else"), "ConnectionError"),
+])
+def test_no_answer_says_why_in_plain_words(fake: FakeMarathon, marathon: Marathon,
+                                           raised: requests.RequestException, words: str) -> None:
+    fake.refuse = raised
+    with pytest.raises(MarathonUnreachable) as caught:
+        marathon.submit(request_for(WEB))
+    assert caught.value.message == f"Marathon at {URL} does not answer: {words}"
 
 
 def test_an_answer_without_json_is_a_failure(fake: FakeMarathon, marathon: Marathon) -> None:
