@@ -13,7 +13,7 @@ from pathlib import Path
 from mesostack import checks as checks_
 from mesostack import probes
 from mesostack.config import is_system_dir
-from mesostack.errors import MesostackError
+from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.marathon import app_count
 from mesostack.plan import (
@@ -166,7 +166,7 @@ def _stage_ready(
         except probes.TimedOut as exc:
             raise NotReady(f"{what} not ready after {time.monotonic() - start:.1f} s: still "
                            f"waiting for {exc.waiting_for}",
-                           hint="raise --timeout, or see `mesostack status`") from None
+                           hint=and_bundle("raise --timeout, or see `mesostack status`")) from None
         report(Event(what, Phase.READY, ready.detail, time.monotonic() - start))
 
 
@@ -345,8 +345,8 @@ def _not_ready(
     waited = time.monotonic() - start
     logs = engine.logs(spec.name, tail=LOG_LINES).rstrip()
     detail = f"last {LOG_LINES} log lines of {spec.name}:\n{logs}" if logs else ""
-    hint = "raise --timeout, or see `mesostack doctor`" if timed_out else (
-        f"see `mesostack logs {spec.role.value}`")
+    hint = and_bundle("raise --timeout, or see `mesostack doctor`" if timed_out else (
+        f"see `mesostack logs {spec.role.value}`"))
     return NotReady(
         f"{spec.name} ({spec.role.value}) not ready after {waited:.1f} s: {why}",
         hint=hint, detail=detail,
@@ -397,7 +397,7 @@ def down(
     # is not restarted by its policy even if its process exits on its own (a master losing
     # ZooKeeper), so no order among them is needed.
     remove([c for c in containers if c.role == Role.MARATHON.value])
-    tasks, unreachable = _task_containers(engines, containers)
+    tasks, unreachable = task_containers(engines, containers)
     remove([c for c in containers if c.name not in removed] + tasks)
     removed = [name for name in removed if name not in {t.name for t in tasks}]
     purged: list[str] = []
@@ -413,17 +413,18 @@ def down(
 AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
 
 
-def _task_containers(
-    engines: Engines, containers: Iterable[ContainerInfo]
+def task_containers(
+    engines: Engines, containers: Iterable[ContainerInfo], *, patience: float = AGENT_PATIENCE
 ) -> tuple[list[ContainerInfo], list[str]]:
-    """The task containers the stack's own agents report (and agents that did not answer)."""
+    """The task containers the stack's own agents report (and agents that did not answer
+    within `patience` seconds, when running)."""
     found: list[ContainerInfo] = []
     unreachable: list[str] = []
     for agent in containers:
         if agent.role != Role.SLAVE.value:
             continue
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
-        deadline = time.monotonic() + (AGENT_PATIENCE if agent.running else 0)
+        deadline = time.monotonic() + (patience if agent.running else 0)
         while True:
             try:
                 agent_id, ids = probes.agent_task_containers(endpoint)

@@ -28,9 +28,21 @@ def cli(ctx: click.Context, file: str | None) -> None:
 
 
 def _register() -> None:
-    from mesostack.cli import apps_cmd, config_cmd, deploy, doctor, down, logs, ls, status, up
+    from mesostack.cli import (
+        apps_cmd,
+        bundle_cmd,
+        config_cmd,
+        deploy,
+        doctor,
+        down,
+        logs,
+        ls,
+        status,
+        up,
+    )
 
-    for module in (up, down, status, logs, ls, doctor, deploy, apps_cmd, config_cmd):
+    for module in (up, down, status, logs, bundle_cmd, ls, doctor, deploy, apps_cmd,
+                   config_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 
