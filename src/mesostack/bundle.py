@@ -264,7 +264,11 @@ def summary(document: Mapping[str, Any], path: Path) -> str:
     missing = (f"; not collected: {', '.join(f['path'] or f['what'] for f in failed)} "
                "(see README.txt in the bundle)") if failed else "; nothing missing"
     return (f"stack {document['stack']}: {counted}, {len(document['collected'])} parts in "
-            f"{document['seconds']} s, {path.stat().st_size / 1e6:.1f} MB{missing}")
+            f"{document['seconds']} s, {_size(path.stat().st_size)}{missing}")
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{max(1, round(count / 1e3))} kB"
 
 
 # --- writing -----------------------------------------------------------------------------------
