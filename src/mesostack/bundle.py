@@ -347,16 +347,36 @@ def discover(loaded: LoadedConfig, plan: Plan) -> Stack:
     return found
 
 
-def _endpoints(found: Stack, role: str) -> list[tuple[str, str]]:
-    """(n, ip:port) of each `role` instance: from the containers' labels (what runs), else
-    from the plan (an engine out of reach may still run it)."""
+NOT_ASKED = ("created", "exited", "dead", "paused")  # container states nothing answers in
+
+
+@dataclass(frozen=True)
+class Instance:
+    n: str  # its index among its role ("1" when alone)
+    endpoint: str  # ip:port
+    skip: str = ""  # why it is not asked (its container is stopped)
+
+
+def instances(found: Stack, role: str) -> list[Instance]:
+    """Each `role` instance to ask: the stack's containers of that role (by their labels;
+    a stopped one is not asked, so that nothing else on its port answers for it), and the
+    plan's for engines out of reach (they may still run it)."""
     from mesostack.plan import LABEL_ENDPOINT, LABEL_INDEX, Role
 
-    labelled = sorted((c.labels.get(LABEL_INDEX, "1"), c.labels.get(LABEL_ENDPOINT, ""))
-                      for c in found.containers if c.role == role)
-    if labelled:
-        return [(n, e) for n, e in labelled if e]
-    return [(str(s.index or 1), s.endpoint) for s in found.plan.of(Role(role))]
+    found_here = [Instance(c.labels.get(LABEL_INDEX, "1"), c.labels.get(LABEL_ENDPOINT, ""),
+                           f"its container {c.name} is {c.status}" if c.status in NOT_ASKED
+                           else "")
+                  for c in found.containers if c.role == role]
+    unreached = [Instance(str(s.index or 1), s.endpoint) for s in found.plan.of(Role(role))
+                 if s.docker not in found.engines]
+    return sorted([i for i in found_here if i.endpoint] + unreached,
+                  key=lambda i: (int(i.n) if i.n.isdigit() else 0, i.endpoint))
+
+
+def _refuse(why: str) -> Callable[[], Any]:
+    def fetch() -> Any:
+        raise MesostackError(why)
+    return fetch
 
 
 def marathon_credentials(found: Stack) -> str | None:
@@ -414,27 +434,35 @@ def parts(found: Stack) -> list[Part]:
             return Answer(document, f"GET http://{endpoint}{path}")
         return fetch
 
-    for n, endpoint in _endpoints(found, "master"):
-        out.append(Part(f"mesos/master-{n}-state.json", f"the master's state on {endpoint}",
-                        state(endpoint, probes.MASTER_STATE)))
-    for n, endpoint in _endpoints(found, "slave"):
-        out.append(Part(f"mesos/agent-{n}-state.json", f"the agent's state on {endpoint}",
-                        state(endpoint, probes.AGENT_STATE)))
+    for role, name, paths in (("master", "master", probes.MASTER_STATE),
+                              ("slave", "agent", probes.AGENT_STATE)):
+        asked = instances(found, role)
+        for i in asked:
+            out.append(Part(f"mesos/{name}-{i.n}-state.json",
+                            f"the {name}'s state on {i.endpoint}",
+                            _refuse(f"not asked: {i.skip}") if i.skip
+                            else state(i.endpoint, paths)))
+        if not asked:
+            out.append(Part(f"mesos/{name}-1-state.json", f"the {name}'s state",
+                            _refuse(f"the stack has no {role} container")))
 
     credentials = marathon_credentials(found)
-    marathons = [e for _, e in _endpoints(found, "marathon")]
+    marathons = instances(found, "marathon")
 
     def marathon(path: str, params: Mapping[str, str] | None = None) -> Callable[[], Answer]:
         def fetch() -> Answer:
             error: Exception | None = None
-            for endpoint in marathons:
+            for i in marathons:
+                if i.skip:
+                    error = error or MesostackError(f"not asked: {i.skip}")
+                    continue
                 creds = Credentials.parse(credentials) if credentials else None
-                api = Marathon(f"http://{endpoint}", credentials=creds)
+                api = Marathon(f"http://{i.endpoint}", credentials=creds)
                 try:
                     return Answer(api.get(path, params), f"GET {api.url}{path}")
                 except MesostackError as exc:
                     error = exc
-            raise error or MesostackError("the stack has no Marathon")
+            raise error or MesostackError("the stack has no marathon container")
         return fetch
 
     out += [
@@ -445,9 +473,9 @@ def parts(found: Stack) -> list[Part]:
         Part("marathon/queue.json", "Marathon's launch queue", marathon("/v2/queue")),
     ]
 
-    zookeepers = _endpoints(found, "zookeeper")
-    for n, endpoint in zookeepers:
-        host, _, port = endpoint.rpartition(":")
+    zookeepers = instances(found, "zookeeper")
+    for i in zookeepers:
+        host, _, port = i.endpoint.rpartition(":")
 
         def srvr(host: str = host, port: int = int(port)) -> Answer:
             try:
@@ -455,10 +483,13 @@ def parts(found: Stack) -> list[Part]:
             except OSError as exc:
                 raise MesostackError(f"ZooKeeper on {host}:{port} does not answer: "
                                      f"{exc.strerror or type(exc).__name__}") from None
-        out.append(Part(f"zookeeper/srvr-{n}.txt", f"ZooKeeper {endpoint}'s srvr", srvr))
-    hosts = ",".join(e for _, e in zookeepers)
+        out.append(Part(f"zookeeper/srvr-{i.n}.txt", f"ZooKeeper {i.endpoint}'s srvr",
+                        _refuse(f"not asked: {i.skip}") if i.skip else srvr))
+    hosts = ",".join(i.endpoint for i in zookeepers if not i.skip)
 
     def tree() -> Answer:
+        if not hosts:
+            raise MesostackError("no zookeeper container of the stack is running")
         try:
             return Answer(probes.zookeeper_tree(hosts), f"ZooKeeper {hosts}")
         except probes.NotYet as exc:

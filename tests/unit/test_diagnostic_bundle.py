@@ -236,3 +236,28 @@ def test_bundle_with_a_bad_stack_file_is_input_error(nothing_answers: Path,
     assert (code, out) == (2, "")
     assert err.startswith("mesostack: error: stack.yaml:") and err.count("\n") == 1
     assert not list(nothing_answers.glob("*.tar.gz"))
+
+
+def test_who_is_asked_follows_the_labels_then_the_plan_for_engines_out_of_reach() -> None:
+    from mesostack.bundle import Instance, Stack, instances
+    from mesostack.config import LoadedConfig, StackConfig
+    from mesostack.plan import build
+    from mesostack.runtime import ContainerInfo
+
+    config = StackConfig(name="s", host_ip="127.0.0.1")
+    plan = build(config, "127.0.0.1")
+
+    def container(role: str, status: str, endpoint: str) -> ContainerInfo:
+        labels = {"io.mesostack.stack": "s", "io.mesostack.role": role,
+                  "io.mesostack.endpoint": endpoint}
+        return ContainerInfo(f"id-{role}", f"s-{role}", status, "img", "sha", labels, 0, "", 0)
+
+    unreached = Stack(LoadedConfig(config, None), plan)  # no engine answered
+    assert instances(unreached, "master") == [Instance("1", "127.0.0.1:5050")]
+    reached = Stack(LoadedConfig(config, None), plan, engines={None: object()},  # type: ignore[dict-item]
+                    containers=[container("master", "exited", "127.0.0.1:5050"),
+                                container("slave", "running", "127.0.0.1:5051")])
+    assert instances(reached, "master") == [
+        Instance("1", "127.0.0.1:5050", "its container s-master is exited")]
+    assert instances(reached, "slave") == [Instance("1", "127.0.0.1:5051")]
+    assert instances(reached, "marathon") == []  # not this stack's to ask: another may answer
