@@ -20,6 +20,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -321,11 +322,19 @@ def discover(loaded: LoadedConfig, plan: Plan) -> Stack:
     from mesostack.runtime import Engine, Engines
 
     found = Stack(loaded, plan)
-    for endpoint in plan.docker_endpoints:
+
+    def connect(endpoint: str | None) -> Engine | MesostackError:
         try:
-            engine = Engine.connect(endpoint, timeout=DOCKER_TIMEOUT)
+            return Engine.connect(endpoint, timeout=DOCKER_TIMEOUT)
         except MesostackError as exc:
-            found.problems.append(failure(f"the Docker engine {endpoint or ''}".rstrip(), exc))
+            return exc
+
+    endpoints = plan.docker_endpoints  # at once: hosts out of reach cost one timeout in all
+    with ThreadPoolExecutor(max_workers=len(endpoints)) as pool:
+        connected = list(pool.map(connect, endpoints))
+    for endpoint, engine in zip(endpoints, connected, strict=True):
+        if isinstance(engine, MesostackError):
+            found.problems.append(failure(f"the Docker engine {endpoint or ''}".rstrip(), engine))
             continue
         found.engines[endpoint] = engine
         try:
@@ -367,8 +376,9 @@ def instances(found: Stack, role: str) -> list[Instance]:
                            f"its container {c.name} is {c.status}" if c.status in NOT_ASKED
                            else "")
                   for c in found.containers if c.role == role]
+    seen = {i.endpoint for i in found_here}
     unreached = [Instance(str(s.index or 1), s.endpoint) for s in found.plan.of(Role(role))
-                 if s.docker not in found.engines]
+                 if s.docker not in found.engines and s.endpoint not in seen]
     return sorted([i for i in found_here if i.endpoint] + unreached,
                   key=lambda i: (int(i.n) if i.n.isdigit() else 0, i.endpoint))
 

@@ -261,3 +261,7 @@ def test_who_is_asked_follows_the_labels_then_the_plan_for_engines_out_of_reach(
         Instance("1", "127.0.0.1:5050", "its container s-master is exited")]
     assert instances(reached, "slave") == [Instance("1", "127.0.0.1:5051")]
     assert instances(reached, "marathon") == []  # not this stack's to ask: another may answer
+    # one engine out of reach, its containers listed through another endpoint to the same one
+    both = Stack(LoadedConfig(config, None), plan,
+                 containers=[container("slave", "running", "127.0.0.1:5051")])
+    assert instances(both, "slave") == [Instance("1", "127.0.0.1:5051")]

@@ -16,9 +16,11 @@ from mesostack.cli._common import Options
                                       "named in the bundle's manifest.")
 @click.pass_obj
 def bundle(options: Options, output: str | None, timeout: float) -> None:
-    """Collect a diagnostic bundle: every container's log and inspect data, the masters' and
-    agents' state, Marathon's apps, deployments and queue, the ZooKeeper tree, the effective
-    stack.yaml and versions. Best effort: what can't be collected is named in the bundle."""
+    """Collect the stack's logs, state and config into one .tar.gz, secrets masked.
+
+    Every container's log and inspect data (task containers too), the masters' and agents'
+    state, Marathon's apps, deployments and queue, the ZooKeeper tree, the effective stack.yaml
+    and versions. Best effort: what can't be collected is named in the bundle's README.txt."""
     from datetime import UTC, datetime
 
     from mesostack import bundle as bundle_
