@@ -123,9 +123,11 @@ class Http:
             http.session.auth = (user, password)
         return http
 
-    def get(self, url: str, *, waiting: str) -> requests.Response:
+    def get(self, url: str, *, waiting: str, redirects: bool = True,
+            read_timeout: float = READ_TIMEOUT) -> requests.Response:
         try:
-            return self.session.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            return self.session.get(url, timeout=(CONNECT_TIMEOUT, read_timeout),
+                                    allow_redirects=redirects)
         except requests.RequestException:
             raise NotYet(waiting) from None
 
@@ -491,18 +493,16 @@ DOCUMENT_TIMEOUT = 10.0  # a large cluster's state takes longer than a readiness
 
 
 def component_state(
-    endpoint: str, paths: tuple[str, ...], *, timeout: float = DOCUMENT_TIMEOUT
+    endpoint: str, paths: tuple[str, ...], *, http: Http | None = None,
+    timeout: float = DOCUMENT_TIMEOUT,
 ) -> tuple[str, Any]:
     """A master's or agent's own state document: the first of `paths` it answers, and that path.
     A redirect is not followed (a non-leading modern master's 307 is its answer, kept as
     `{"redirect": location}`), so each master shows what it says itself."""
-    session = requests.Session()
+    http = http or Http()
     for path in paths:
-        try:
-            answer = session.get(f"http://{endpoint}{path}", allow_redirects=False,
-                                 timeout=(CONNECT_TIMEOUT, timeout))
-        except requests.RequestException as exc:
-            raise NotYet(f"{endpoint} does not answer: {type(exc).__name__}") from None
+        answer = http.get(f"http://{endpoint}{path}", waiting=f"{endpoint} does not answer",
+                          redirects=False, read_timeout=timeout)
         if answer.status_code == 404:
             continue
         if answer.status_code in (301, 302, 307, 308):
@@ -516,18 +516,6 @@ def component_state(
         except ValueError:
             raise NotYet(f"{endpoint}{path} did not answer JSON") from None
     raise NotYet(f"{endpoint} answers none of {', '.join(paths)}")
-
-
-def zookeeper_version(host: str, port: int) -> str | None:
-    """The server's version from `srvr` (`3.4.6-1569965, built on ...`); None when it is down."""
-    try:
-        answer = four_letter_word(host, port, "srvr")
-    except OSError:
-        return None
-    for line in answer.splitlines():
-        if line.lower().startswith("zookeeper version:"):
-            return line.split(":", 1)[1].strip()
-    return None
 
 
 _QUIET = logging.getLogger("mesostack.zookeeper")  # kazoo's connection chatter: not for users
