@@ -7,6 +7,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+BUNDLE_HINT = "run `mesostack bundle` to collect logs and state"
+
+
+def and_bundle(hint: str) -> str:
+    """`hint`, then where to turn when it isn't enough: for failures after something started."""
+    return f"{hint}; {BUNDLE_HINT}"
+
 
 class ExitCode(IntEnum):
     OK = 0

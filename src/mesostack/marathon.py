@@ -19,7 +19,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 import requests
 
 from mesostack.apps import DeployRequest
-from mesostack.errors import InputError, MesostackError
+from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.probes import AgentFree
 
 TIMEOUT = (2.0, 15.0)
@@ -436,8 +436,9 @@ def follow(
                        & set(submitted.deployment_ids)) - set(events.finished_at)
             failed = events.failed_deployments & set(submitted.deployment_ids)
             if failed:
-                raise DeploymentFailed(f"deployment {', '.join(sorted(failed))} failed",
-                                       hint="see `mesostack apps` and the app's task logs")
+                raise DeploymentFailed(
+                    f"deployment {', '.join(sorted(failed))} failed",
+                    hint=and_bundle("see `mesostack apps` and the app's task logs"))
             states = [_progress(marathon, app_id, submitted, failures) for app_id in
                       submitted.app_ids]
             progress(states)
@@ -450,7 +451,8 @@ def follow(
                 summary = "; ".join(str(s) for s in states)
                 raise DeploymentFailed(
                     f"deployment not finished after {timeout:.0f} s: {summary}",
-                    hint="raise --timeout, or see `mesostack apps` and `mesostack task-logs`")
+                    hint=and_bundle("raise --timeout, or see `mesostack apps` and "
+                                     "`mesostack task-logs`"))
             events.poke.wait(interval)
     finally:
         if own:
@@ -462,7 +464,8 @@ def _progress(
 ) -> AppProgress:
     app = marathon.app(app_id)
     if app is None:
-        raise DeploymentFailed(f"app {app_id} is gone from Marathon while deploying it")
+        raise DeploymentFailed(f"app {app_id} is gone from Marathon while deploying it",
+                               hint=and_bundle("see `mesostack apps`"))
     failure = app.get("lastTaskFailure")
     if isinstance(failure, Mapping) and _after(failure.get("timestamp"), submitted.started):
         seen = failures.setdefault(app_id, set())
@@ -471,7 +474,7 @@ def _progress(
             raise DeploymentFailed(
                 f"app {app_id}: its tasks keep failing ({len(seen)} so far); last: "
                 f"{failure.get('state', '?')}: {str(failure.get('message', '')).strip()}",
-                hint="see `mesostack task-logs " + app_id.strip("/") + "`")
+                hint=and_bundle(f"see `mesostack task-logs {app_id.strip('/')}`"))
     return AppProgress(
         app_id=app_id,
         instances=int(app.get("instances", 0)),

@@ -13,7 +13,7 @@ from pathlib import Path
 from mesostack import checks as checks_
 from mesostack import probes
 from mesostack.config import is_system_dir
-from mesostack.errors import MesostackError
+from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.marathon import app_count
 from mesostack.plan import (
@@ -173,7 +173,7 @@ def _stage_ready(
         except probes.TimedOut as exc:
             raise NotReady(f"{what} not ready after {time.monotonic() - start:.1f} s: still "
                            f"waiting for {exc.waiting_for}",
-                           hint="raise --timeout, or see `mesostack status`") from None
+                           hint=and_bundle("raise --timeout, or see `mesostack status`")) from None
         report(Event(what, Phase.READY, ready.detail, time.monotonic() - start))
 
 
@@ -361,8 +361,8 @@ def _not_ready(
     spec: ContainerSpec, engine: Engine, why: str, start: float, *, timed_out: bool = False
 ) -> NotReady:
     waited = time.monotonic() - start
-    hint = "raise --timeout, or see `mesostack doctor`" if timed_out else (
-        f"see `mesostack logs {spec.role.value}`")
+    hint = and_bundle("raise --timeout, or see `mesostack doctor`" if timed_out else (
+        f"see `mesostack logs {spec.role.value}`"))
     return _failed(spec, engine, f"{spec.name} ({spec.role.value}) not ready after "
                    f"{waited:.1f} s: {why}", hint=hint)
 
@@ -423,7 +423,7 @@ def down(
     # is not restarted by its policy even if its process exits on its own (a master losing
     # ZooKeeper), so no order among them is needed.
     remove([c for c in containers if c.role == Role.MARATHON.value])
-    tasks, unreachable = _task_containers(engines, containers)
+    tasks, unreachable = task_containers(engines, containers)
     remove([c for c in containers if c.name not in removed] + tasks)
     removed = [name for name in removed if name not in {t.name for t in tasks}]
     purged: list[str] = []
@@ -438,12 +438,13 @@ def down(
 AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
 
 
-def _task_containers(
-    engines: Engines, containers: Iterable[ContainerInfo]
+def task_containers(
+    engines: Engines, containers: Iterable[ContainerInfo], *, patience: float = AGENT_PATIENCE
 ) -> tuple[list[ContainerInfo], list[str]]:
-    """The task containers the stack's own agents report (and the agents not asked or not
-    answering). Only a running agent is asked: a stopped one no longer holds its address,
-    which another stack's agent may have taken since, and that one would list its own tasks."""
+    """The task containers the stack's own agents report (and the agents not asked, or not
+    answering within `patience` seconds). Only a running agent is asked: a stopped one no longer
+    holds its address, which another stack's agent may have taken since, and that one would
+    list its own tasks."""
     found: list[ContainerInfo] = []
     unreachable: list[str] = []
     for agent in containers:
@@ -453,7 +454,7 @@ def _task_containers(
             unreachable.append(agent.name)
             continue
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
-        deadline = time.monotonic() + AGENT_PATIENCE
+        deadline = time.monotonic() + patience
         while True:
             try:
                 agent_id, ids = probes.agent_task_containers(endpoint)

@@ -6,6 +6,7 @@ The generation (legacy `*.json` endpoints or modern ones) is found out at run ti
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -122,9 +123,11 @@ class Http:
             http.session.auth = (user, password)
         return http
 
-    def get(self, url: str, *, waiting: str) -> requests.Response:
+    def get(self, url: str, *, waiting: str, redirects: bool = True,
+            read_timeout: float = READ_TIMEOUT) -> requests.Response:
         try:
-            return self.session.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            return self.session.get(url, timeout=(CONNECT_TIMEOUT, read_timeout),
+                                    allow_redirects=redirects)
         except requests.RequestException:
             raise NotYet(waiting) from None
 
@@ -482,3 +485,106 @@ def marathon_leader(endpoint: str, *, http: Http | None = None) -> str | None:
     except NotYet:
         return None
     return str(answer.get("leader")) if isinstance(answer, dict) else None
+
+
+# --- whole documents, for diagnostic bundles ---------------------------------------------------
+
+DOCUMENT_TIMEOUT = 10.0  # a large cluster's state takes longer than a readiness check's answer
+
+
+def component_state(
+    endpoint: str, paths: tuple[str, ...], *, http: Http | None = None,
+    timeout: float = DOCUMENT_TIMEOUT,
+) -> tuple[str, Any]:
+    """A master's or agent's own state document: the first of `paths` it answers, and that path.
+    A redirect is not followed (a non-leading modern master's 307 is its answer, kept as
+    `{"redirect": location}`), so each master shows what it says itself."""
+    http = http or Http()
+    for path in paths:
+        answer = http.get(f"http://{endpoint}{path}", waiting=f"{endpoint} does not answer",
+                          redirects=False, read_timeout=timeout)
+        if answer.status_code == 404:
+            continue
+        if answer.status_code in (301, 302, 307, 308):
+            return path, {"redirect": answer.headers.get("Location", "")}
+        if answer.status_code != 200:
+            text = answer.text.strip().splitlines()[0][:120] if answer.text.strip() else ""
+            raise NotYet(f"{endpoint}{path} answered HTTP {answer.status_code}"
+                         + (f": {text}" if text else ""))
+        try:
+            return path, answer.json()
+        except ValueError:
+            raise NotYet(f"{endpoint}{path} did not answer JSON") from None
+    raise NotYet(f"{endpoint} answers none of {', '.join(paths)}")
+
+
+_QUIET = logging.getLogger("mesostack.zookeeper")  # kazoo's connection chatter: not for users
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+@dataclass(frozen=True)
+class Znode:
+    path: str
+    data: bytes  # at most the walk's `max_bytes`
+    size: int  # the whole data's length
+    error: str = ""  # e.g. "no access" (an ACL); data is then empty
+
+
+@dataclass(frozen=True)
+class ZooKeeperTree:
+    nodes: tuple[Znode, ...]
+    truncated: str = ""  # why the walk stopped early; "" when it saw every znode
+
+
+def zookeeper_tree(
+    zk_hosts: str,
+    *,
+    root: str = "/",
+    max_bytes: int = 4096,
+    max_nodes: int = 5000,
+    timeout: float = 20.0,
+) -> ZooKeeperTree:
+    """Every znode under `root` (depth first, sorted) with the start of its data; stops at
+    `max_nodes` znodes or after `timeout` seconds and says so."""
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import KazooException, NoAuthError, NoNodeError
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    client = KazooClient(hosts=zk_hosts, timeout=2.0, connection_retry={"max_tries": 0},
+                         logger=_QUIET)
+    try:
+        client.start(timeout=2.0)
+    except Exception:  # kazoo raises its own timeout types
+        raise NotYet(f"a ZooKeeper session with {zk_hosts}") from None
+    deadline = time.monotonic() + timeout
+    nodes: list[Znode] = []
+    truncated = ""
+    pending = [root]
+    try:
+        while pending:
+            if len(nodes) >= max_nodes:
+                truncated = f"stopped after {max_nodes} znodes"
+                break
+            if time.monotonic() > deadline:
+                truncated = f"stopped after {timeout:g} s"
+                break
+            path = pending.pop()
+            try:
+                data, stat = client.get(path)
+                children = client.get_children(path)
+            except NoNodeError:
+                continue  # an ephemeral znode gone while walking
+            except NoAuthError:
+                nodes.append(Znode(path, b"", 0, "no access"))
+                continue
+            raw = data or b""
+            nodes.append(Znode(path, raw[:max_bytes], int(stat.dataLength)))
+            prefix = path.rstrip("/")
+            pending.extend(f"{prefix}/{child}" for child in sorted(children, reverse=True))
+    except (KazooException, KazooTimeoutError) as exc:
+        raise NotYet(f"ZooKeeper {zk_hosts} stopped answering: {type(exc).__name__}") from None
+    finally:
+        client.stop()
+        client.close()
+    return ZooKeeperTree(tuple(nodes), truncated)

@@ -318,12 +318,21 @@ class Engine:
         return True
 
     @_engine_call("reading logs")
-    def logs(self, name: str, *, tail: int | str = "all") -> str:
+    def logs(self, name: str, *, tail: int | str = "all", timestamps: bool = False) -> str:
         try:
-            raw = self._client.api.logs(name, stdout=True, stderr=True, tail=tail)
+            raw = self._client.api.logs(name, stdout=True, stderr=True, tail=tail,
+                                        timestamps=timestamps)
         except docker.errors.NotFound:
             return ""
         return bytes(raw).decode(errors="replace")
+
+    @_engine_call("inspecting a container")
+    def inspect(self, name_or_id: str) -> dict[str, Any] | None:
+        """What `docker inspect` shows (environment included: callers mask it)."""
+        try:
+            return dict(self._client.api.inspect_container(name_or_id))
+        except docker.errors.NotFound:
+            return None
 
     def follow_logs(self, name: str, *, tail: int | str = "all") -> Iterator[str]:
         """Lines of `name`'s log as they come, until the container stops."""

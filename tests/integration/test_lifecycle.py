@@ -137,6 +137,7 @@ def test_a_component_that_never_gets_ready_fails_with_its_logs(stack: Stack) -> 
     first = up.stderr.split("mesostack: error: ", 1)[1].splitlines()[0]
     assert first.startswith(f"{stack.name}-master (master) not ready after ")
     assert "still waiting for" in first and "leading master" in first
+    assert first.endswith("; run `mesostack bundle` to collect logs and state)")
     assert f"last 20 log lines of {stack.name}-master:" in up.stderr
     assert "Traceback" not in up.stderr
     assert took < 20

@@ -817,7 +817,8 @@ def test_follow_gives_up_early_when_tasks_keep_failing(
     assert time.monotonic() - began < 5
     assert caught.value.message == ("app /web: its tasks keep failing (3 so far); last: "
                                     "TASK_FAILED: Command exited with status 1")
-    assert caught.value.hint == "see `mesostack task-logs web`"
+    assert caught.value.hint == ("see `mesostack task-logs web`; run `mesostack bundle` to "
+                                 "collect logs and state")
     assert len(fake.requests_to("GET", "/v2/deployments")) == 6
     assert fake.ticks  # it stopped before the last failure
 

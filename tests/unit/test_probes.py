@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ FRAMEWORK_ID = "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11-0000"
 class FakeResponse:
     status_code: int = 200
     text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.text)  # a ValueError when it is not JSON, as with requests
@@ -57,7 +58,8 @@ class FakeHttp(Http):
         self.routes: dict[str, Route] = dict(routes or {})
         self.calls: list[str] = []
 
-    def get(self, url: str, *, waiting: str) -> Any:
+    def get(self, url: str, *, waiting: str, redirects: bool = True,
+            read_timeout: float = probes.READ_TIMEOUT) -> Any:
         self.calls.append(url)
         route = self.routes.get(url)
         if route is None:
@@ -491,3 +493,29 @@ def test_wait_with_fake_http_probe() -> None:
     assert len(seen) == 1
     assert MASTER in seen[0]
     assert seen[0].endswith("(No leader elected)")
+
+
+# --- component_state (for bundles) -------------------------------------------------------------
+
+
+def test_component_state_finds_the_generation_and_keeps_a_followers_redirect() -> None:
+    legacy = FakeHttp({f"http://{MASTER}/master/state.json": answer(master_state())})
+    path, state = probes.component_state(MASTER, probes.MASTER_STATE, http=legacy)
+    assert path == "/master/state.json" and state["pid"] == LEADER_PID
+    follower = FakeHttp({f"http://{MASTER}/master/state": FakeResponse(
+        307, "", {"Location": "//127.0.0.2:5050/master/state"})})
+    assert probes.component_state(MASTER, probes.MASTER_STATE, http=follower) == (
+        "/master/state", {"redirect": "//127.0.0.2:5050/master/state"})
+
+
+def test_component_state_says_why_there_is_none() -> None:
+    no_leader = FakeHttp({f"http://{MASTER}/master/state": FakeResponse(503, "No leader elected")})
+    cases = [(no_leader, MASTER, probes.MASTER_STATE,
+              "127.0.0.1:5050/master/state answered HTTP 503: No leader elected"),
+             (FakeHttp(), AGENT, probes.AGENT_STATE, "127.0.0.1:5051 does not answer"),
+             (FakeHttp({f"http://{AGENT}/health": FakeResponse(200)}), AGENT,
+              probes.AGENT_STATE, "127.0.0.1:5051 answers none of /state, /state.json")]
+    for http, endpoint, paths, why in cases:
+        with pytest.raises(NotYet) as caught:
+            probes.component_state(endpoint, paths, http=http)
+        assert str(caught.value) == why

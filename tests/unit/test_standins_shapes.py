@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +53,18 @@ def lenient_json(text: str) -> Any:
 # --- master and agent as processes --------------------------------------------------------
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now (so runs side by side don't answer for each other)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def start(program: str, generation: str, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(STANDINS / program)],
@@ -62,13 +75,14 @@ def start(program: str, generation: str, **env: str) -> subprocess.Popen[bytes]:
 @pytest.fixture(params=["legacy", "modern"])
 def mesos(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     generation = request.param
-    master = start("master.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT="15050")
-    agent = start("agent.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT="15051",
-                  MESOS_MASTER="127.0.0.1:15050", MESOS_WORK_DIR=str(tmp_path),
+    master_port, agent_port = free_ports(2)
+    master = start("master.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(master_port))
+    agent = start("agent.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(agent_port),
+                  MESOS_MASTER=f"127.0.0.1:{master_port}", MESOS_WORK_DIR=str(tmp_path),
                   MESOS_RESOURCES="cpus:2;mem:1024", MESOS_DOCKER_KILL_ORPHANS="false")
     legacy = generation == "legacy"
-    urls = {"generation": generation, "master": "http://127.0.0.1:15050",
-            "agent": "http://127.0.0.1:15051",
+    urls = {"generation": generation, "master": f"http://127.0.0.1:{master_port}",
+            "agent": f"http://127.0.0.1:{agent_port}",
             "state": "/master/state.json" if legacy else "/master/state",
             "agent_state": "/state.json" if legacy else "/state",
             "files": "/files/read.json" if legacy else "/files/read"}

@@ -30,6 +30,7 @@ def cli(ctx: click.Context, file: str | None) -> None:
 def _register() -> None:
     from mesostack.cli import (
         apps_cmd,
+        bundle_cmd,
         config_cmd,
         deploy,
         doctor,
@@ -41,7 +42,8 @@ def _register() -> None:
         up,
     )
 
-    for module in (init_cmd, up, down, status, logs, ls, doctor, deploy, apps_cmd, config_cmd):
+    for module in (init_cmd, up, down, status, logs, bundle_cmd, ls, doctor, deploy, apps_cmd,
+                   config_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 
