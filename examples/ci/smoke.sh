@@ -124,6 +124,7 @@ bundle() {
         return 0
     fi
     local first=$failed
+    rm -f -- "$SMOKE_BUNDLE"   # this script's own output of an earlier run (bundle never overwrites)
     step bundle "$MESOSTACK" bundle -o "$SMOKE_BUNDLE" && log "diagnostic bundle: $SMOKE_BUNDLE"
     failed=$first   # the bundle never hides the step that failed
 }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesostack import checks as checks_
-from mesostack import probes
+from mesostack import masking, probes
 from mesostack.config import is_system_dir
 from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
@@ -369,7 +369,8 @@ def _not_ready(
 
 def _failed(spec: ContainerSpec, engine: Engine, message: str, *, hint: str) -> NotReady:
     """`message`, with the last log lines of `spec`'s container attached."""
-    logs = engine.logs(spec.name, tail=LOG_LINES).rstrip()
+    logs = masking.mask_text(engine.logs(spec.name, tail=LOG_LINES),
+                             masking.secret_values(spec.env)).rstrip()
     detail = f"last {LOG_LINES} log lines of {spec.name}:\n{logs}" if logs else ""
     return NotReady(message, hint=hint, detail=detail)
 

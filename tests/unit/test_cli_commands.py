@@ -205,3 +205,49 @@ def test_up_and_doctor_name_a_schema1_image_in_one_line(
     assert code == 1
     assert err.splitlines()[-1] == f"1 blocking problem: {problem}", err
     assert "mesostack init --preset modern" in out
+
+
+class FakeLogEngines:
+    """Two containers of stack `demo`; Marathon prints its own flags, credentials included."""
+
+    def __init__(self) -> None:
+        from mesostack.runtime import ContainerInfo
+
+        def info(role: str, env: dict[str, str]) -> ContainerInfo:
+            return ContainerInfo(id=role, name=f"demo-{role}", status="running", image="i",
+                                 image_id="sha", restart_count=0, started_at="", exit_code=0,
+                                 labels={"io.mesostack.stack": "demo", "io.mesostack.role": role},
+                                 env=env)
+
+        self.items = [info("zookeeper", {"DB_PASSWORD": "hunter2-db"}),
+                      info("marathon", {"MARATHON_HTTP_CREDENTIALS": "admin:s3cr3t-pa55"})]
+        self.text = {
+            "demo-zookeeper": "binding to port 0.0.0.0/0.0.0.0:2181\n",
+            "demo-marathon": "Starting Marathon with --http_credentials admin:s3cr3t-pa55 "
+                             "--master zk://u:hunter2-db@127.0.0.1:2181/mesos\n"
+                             "Authorization: Basic YWRtaW46czNjcjN0LXBhNTU=\n"}
+
+    def containers(self, **_: Any) -> list[Any]:
+        return self.items
+
+    def engine_of(self, _: Any) -> Any:
+        return SimpleNamespace(logs=lambda name, tail: self.text[name])
+
+    def follow_many(self, containers: list[Any], tail: Any) -> Iterator[tuple[str, str]]:
+        for c in containers:
+            for line in self.text[c.name].splitlines():
+                yield c.name, line
+
+
+@pytest.mark.parametrize("follow", [[], ["-f"]])
+def test_logs_never_show_the_stack_s_secrets(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             follow: list[str]) -> None:
+    (tmp_path / "stack.yaml").write_text("name: demo\nhost_ip: 127.0.0.1\n")
+    monkeypatch.setattr("mesostack.cli.logs.engines", lambda _: FakeLogEngines())
+    code, out, err = run(["logs", *follow], capsys)
+    assert code == 0, err
+    assert "demo-marathon | Starting Marathon with --http_credentials *** --master" in out
+    assert "demo-zookeeper | binding to port" in out
+    for secret in ("s3cr3t-pa55", "hunter2-db", "YWRtaW46czNjcjN0LXBhNTU="):
+        assert secret not in out + err

@@ -18,7 +18,7 @@ ROLES = ("zookeeper", "master", "slave", "marathon")
 @click.pass_obj
 def logs(options: Options, component: str | None, follow: bool, tail: str) -> None:
     """Print the log of COMPONENT (zookeeper, master, slave or agent, marathon)."""
-    from mesostack import console
+    from mesostack import console, masking
 
     if tail != "all" and not tail.isdigit():
         raise InputError(f"--tail {tail}: expected a number of lines or `all`")
@@ -37,13 +37,17 @@ def logs(options: Options, component: str | None, follow: bool, tail: str) -> No
     containers.sort(key=lambda c: (ROLES.index(c.role) if c.role in ROLES else len(ROLES),
                                    c.name))
     prefix = len(containers) > 1
+    # Components print their own flags (Marathon its credentials): mask every secret value the
+    # stack's containers were given, wherever a log line shows it.
+    secrets = set().union(*(masking.secret_values(c.env) for c in docker.containers(stack=stack)))
     if not follow:
         for c in containers:
-            text = docker.engine_of(c).logs(c.name, tail=lines)
+            text = masking.mask_text(docker.engine_of(c).logs(c.name, tail=lines), secrets)
             console.result("".join(f"{c.name} | {line}\n" for line in text.splitlines())
                            if prefix else text)
         return
     for name, line in docker.follow_many(containers, tail=lines):
+        line = masking.mask_text(line, secrets)
         console.result(f"{name} | {line}" if prefix else line)
 
 
