@@ -12,7 +12,7 @@ import pytest
 import yaml
 from test_checks import SCHEMA1_TEXTS
 
-from mesostack.cli import main
+from clirun import run
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 
@@ -24,14 +24,6 @@ def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("MESOSTACK_FILE", raising=False)
     monkeypatch.chdir(tmp_path)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, out, err
 
 
 def test_dry_run_needs_no_engine(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mesostack.cli import main
+from clirun import run
 
 CORPUS = Path(__file__).parent / "corpus"
 STACKS = sorted((CORPUS / "stack").glob("*.yaml"))
@@ -49,14 +49,6 @@ def expectation(path: Path) -> tuple[str, bool]:
     first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     assert first.startswith(EXPECT), f"{path.name}: the first line must be `{EXPECT}...`"
     return first.removeprefix(EXPECT), True
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, out, err
 
 
 def check(path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:

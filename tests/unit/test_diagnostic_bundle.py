@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from clirun import run
 from mesostack.bundle import (
     Answer,
     Part,
@@ -26,7 +27,6 @@ from mesostack.bundle import (
     tree_secrets,
     write,
 )
-from mesostack.cli import main
 from mesostack.errors import InputError
 from mesostack.probes import Znode, ZooKeeperTree
 
@@ -172,14 +172,6 @@ def nothing_answers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         "slave: {port: 59051}\nmarathon:\n  port: 59080\n  env:\n"
         "    MARATHON_HTTP_CREDENTIALS: admin:marathon-s3cret\n    DB_PASSWORD: hunter2-long\n")
     return tmp_path
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, out, err
 
 
 def test_bundle_without_any_answer_still_writes_the_tarball(

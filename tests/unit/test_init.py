@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from clirun import run
 from mesostack import hostinfo
-from mesostack.cli import main
 from mesostack.config import StackConfig, parse
 from mesostack.plan import Role, build, dry_run
 from mesostack.presets import MODERN_IMAGES, Preset, render
@@ -22,14 +22,6 @@ def workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MESOSTACK_FILE", raising=False)
     monkeypatch.setattr(hostinfo, "default_route_ip", lambda: HOST)
     monkeypatch.chdir(tmp_path)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, out, err
 
 
 @pytest.mark.parametrize("preset", list(Preset))
