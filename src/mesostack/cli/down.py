@@ -34,6 +34,3 @@ def down(options: Options, purge: bool, grace: int) -> None:
     tasks = len(done.task_containers)
     console.info(f"stack {stack}: removed {len(done.removed)} containers and {tasks} task "
                  f"container{'s' if tasks != 1 else ''} in {done.seconds:.1f} s")
-
-
-COMMANDS = [down]

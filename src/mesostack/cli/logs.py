@@ -45,6 +45,3 @@ def logs(options: Options, component: str | None, follow: bool, tail: str) -> No
         return
     for name, line in docker.follow_many(containers, tail=lines):
         console.result(f"{name} | {line}" if prefix else line)
-
-
-COMMANDS = [logs]
