@@ -9,13 +9,12 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mesostack import checks as checks_
 from mesostack import probes
 from mesostack.config import is_system_dir
 from mesostack.errors import MesostackError
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
-from mesostack.marathon import app_count
 from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_ENDPOINT,
@@ -28,6 +27,9 @@ from mesostack.plan import (
     Role,
 )
 from mesostack.runtime import ContainerInfo, Engine, Engines, PullProgress
+
+if TYPE_CHECKING:
+    from mesostack.checks import Check
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
@@ -72,6 +74,8 @@ def up(
 ) -> UpResult:
     """Create what is missing or changed, in dependency order, each stage once the previous
     one is ready. Safe to rerun: an unchanged, ready stack is left alone."""
+    from mesostack import checks as checks_
+
     start = time.monotonic()
     deadline = start + timeout
     existing = {c.name: c for c in engines.containers(stack=plan.stack)}
@@ -243,7 +247,7 @@ def _ensure_images(
     return {key: i for key, i in ids.items() if i is not None}
 
 
-def _preflight(checks: Iterable[checks_.Check]) -> None:
+def _preflight(checks: Iterable[Check]) -> None:
     for check in checks:
         if check.blocking:
             raise PreflightFailed(check.found, hint=check.fix or None)
@@ -489,6 +493,8 @@ class StackStatus:
 
 def status(stack: str, *, engines: Engines) -> StackStatus:
     """One quick look at each component: container state, readiness, role, counts."""
+    from mesostack.marathon import app_count
+
     containers = sorted(engines.containers(stack=stack),
                         key=lambda c: (_role_order(c.role), c.labels.get(LABEL_INDEX, ""), c.name))
     master = ",".join(c.labels.get(LABEL_ENDPOINT, "") for c in containers

@@ -1,7 +1,9 @@
 """The only module that imports `docker`: images, containers by label, logs, engine facts.
 
 Every docker-py error leaves this module as one of ours, naming the image or container at fault.
-(`requests` is imported only to catch the transport errors docker-py lets through.)
+(`requests` is imported only to catch the transport errors docker-py lets through.) docker-py is
+imported when the first engine is connected, and without its ssh transport unless an ssh://
+engine is among them (see `_load_docker`).
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ import contextlib
 import functools
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import docker
-import docker.errors
 import requests
 
 from mesostack.errors import MesostackError
@@ -26,6 +27,38 @@ T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
 UNREACHABLE_HINT = "is Docker running? try `docker ps`"
+
+docker: Any = None  # docker-py, once `_load_docker` has imported it
+
+
+def _is_ssh(endpoint: str | None) -> bool:
+    return (endpoint or os.environ.get("DOCKER_HOST") or "").startswith("ssh://")
+
+
+def _load_docker(*, ssh: bool) -> None:
+    """Import docker-py, once per process.
+
+    docker-py imports its ssh transport, and with it paramiko (and paramiko's invoke), whenever
+    paramiko is installed (`docker[ssh]`), for every endpoint: about half of `import docker`.
+    When no ssh:// engine is wanted, paramiko is hidden while docker-py loads (a None entry in
+    `sys.modules` makes its import fail), so docker-py loads as it does without its `ssh`
+    extra. The commands know every endpoint before connecting the first (`Engines.connect`)."""
+    global docker
+    if docker is None:
+        if ssh or "docker" in sys.modules or "paramiko" in sys.modules:
+            import docker
+        else:
+            sys.modules["paramiko"] = None  # type: ignore[assignment]
+            try:
+                import docker
+            finally:
+                del sys.modules["paramiko"]
+        import docker.errors
+    if ssh and not hasattr(docker.transport, "SSHHTTPAdapter"):
+        raise EngineUnreachable(
+            "an ssh:// Docker engine can't be reached from this process: docker-py was loaded "
+            "without its ssh transport for the engines connected first",
+            hint="connect every engine at once (Engines.connect)")
 
 
 class EngineUnreachable(MesostackError):
@@ -153,6 +186,7 @@ class Engine:
         """The engine at `endpoint` (unix://, tcp:// with TLS from DOCKER_TLS_VERIFY and
         DOCKER_CERT_PATH, ssh://user@host), or the usual environment's; checked with a ping."""
         shown = endpoint or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
+        _load_docker(ssh=_is_ssh(endpoint))
         try:
             if endpoint is None:
                 client = docker.from_env(timeout=int(timeout))
@@ -412,7 +446,9 @@ class Engines:
 
     @classmethod
     def connect(cls, endpoints: Iterable[str | None]) -> Engines:
-        return cls({endpoint: Engine.connect(endpoint) for endpoint in dict.fromkeys(endpoints)})
+        wanted = list(dict.fromkeys(endpoints))
+        _load_docker(ssh=any(_is_ssh(endpoint) for endpoint in wanted))
+        return cls({endpoint: Engine.connect(endpoint) for endpoint in wanted})
 
     def __getitem__(self, endpoint: str | None) -> Engine:
         return self._engines[endpoint]
