@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from mesostack import probes
 from mesostack.config import is_system_dir
@@ -30,6 +30,8 @@ from mesostack.runtime import ContainerInfo, Engine, Engines, PullProgress
 
 if TYPE_CHECKING:
     from mesostack.checks import Check
+
+T = TypeVar("T")
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
@@ -381,37 +383,52 @@ def down(
 ) -> DownResult:
     """Remove the stack's containers (found by label) and the task containers its agents
     report; with `purge`, the data_dirs too: those its containers' labels name and `data_dirs`
-    (the stack file's), so a purge that failed can be retried once the containers are gone."""
+    (the stack file's), so a purge that failed can be retried once the containers are gone.
+
+    Containers whose state outlives them (a data_dir) and task containers (the user's apps)
+    get SIGTERM and `grace` seconds; the others keep nothing once removed, so they are killed
+    at once, as `docker rm -f` does."""
     start = time.monotonic()
-    containers = engines.containers(stack=stack)
-    removed: list[str] = []
-
-    def remove(batch: list[ContainerInfo]) -> None:
-        for c in batch:
-            report(Event(c.name, Phase.REMOVING))
-        if batch:
-            with ThreadPoolExecutor(max_workers=min(16, len(batch))) as pool:
-                list(pool.map(lambda c: engines.engine_of(c).remove(c.id, grace=grace), batch))
-        for c in batch:
-            report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
-            removed.append(c.name)
-
-    # Marathon first, so that nothing launches a task while the agents list theirs. Then the
-    # rest at once: with Marathon gone nothing relaunches tasks, and a container being stopped
-    # is not restarted by its policy even if its process exits on its own (a master losing
-    # ZooKeeper), so no order among them is needed.
-    remove([c for c in containers if c.role == Role.MARATHON.value])
+    containers = engines.containers(stack=stack, inspect=False)
+    marathons = [c for c in containers if c.role == Role.MARATHON.value]
+    # Marathon first, so that nothing launches a task while the agents list theirs: paused
+    # (frozen at once, where a kill takes the engine a tenth of a second) and removed with the
+    # rest. Then everything at once: with Marathon frozen nothing relaunches tasks, and a
+    # container being removed is not restarted even if its process exits on its own (a master
+    # losing ZooKeeper), so no order among them is needed.
+    for c in marathons:
+        report(Event(c.name, Phase.REMOVING))
+    _each(lambda c: engines.engine_of(c).pause(c.id), marathons)
     tasks, unreachable = _task_containers(engines, containers)
-    remove([c for c in containers if c.name not in removed] + tasks)
-    removed = [name for name in removed if name not in {t.name for t in tasks}]
+    rest = [c for c in containers if c not in marathons]
+    for c in rest + tasks:
+        report(Event(c.name, Phase.REMOVING))
+    task_names = {t.name for t in tasks}
+
+    def remove(c: ContainerInfo) -> None:
+        keeps_state = c.name in task_names or bool(c.labels.get(LABEL_DATA_DIR))
+        engines.engine_of(c).remove(c.id, grace=grace if keeps_state else None)
+        report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
+
+    _each(remove, marathons + rest + tasks)
     purged: list[str] = []
     if purge:
         labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
         for directory in sorted(labelled | set(data_dirs)):
             if _purge(directory):
                 purged.append(directory)
-    return DownResult(tuple(removed), tuple(t.name for t in tasks), tuple(purged),
-                      tuple(unreachable), time.monotonic() - start)
+    return DownResult(tuple(c.name for c in marathons + rest), tuple(sorted(task_names)),
+                      tuple(purged), tuple(unreachable), time.monotonic() - start)
+
+
+def _each(work: Callable[[T], object], items: Sequence[T]) -> None:
+    """`work` on every item at once (threads); the first failure is raised once all ended."""
+    if len(items) == 1:
+        work(items[0])
+    elif items:
+        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
+            for _ in pool.map(work, items):
+                pass
 
 
 AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
@@ -420,30 +437,41 @@ AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `do
 def _task_containers(
     engines: Engines, containers: Iterable[ContainerInfo]
 ) -> tuple[list[ContainerInfo], list[str]]:
-    """The task containers the stack's own agents report (and agents that did not answer)."""
-    found: list[ContainerInfo] = []
-    unreachable: list[str] = []
-    for agent in containers:
-        if agent.role != Role.SLAVE.value:
-            continue
+    """The task containers the stack's own agents report (and agents that did not answer).
+    The agents are asked at once; each engine then lists the reported names in one call."""
+    agents = [c for c in containers if c.role == Role.SLAVE.value]
+    answers: dict[str, tuple[str, list[str]] | None] = {}
+
+    def ask(agent: ContainerInfo) -> None:
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
         deadline = time.monotonic() + (AGENT_PATIENCE if agent.running else 0)
         while True:
             try:
-                agent_id, ids = probes.agent_task_containers(endpoint)
-                break
+                answers[agent.id] = probes.agent_task_containers(endpoint)
+                return
             except probes.NotYet:
                 if time.monotonic() >= deadline:
-                    agent_id, ids = "", []
-                    unreachable.append(agent.name)
-                    break
+                    answers[agent.id] = None
+                    return
                 time.sleep(0.2)
+
+    _each(ask, agents)
+    unreachable = [a.name for a in agents if answers.get(a.id) is None]
+    wanted: dict[str | None, tuple[Engine, set[str]]] = {}
+    for agent in agents:
+        answer = answers.get(agent.id)
+        if answer is None:
+            continue
+        agent_id, ids = answer
+        # Docker tasks run as siblings on the agent's engine, named after their container id.
+        _, names = wanted.setdefault(agent.engine, (engines.engine_of(agent), set()))
         for container_id in ids:
-            for name in (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"):
-                info = engines.engine_of(agent).get(name)  # a sibling on the agent's engine
-                if info is not None:
-                    found.append(info)
-    return found, unreachable
+            names |= {f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"}
+    found: dict[str, ContainerInfo] = {}
+    for engine, names in wanted.values():
+        for info in engine.named(names):
+            found.setdefault(info.id, info)
+    return list(found.values()), unreachable
 
 
 def _purge(directory: str) -> bool:

@@ -138,6 +138,23 @@ def _info(container: Any, key: str | None = None) -> ContainerInfo:
     )
 
 
+def _summary(entry: Mapping[str, Any], key: str | None) -> ContainerInfo:
+    """A container as the engine's listing shows it (no inspect)."""
+    names = entry.get("Names") or []
+    return ContainerInfo(
+        id=entry["Id"],
+        name=names[0].lstrip("/") if names else entry["Id"][:12],
+        status=entry.get("State", "unknown"),
+        image=entry.get("Image", ""),
+        image_id=entry.get("ImageID", ""),
+        labels=dict(entry.get("Labels") or {}),
+        restart_count=0,
+        started_at="",
+        exit_code=0,
+        engine=key,
+    )
+
+
 def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Turn connection failures into EngineUnreachable and other engine errors into ours."""
 
@@ -279,23 +296,40 @@ class Engine:
 
     @_engine_call("listing containers")
     def containers(
-        self, *, stack: str | None = None, role: str | None = None
+        self, *, stack: str | None = None, role: str | None = None, inspect: bool = True
     ) -> list[ContainerInfo]:
-        """Containers carrying our labels (all stacks when `stack` is None)."""
+        """Containers carrying our labels (all stacks when `stack` is None). `inspect=False`:
+        the listing alone, one call, without env, restart count, start time or exit code."""
         label = [f"{LABEL_STACK}={stack}" if stack else LABEL_STACK]
         if role:
             label.append(f"{LABEL_ROLE}={role}")
+        if not inspect:
+            return self._summaries(filters={"label": label})
         found = self._list(filters={"label": label})
         return [_info(c, self.key) for c in found]
+
+    @_engine_call("listing containers")
+    def named(self, names: Iterable[str]) -> list[ContainerInfo]:
+        """The containers with exactly these names, whatever their labels (one listing, as
+        `containers(inspect=False)` gives them)."""
+        wanted = set(names)
+        if not wanted:
+            return []
+        # The engine's name filter matches parts of names: keep the exact ones.
+        return [c for c in self._summaries(filters={"name": sorted(wanted)}) if c.name in wanted]
 
     @_engine_call("listing containers")
     def all_containers(self) -> list[ContainerInfo]:
         return [_info(c, self.key) for c in self._list()]
 
     def _list(self, filters: Mapping[str, Any] | None = None) -> list[Any]:
-        """Containers, all states; one removed while being listed is left out."""
+        """Containers, all states, each inspected; one removed while being listed is left out."""
         return list(self._client.containers.list(all=True, filters=dict(filters or {}),
                                                  ignore_removed=True))
+
+    def _summaries(self, filters: Mapping[str, Any]) -> list[ContainerInfo]:
+        return [_summary(entry, self.key)
+                for entry in self._client.api.containers(all=True, filters=dict(filters))]
 
     @_engine_call("inspecting a container")
     def get(self, name_or_id: str) -> ContainerInfo | None:
@@ -342,16 +376,29 @@ class Engine:
             raise _stopped_answering(f"starting {name}", exc) from None
 
     @_engine_call("removing a container")
-    def remove(self, name_or_id: str, *, grace: int = 5) -> bool:
-        """SIGTERM, up to `grace` seconds, then remove; False when it was already gone."""
+    def remove(self, name_or_id: str, *, grace: int | None = 5) -> bool:
+        """Remove a container; False when it was already gone. With `grace`, a running one
+        first gets SIGTERM and up to `grace` seconds to stop; with None it is killed at once,
+        as `docker rm -f` does."""
         try:
-            container = self._client.containers.get(name_or_id)
-            if container.status in ("running", "restarting", "paused"):
-                container.stop(timeout=grace)
-            container.remove(force=True, v=True)
+            if grace is not None:
+                container = self._client.containers.get(name_or_id)
+                if container.status in ("running", "restarting", "paused"):
+                    container.stop(timeout=grace)
+            self._client.api.remove_container(name_or_id, force=True, v=True)
         except docker.errors.NotFound:
             return False
         return True
+
+    @_engine_call("pausing a container")
+    def pause(self, name_or_id: str) -> None:
+        """Freeze every process of a running container (a cgroup freezer: much quicker than a
+        kill); nothing when it is gone or not running. `remove` still removes it."""
+        try:
+            self._client.api.pause(name_or_id)
+        except docker.errors.APIError as exc:
+            if exc.status_code not in (404, 409):  # 409: not running, or paused already
+                raise
 
     @_engine_call("reading logs")
     def logs(self, name: str, *, tail: int | str = "all") -> str:
@@ -456,11 +503,12 @@ class Engines:
     def all(self) -> list[Engine]:
         return list(self._engines.values())
 
-    def containers(self, *, stack: str | None = None) -> list[ContainerInfo]:
+    def containers(self, *, stack: str | None = None, inspect: bool = True
+                   ) -> list[ContainerInfo]:
         """Our containers on every engine (one engine reached twice is listed once)."""
         seen: dict[str, ContainerInfo] = {}
         for engine in self._engines.values():
-            for info in engine.containers(stack=stack):
+            for info in engine.containers(stack=stack, inspect=inspect):
                 seen.setdefault(info.id, info)
         return list(seen.values())
 

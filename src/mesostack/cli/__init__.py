@@ -5,6 +5,8 @@ of them), so a command pays only for the libraries it uses."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 
@@ -78,6 +80,13 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, file: str | None) -> None:
     """Stand up ZooKeeper + Apache Mesos + Marathon as Docker containers from one stack.yaml."""
     ctx.obj = Options(file=file)
+
+
+# At exit the interpreter's last garbage collections walk every object still alive: about
+# 0.15 s here once pydantic and requests are loaded, against 0.01 s for a bare interpreter.
+# Nothing needs collecting then (files are flushed and sockets closed by the exit itself), so
+# the last exit handler moves every object out of the collector's sight.
+atexit.register(gc.freeze)
 
 
 def main(argv: list[str] | None = None) -> None:
