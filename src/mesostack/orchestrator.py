@@ -35,6 +35,12 @@ T = TypeVar("T")
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
+# Readiness polling: each probe every POLL_INTERVAL seconds, slower in a big stage so that
+# twenty agents starting at once are not slowed down by being asked; their container's state
+# is looked at every ALIVE_INTERVAL seconds (an exit or a crash loop fails `up` early).
+POLL_INTERVAL = 0.025
+STAGE_POLLS_PER_SECOND = 200
+ALIVE_INTERVAL = 0.5
 
 
 class NotReady(MesostackError):
@@ -100,15 +106,19 @@ def up(
     changed: list[str] = []
     replaced: set[str] = set()
     stages = plan.stages()
+    master = plan.endpoints(Role.MASTER)
     for index, stage in enumerate(stages):
         errors: list[Exception] = []
+        interval = max(POLL_INTERVAL, len(stage) / STAGE_POLLS_PER_SECOND)
+        leader = probes.LeaderState(master, ttl=interval)
         with ThreadPoolExecutor(max_workers=len(stage)) as pool:
             futures = {
                 pool.submit(_converge, spec, existing.get(spec.name),
                             image_ids[(spec.docker, spec.image)],
-                            master=plan.endpoints(Role.MASTER), engine=engines[spec.docker],
+                            master=master, engine=engines[spec.docker],
                             deadline=deadline, report=report, cancel=cancel,
-                            replaced=replaced, context=_quorum_context(plan, spec)): spec
+                            replaced=replaced, context=_quorum_context(plan, spec),
+                            interval=interval, leader=leader): spec
                 for spec in stage
             }
             try:
@@ -180,16 +190,17 @@ def _stage_ready(
 def _refuse_foreign_names(
     plan: Plan, engines: Engines, existing: dict[str, ContainerInfo]
 ) -> None:
+    missing: dict[str | None, list[str]] = {}
     for spec in plan.specs:
-        if spec.name in existing:
-            continue
-        other = engines[spec.docker].get(spec.name)
-        if other is not None:
+        if spec.name not in existing:
+            missing.setdefault(spec.docker, []).append(spec.name)
+    for endpoint, names in missing.items():
+        for other in engines[endpoint].named(names):
             owner = other.labels.get(LABEL_STACK)
             whose = f"stack {owner!r}" if owner else "no mesostack stack"
             raise PreflightFailed(
-                f"container {spec.name} exists and belongs to {whose}",
-                hint=f"remove it (`docker rm -f {spec.name}`) or give this stack another `name`",
+                f"container {other.name} exists and belongs to {whose}",
+                hint=f"remove it (`docker rm -f {other.name}`) or give this stack another `name`",
             )
 
 
@@ -267,6 +278,8 @@ def _converge(
     cancel: threading.Event,
     replaced: set[str],
     context: str = "",
+    interval: float = POLL_INTERVAL,
+    leader: probes.LeaderState | None = None,
 ) -> bool:
     """Bring one container to its spec and wait until it is ready; True when it changed.
 
@@ -275,16 +288,18 @@ def _converge(
     start = time.monotonic()
     changed = True
     feeds_changed = any(dep in replaced for dep in spec.depends_on)
+    started = current
     if current is not None and not feeds_changed and _up_to_date(current, spec, image_id):
         if current.status in ("running", "restarting"):
             changed = False
         elif current.status in ("created", "exited"):
             report(Event(spec.name, Phase.STARTING, f"starting the {current.status} container"))
             engine.start(spec.name, spec=spec)
+            started = engine.get(spec.name)
         else:  # paused, dead, removing: start would fail the same way on every rerun
             report(Event(spec.name, Phase.STARTING, f"recreating the {current.status} container"))
             engine.remove(current.id)
-            engine.create_and_start(spec)
+            started = engine.create_and_start(spec)
     else:
         if current is not None:
             why = "what it depends on was recreated" if feeds_changed else (
@@ -294,10 +309,10 @@ def _converge(
             replaced.add(spec.name)
         else:
             report(Event(spec.name, Phase.STARTING, "creating"))
-        engine.create_and_start(spec)
-    started = engine.get(spec.name)
+        started = engine.create_and_start(spec)
     restarts_before = started.restart_count if started else 0
-    probe = probe_for(spec, master)
+    probe = probe_for(spec, master, leader)
+    looked = [time.monotonic()]  # when the container's state was last looked at (just now)
 
     def on_wait(what: str) -> None:
         report(Event(spec.name, Phase.WAITING, what, time.monotonic() - start))
@@ -305,6 +320,9 @@ def _converge(
     def alive() -> None:
         if cancel.is_set():
             raise Cancelled(f"{spec.name}: interrupted")
+        if time.monotonic() - looked[0] < ALIVE_INTERVAL:
+            return
+        looked[0] = time.monotonic()
         info = engine.get(spec.name)
         if info is None:
             raise _not_ready(spec, engine, "its container disappeared", start)
@@ -318,7 +336,7 @@ def _converge(
 
     try:
         ready = probes.wait(probe, deadline=deadline, on_wait=on_wait, alive=alive,
-                            interval=0.1 if changed else 0.05)
+                            interval=interval)
     except probes.TimedOut as exc:
         raise _not_ready(spec, engine, f"still waiting for {exc.waiting_for}{context}", start,
                          timed_out=True) from None
@@ -331,15 +349,20 @@ def _up_to_date(current: ContainerInfo, spec: ContainerSpec, image_id: str) -> b
     return current.labels.get(LABEL_HASH) == spec.config_hash and current.image_id == image_id
 
 
-def probe_for(spec: ContainerSpec, master: str) -> probes.Probe:
+def probe_for(
+    spec: ContainerSpec, master: str, leader: probes.LeaderState | None = None
+) -> probes.Probe:
+    """The probe for `spec`'s role; agents and Marathons read the leading master's state
+    through `leader` when a stage shares it."""
     if spec.role is Role.ZOOKEEPER:
         return probes.ZooKeeperProbe(spec.host_ip, spec.port)
     if spec.role is Role.MASTER:
         return probes.MasterProbe(spec.endpoint)
     if spec.role is Role.SLAVE:
-        return probes.AgentProbe(spec.endpoint, master)
+        return probes.AgentProbe(spec.endpoint, master, leader=leader)
     credentials = dict(spec.env).get(CREDENTIALS_VAR)
-    return probes.MarathonProbe(spec.endpoint, master, probes.Http.with_credentials(credentials))
+    return probes.MarathonProbe(spec.endpoint, master, probes.Http.with_credentials(credentials),
+                                leader=leader)
 
 
 CREDENTIALS_VAR = "MARATHON_HTTP_CREDENTIALS"

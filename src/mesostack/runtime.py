@@ -339,17 +339,23 @@ class Engine:
             return None
 
     def create_and_start(self, spec: ContainerSpec) -> ContainerInfo:
+        """Create, start, and inspect once: three calls (docker-py's `containers.create`
+        inspects what it created, a call the start makes stale)."""
+        api = self._client.api
         try:
-            container = self._client.containers.create(
+            created = api.create_container(
                 spec.image,
                 name=spec.name,
                 environment=dict(spec.env),
                 labels=dict(spec.labels),
-                network_mode="host",
-                privileged=spec.privileged,
-                restart_policy=_restart_policy(spec.restart),
-                volumes=[str(m) if m.read_only else f"{m}:rw" for m in spec.mounts],
                 detach=True,
+                volumes=[m.target for m in spec.mounts],
+                host_config=api.create_host_config(
+                    binds=[str(m) if m.read_only else f"{m}:rw" for m in spec.mounts],
+                    network_mode="host",
+                    privileged=spec.privileged,
+                    restart_policy=_restart_policy(spec.restart),
+                ),
             )
         except docker.errors.ImageNotFound:
             raise ImageUnavailable(
@@ -362,8 +368,9 @@ class Engine:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _stopped_answering(f"creating {spec.name}", exc) from None
         self.start(spec.name, spec=spec)
-        info = self.get(container.id)
-        assert info is not None
+        info = self.get(created["Id"])
+        if info is None:
+            raise ContainerFailed(f"container {spec.name}: removed by someone else as it started")
         return info
 
     def start(self, name: str, *, spec: ContainerSpec | None = None) -> None:
