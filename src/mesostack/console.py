@@ -1,6 +1,7 @@
 """All terminal output: live progress (stderr), result tables and text (stdout).
 
-Without a terminal, or with NO_COLOR, output is plain text: one line per change.
+Without a terminal, or with NO_COLOR, output is plain text: one line per change, written
+directly (rich, a tenth of a second to import, is loaded only to draw on a terminal).
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import cache
 from typing import TYPE_CHECKING, Any
-
-from rich import box
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from mesostack.events import Event, Phase, Reporter
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from mesostack.orchestrator import StackStatus, StackSummary
 
 _STYLE = {
@@ -39,8 +38,23 @@ def _plain() -> bool:
     return bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
 
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+@cache
+def _out() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@cache
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _line_to_stderr(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def result(text: str) -> None:
@@ -50,11 +64,17 @@ def result(text: str) -> None:
 
 
 def info(text: str) -> None:
-    err.print(text, markup=False)
+    if _plain():
+        _line_to_stderr(text)
+    else:
+        _err().print(text, markup=False)
 
 
 def warn(text: str) -> None:
-    err.print(f"mesostack: warning: {text}", markup=False, style="yellow")
+    if _plain():
+        _line_to_stderr(f"mesostack: warning: {text}")
+    else:
+        _err().print(f"mesostack: warning: {text}", markup=False, style="yellow")
 
 
 def _line(event: Event) -> str:
@@ -80,10 +100,14 @@ def progress(title: str) -> Iterator[Reporter]:
                 if last.get(event.component) == key:
                     return
                 last[event.component] = key
-            err.print(_line(event), markup=False, highlight=False)
+                _line_to_stderr(_line(event))
 
         yield plain
         return
+
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
 
     rows: dict[str, Event] = {}
     started = time.monotonic()
@@ -100,7 +124,7 @@ def progress(title: str) -> Iterator[Reporter]:
         grid.caption = f"{time.monotonic() - started:.0f} s"
         return grid
 
-    with Live(table(), console=err, refresh_per_second=8, transient=False) as live:
+    with Live(table(), console=_err(), refresh_per_second=8, transient=False) as live:
 
         def live_report(event: Event) -> None:
             with lock:
@@ -121,12 +145,16 @@ def _show(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str
             lines.append("  ".join(cells).rstrip())
         result("\n".join(lines))
         return
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(title=title, title_justify="left", box=box.HEAVY_HEAD)
     for header in headers:
         grid.add_column(header, overflow="fold")
     for row in rows:
         grid.add_row(*(Text(cell, style=_style(styles, i, cell)) for i, cell in enumerate(row)))
-    out.print(grid)
+    _out().print(grid)
 
 
 def _style(styles: dict[int, Callable[[str], str]] | None, column: int, cell: str) -> str:

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
@@ -348,6 +348,12 @@ class AppProgress:
         enough = self.running == self.instances
         return enough and (not self.health_checked or self.healthy == self.instances)
 
+    def deployed(self) -> AppProgress:
+        """What Marathon's deployment_success announces: every instance running (and healthy:
+        a deployment of an app with health checks ends once its new tasks are healthy)."""
+        return replace(self, staged=0, running=self.instances,
+                       healthy=self.instances if self.health_checked else self.healthy)
+
     def __str__(self) -> str:
         text = f"{self.app_id}: {self.running}/{self.instances} running"
         if self.staged:
@@ -420,32 +426,44 @@ def follow(
     """Wait until the deployments are gone and every app runs (and is healthy) everywhere.
 
     Marathon's event stream (`watch`, started before submitting) wakes the loop as soon as
-    something happens; polling is the fallback. Fails early when tasks keep failing or when
-    the app can't be placed."""
+    something happens; polling is the fallback. Once every deployment was announced a
+    success, that is the answer (no more round trips). Fails early when tasks keep failing or
+    when the app can't be placed."""
     deadline = time.monotonic() + timeout
     own = watch is None
     events = watch or EventWatch(marathon).start(attach_timeout=0)
     failures: dict[str, set[str]] = {app_id: set() for app_id in submitted.app_ids}
     waiting_since: dict[str, float] = {}
+    states: list[AppProgress] = []
+
+    def announced() -> float | None:
+        seen = [events.finished_at[d] for d in submitted.deployment_ids
+                if d in events.finished_at]
+        return max(seen) if seen else None
+
     try:
         while True:
             events.poke.clear()
-            # Marathon's deployment_success event counts at once: its /v2/deployments may
-            # still list the deployment for a moment after announcing it.
-            pending = ({d.get("id") for d in marathon.deployments()}
-                       & set(submitted.deployment_ids)) - set(events.finished_at)
             failed = events.failed_deployments & set(submitted.deployment_ids)
             if failed:
                 raise DeploymentFailed(
                     f"deployment {', '.join(sorted(failed))} failed",
                     hint=and_bundle("see `mesostack apps` and the app's task logs"))
+            everything = submitted.deployment_ids and set(submitted.deployment_ids) <= set(
+                events.finished_at)
+            if everything and states:
+                states = [s.deployed() for s in states]
+                progress(states)
+                return Followed(states, announced())
+            # Marathon's deployment_success event counts at once: its /v2/deployments may
+            # still list the deployment for a moment after announcing it.
+            pending = ({d.get("id") for d in marathon.deployments()}
+                       & set(submitted.deployment_ids)) - set(events.finished_at)
             states = [_progress(marathon, app_id, submitted, failures) for app_id in
                       submitted.app_ids]
             progress(states)
             if not pending and all(s.done for s in states):
-                seen = [events.finished_at[d] for d in submitted.deployment_ids
-                        if d in events.finished_at]
-                return Followed(states, max(seen) if seen else None)
+                return Followed(states, announced())
             _check_queue(marathon, submitted, states, waiting_since, offers)
             if time.monotonic() >= deadline:
                 summary = "; ".join(str(s) for s in states)

@@ -5,17 +5,16 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from mesostack import checks as checks_
 from mesostack import masking, probes
 from mesostack.config import is_system_dir
 from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
-from mesostack.marathon import app_count
 from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_ENDPOINT,
@@ -29,8 +28,19 @@ from mesostack.plan import (
 )
 from mesostack.runtime import ContainerInfo, Engine, Engines, PullProgress
 
+if TYPE_CHECKING:
+    from mesostack.checks import Check
+
+T = TypeVar("T")
+
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
+# Readiness polling: each probe every POLL_INTERVAL seconds, slower in a big stage so that
+# twenty agents starting at once are not slowed down by being asked; their container's state
+# is looked at every ALIVE_INTERVAL seconds (an exit or a crash loop fails `up` early).
+POLL_INTERVAL = 0.025
+STAGE_POLLS_PER_SECOND = 200
+ALIVE_INTERVAL = 0.5
 
 
 class NotReady(MesostackError):
@@ -72,6 +82,8 @@ def up(
 ) -> UpResult:
     """Create what is missing or changed, in dependency order, each stage once the previous
     one is ready. Safe to rerun: an unchanged, ready stack is left alone."""
+    from mesostack import checks as checks_
+
     start = time.monotonic()
     deadline = start + timeout
     existing = {c.name: c for c in engines.containers(stack=plan.stack)}
@@ -95,19 +107,23 @@ def up(
     changed: list[str] = []
     replaced: set[str] = set()
     stages = plan.stages()
+    master = plan.endpoints(Role.MASTER)
     by_name = {s.name: s for s in plan.specs}
     for index, stage in enumerate(stages):
         if index and any(s.role is Role.SLAVE for s in stage):
             # again, just before the agents: another stack's `up` may have started its own since
             _preflight(checks_.shared_engines(plan, engines))
         errors: list[Exception] = []
+        interval = max(POLL_INTERVAL, len(stage) / STAGE_POLLS_PER_SECOND)
+        leader = probes.LeaderState(master, ttl=interval)
         with ThreadPoolExecutor(max_workers=len(stage)) as pool:
             futures = {
                 pool.submit(_converge, spec, existing.get(spec.name),
                             image_ids[(spec.docker, spec.image)],
-                            master=plan.endpoints(Role.MASTER), engine=engines[spec.docker],
+                            master=master, engine=engines[spec.docker],
                             deadline=deadline, report=report, cancel=cancel,
                             replaced=replaced, context=_quorum_context(plan, spec),
+                            interval=interval, leader=leader,
                             feeds=[(by_name[dep], engines[by_name[dep].docker])
                                    for dep in spec.depends_on]): spec
                 for spec in stage
@@ -181,16 +197,17 @@ def _stage_ready(
 def _refuse_foreign_names(
     plan: Plan, engines: Engines, existing: dict[str, ContainerInfo]
 ) -> None:
+    missing: dict[str | None, list[str]] = {}
     for spec in plan.specs:
-        if spec.name in existing:
-            continue
-        other = engines[spec.docker].get(spec.name)
-        if other is not None:
+        if spec.name not in existing:
+            missing.setdefault(spec.docker, []).append(spec.name)
+    for endpoint, names in missing.items():
+        for other in engines[endpoint].named(names):
             owner = other.labels.get(LABEL_STACK)
             whose = f"stack {owner!r}" if owner else "no mesostack stack"
             raise PreflightFailed(
-                f"container {spec.name} exists and belongs to {whose}",
-                hint=f"remove it (`docker rm -f {spec.name}`) or give this stack another `name`",
+                f"container {other.name} exists and belongs to {whose}",
+                hint=f"remove it (`docker rm -f {other.name}`) or give this stack another `name`",
             )
 
 
@@ -250,7 +267,7 @@ def _ensure_images(
     return {key: i for key, i in ids.items() if i is not None}
 
 
-def _preflight(checks: Iterable[checks_.Check]) -> None:
+def _preflight(checks: Iterable[Check]) -> None:
     for check in checks:
         if check.blocking:
             raise PreflightFailed(check.found, hint=check.fix or None)
@@ -268,6 +285,8 @@ def _converge(
     cancel: threading.Event,
     replaced: set[str],
     context: str = "",
+    interval: float = POLL_INTERVAL,
+    leader: probes.LeaderState | None = None,
     feeds: Sequence[tuple[ContainerSpec, Engine]] = (),
 ) -> bool:
     """Bring one container to its spec and wait until it is ready; True when it changed.
@@ -278,16 +297,18 @@ def _converge(
     start = time.monotonic()
     changed = True
     feeds_changed = any(dep in replaced for dep in spec.depends_on)
+    started = current
     if current is not None and not feeds_changed and _up_to_date(current, spec, image_id):
         if current.status in ("running", "restarting"):
             changed = False
         elif current.status in ("created", "exited"):
             report(Event(spec.name, Phase.STARTING, f"starting the {current.status} container"))
             engine.start(spec.name, spec=spec)
+            started = engine.get(spec.name)
         else:  # paused, dead, removing: start would fail the same way on every rerun
             report(Event(spec.name, Phase.STARTING, f"recreating the {current.status} container"))
             engine.remove(current.id)
-            engine.create_and_start(spec)
+            started = engine.create_and_start(spec)
     else:
         if current is not None:
             why = "what it depends on was recreated" if feeds_changed else (
@@ -297,10 +318,10 @@ def _converge(
             replaced.add(spec.name)
         else:
             report(Event(spec.name, Phase.STARTING, "creating"))
-        engine.create_and_start(spec)
-    started = engine.get(spec.name)
+        started = engine.create_and_start(spec)
     restarts_before = started.restart_count if started else 0
-    probe = probe_for(spec, master)
+    probe = probe_for(spec, master, leader)
+    looked = [time.monotonic()]  # when the container's state was last looked at (just now)
 
     def on_wait(what: str) -> None:
         report(Event(spec.name, Phase.WAITING, what, time.monotonic() - start))
@@ -308,6 +329,9 @@ def _converge(
     def alive() -> None:
         if cancel.is_set():
             raise Cancelled(f"{spec.name}: interrupted")
+        if time.monotonic() - looked[0] < ALIVE_INTERVAL:
+            return
+        looked[0] = time.monotonic()
         info = engine.get(spec.name)
         if info is None:
             raise _not_ready(spec, engine, "its container disappeared", start)
@@ -330,7 +354,7 @@ def _converge(
 
     try:
         ready = probes.wait(probe, deadline=deadline, on_wait=on_wait, alive=alive,
-                            interval=0.1 if changed else 0.05)
+                            interval=interval)
     except probes.TimedOut as exc:
         raise _not_ready(spec, engine, f"still waiting for {exc.waiting_for}{context}", start,
                          timed_out=True) from None
@@ -343,15 +367,20 @@ def _up_to_date(current: ContainerInfo, spec: ContainerSpec, image_id: str) -> b
     return current.labels.get(LABEL_HASH) == spec.config_hash and current.image_id == image_id
 
 
-def probe_for(spec: ContainerSpec, master: str) -> probes.Probe:
+def probe_for(
+    spec: ContainerSpec, master: str, leader: probes.LeaderState | None = None
+) -> probes.Probe:
+    """The probe for `spec`'s role; agents and Marathons read the leading master's state
+    through `leader` when a stage shares it."""
     if spec.role is Role.ZOOKEEPER:
         return probes.ZooKeeperProbe(spec.host_ip, spec.port)
     if spec.role is Role.MASTER:
         return probes.MasterProbe(spec.endpoint)
     if spec.role is Role.SLAVE:
-        return probes.AgentProbe(spec.endpoint, master)
+        return probes.AgentProbe(spec.endpoint, master, leader=leader)
     credentials = dict(spec.env).get(CREDENTIALS_VAR)
-    return probes.MarathonProbe(spec.endpoint, master, probes.Http.with_credentials(credentials))
+    return probes.MarathonProbe(spec.endpoint, master, probes.Http.with_credentials(credentials),
+                                leader=leader)
 
 
 CREDENTIALS_VAR = "MARATHON_HTTP_CREDENTIALS"
@@ -399,41 +428,58 @@ def down(
 ) -> DownResult:
     """Remove the stack's containers (found by label) and the task containers its agents
     report; with `purge`, the data_dirs too: those its containers' labels name and `data_dirs`
-    (the stack file's), so a purge that failed can be retried once the containers are gone."""
+    (the stack file's), so a purge that failed can be retried once the containers are gone.
+
+    Containers whose state outlives them (a data_dir) and task containers (the user's apps)
+    get SIGTERM and `grace` seconds; the others keep nothing once removed, so they are killed
+    at once, as `docker rm -f` does."""
     start = time.monotonic()
-    containers = engines.containers(stack=stack)
+    containers = engines.containers(stack=stack, inspect=False)
     doomed: list[str] = []
     if purge:  # checked before anything is removed: a refused purge leaves the stack as it was
+        from mesostack import checks as checks_
+
         labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
         doomed = sorted(labelled | set(data_dirs))
-        _preflight(checks_.shared_data_dirs(stack, doomed, engines.containers()))
-    removed: list[str] = []
-
-    def remove(batch: list[ContainerInfo]) -> None:
-        for c in batch:
-            report(Event(c.name, Phase.REMOVING))
-        if batch:
-            with ThreadPoolExecutor(max_workers=min(16, len(batch))) as pool:
-                list(pool.map(lambda c: engines.engine_of(c).remove(c.id, grace=grace), batch))
-        for c in batch:
-            report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
-            removed.append(c.name)
-
-    # Marathon first, so that nothing launches a task while the agents list theirs. Then the
-    # rest at once: with Marathon gone nothing relaunches tasks, and a container being stopped
-    # is not restarted by its policy even if its process exits on its own (a master losing
-    # ZooKeeper), so no order among them is needed.
-    remove([c for c in containers if c.role == Role.MARATHON.value])
+        _preflight(checks_.shared_data_dirs(stack, doomed, engines.containers(inspect=False)))
+    marathons = [c for c in containers if c.role == Role.MARATHON.value]
+    # Marathon first, so that nothing launches a task while the agents list theirs: paused
+    # (frozen at once, where a kill takes the engine a tenth of a second) and removed with the
+    # rest. Then everything at once: with Marathon frozen nothing relaunches tasks, and a
+    # container being removed is not restarted even if its process exits on its own (a master
+    # losing ZooKeeper), so no order among them is needed.
+    for c in marathons:
+        report(Event(c.name, Phase.REMOVING))
+    _each(lambda c: engines.engine_of(c).pause(c.id), marathons)
     tasks, unreachable = task_containers(engines, containers)
-    remove([c for c in containers if c.name not in removed] + tasks)
-    removed = [name for name in removed if name not in {t.name for t in tasks}]
+    rest = [c for c in containers if c not in marathons]
+    for c in rest + tasks:
+        report(Event(c.name, Phase.REMOVING))
+    task_names = {t.name for t in tasks}
+
+    def remove(c: ContainerInfo) -> None:
+        keeps_state = c.name in task_names or bool(c.labels.get(LABEL_DATA_DIR))
+        engines.engine_of(c).remove(c.id, grace=grace if keeps_state else None)
+        report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
+
+    _each(remove, marathons + rest + tasks)
     purged: list[str] = []
     if purge:
         for directory in doomed:
             if _purge(directory):
                 purged.append(directory)
-    return DownResult(tuple(removed), tuple(t.name for t in tasks), tuple(purged),
-                      tuple(unreachable), time.monotonic() - start)
+    return DownResult(tuple(c.name for c in marathons + rest), tuple(sorted(task_names)),
+                      tuple(purged), tuple(unreachable), time.monotonic() - start)
+
+
+def _each(work: Callable[[T], object], items: Sequence[T]) -> None:
+    """`work` on every item at once (threads); the first failure is raised once all ended."""
+    if len(items) == 1:
+        work(items[0])
+    elif items:
+        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
+            for _ in pool.map(work, items):
+                pass
 
 
 AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
@@ -443,35 +489,43 @@ def task_containers(
     engines: Engines, containers: Iterable[ContainerInfo], *, patience: float = AGENT_PATIENCE
 ) -> tuple[list[ContainerInfo], list[str]]:
     """The task containers the stack's own agents report (and the agents not asked, or not
-    answering within `patience` seconds). Only a running agent is asked: a stopped one no longer
+    answering within `patience` seconds). The running agents are asked at once; each engine then
+    lists the reported names in one call. Only a running agent is asked: a stopped one no longer
     holds its address, which another stack's agent may have taken since, and that one would
     list its own tasks."""
-    found: list[ContainerInfo] = []
-    unreachable: list[str] = []
-    for agent in containers:
-        if agent.role != Role.SLAVE.value:
-            continue
-        if not agent.running:
-            unreachable.append(agent.name)
-            continue
+    agents = [c for c in containers if c.role == Role.SLAVE.value]
+    answers: dict[str, tuple[str, list[str]] | None] = {}
+
+    def ask(agent: ContainerInfo) -> None:
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
         deadline = time.monotonic() + patience
         while True:
             try:
-                agent_id, ids = probes.agent_task_containers(endpoint)
-                break
+                answers[agent.id] = probes.agent_task_containers(endpoint)
+                return
             except probes.NotYet:
                 if time.monotonic() >= deadline:
-                    agent_id, ids = "", []
-                    unreachable.append(agent.name)
-                    break
+                    answers[agent.id] = None
+                    return
                 time.sleep(0.2)
+
+    _each(ask, [a for a in agents if a.running])
+    unreachable = [a.name for a in agents if answers.get(a.id) is None]
+    wanted: dict[str | None, tuple[Engine, set[str]]] = {}
+    for agent in agents:
+        answer = answers.get(agent.id)
+        if answer is None:
+            continue
+        agent_id, ids = answer
+        # Docker tasks run as siblings on the agent's engine, named after their container id.
+        _, names = wanted.setdefault(agent.engine, (engines.engine_of(agent), set()))
         for container_id in ids:
-            for name in (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"):
-                info = engines.engine_of(agent).get(name)  # a sibling on the agent's engine
-                if info is not None:
-                    found.append(info)
-    return found, unreachable
+            names |= {f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"}
+    found: dict[str, ContainerInfo] = {}
+    for engine, names in wanted.values():
+        for info in engine.named(names):
+            found.setdefault(info.id, info)
+    return list(found.values()), unreachable
 
 
 def _purge(directory: str) -> bool:
@@ -521,6 +575,8 @@ class StackStatus:
 
 def status(stack: str, *, engines: Engines) -> StackStatus:
     """One quick look at each component: container state, readiness, role, counts."""
+    from mesostack.marathon import app_count
+
     containers = sorted(engines.containers(stack=stack),
                         key=lambda c: (_role_order(c.role), c.labels.get(LABEL_INDEX, ""), c.name))
     master = ",".join(c.labels.get(LABEL_ENDPOINT, "") for c in containers

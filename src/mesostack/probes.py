@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -217,12 +218,44 @@ class MasterProbe:
         return Ready(f"leader {state.get('leader')}, Mesos {state.get('version', '?')}")
 
 
+class LeaderState:
+    """The leading master's state for several probes polling at once (twenty agents asking
+    which agents the master lists make one request, not twenty): fetched at most once per
+    `ttl` seconds, a failure included."""
+
+    def __init__(self, master: str, *, ttl: float, http: Http | None = None) -> None:
+        self.master = master
+        self.ttl = ttl
+        self._http = http or Http()
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._state: dict[str, Any] = {}
+        self._error = ""
+
+    def get(self) -> dict[str, Any]:
+        with self._lock:
+            if time.monotonic() - self._at >= self.ttl:
+                try:
+                    self._state, self._error = leading_state(self._http, self.master), ""
+                except NotYet as exc:
+                    self._state, self._error = {}, str(exc)
+                self._at = time.monotonic()
+            if self._error:
+                raise NotYet(self._error)
+            return self._state
+
+
+def _leader(shared: LeaderState | None, http: Http, master: str) -> dict[str, Any]:
+    return shared.get() if shared is not None else leading_state(http, master)
+
+
 @dataclass
 class AgentProbe:
     endpoint: str
     master: str
     http: Http = field(default_factory=Http)
     awaited: str = "the agent to register with the leading master"
+    leader: LeaderState | None = None  # shared with the stage's other probes
 
     def check(self) -> Ready:
         state = first_json(self.http, f"http://{self.endpoint}", AGENT_STATE,
@@ -230,7 +263,7 @@ class AgentProbe:
         agent_id = state.get("id") if isinstance(state, dict) else None
         if not agent_id:
             raise NotYet(f"the agent on {self.endpoint} to register (it has no id yet)")
-        leader = leading_state(self.http, self.master)
+        leader = _leader(self.leader, self.http, self.master)
         for agent in leader.get("slaves", []):
             if agent.get("id") == agent_id and agent.get("active", True):
                 return Ready(f"agent {agent_id}")
@@ -243,6 +276,7 @@ class MarathonProbe:
     master: str
     http: Http = field(default_factory=Http)
     awaited: str = "Marathon to answer /ping and be an active framework"
+    leader: LeaderState | None = None  # shared with the stage's other probes
 
     def check(self) -> Ready:
         base = f"http://{self.endpoint}"
@@ -257,7 +291,7 @@ class MarathonProbe:
         framework_id = info.get("frameworkId") if isinstance(info, dict) else None
         if not framework_id:
             raise NotYet("Marathon to register with the master (no frameworkId yet)")
-        leader = leading_state(self.http, self.master)
+        leader = _leader(self.leader, self.http, self.master)
         for framework in leader.get("frameworks", []):
             if framework.get("id") == framework_id and framework.get("active"):
                 version = info.get("version", "?") if isinstance(info, dict) else "?"

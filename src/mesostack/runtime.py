@@ -1,7 +1,9 @@
 """The only module that imports `docker`: images, containers by label, logs, engine facts.
 
 Every docker-py error leaves this module as one of ours, naming the image or container at fault.
-(`requests` is imported only to catch the transport errors docker-py lets through.)
+(`requests` is imported only to catch the transport errors docker-py lets through.) docker-py is
+imported when the first engine is connected, and without its ssh transport unless an ssh://
+engine is among them (see `_load_docker`).
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ import contextlib
 import functools
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import docker
-import docker.errors
 import requests
 
 from mesostack.errors import MesostackError
@@ -26,6 +27,38 @@ T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
 UNREACHABLE_HINT = "is Docker running? try `docker ps`"
+
+docker: Any = None  # docker-py, once `_load_docker` has imported it
+
+
+def _is_ssh(endpoint: str | None) -> bool:
+    return (endpoint or os.environ.get("DOCKER_HOST") or "").startswith("ssh://")
+
+
+def _load_docker(*, ssh: bool) -> None:
+    """Import docker-py, once per process.
+
+    docker-py imports its ssh transport, and with it paramiko (and paramiko's invoke), whenever
+    paramiko is installed (`docker[ssh]`), for every endpoint: about half of `import docker`.
+    When no ssh:// engine is wanted, paramiko is hidden while docker-py loads (a None entry in
+    `sys.modules` makes its import fail), so docker-py loads as it does without its `ssh`
+    extra. The commands know every endpoint before connecting the first (`Engines.connect`)."""
+    global docker
+    if docker is None:
+        if ssh or "docker" in sys.modules or "paramiko" in sys.modules:
+            import docker
+        else:
+            sys.modules["paramiko"] = None  # type: ignore[assignment]
+            try:
+                import docker
+            finally:
+                del sys.modules["paramiko"]
+        import docker.errors
+    if ssh and not hasattr(docker.transport, "SSHHTTPAdapter"):
+        raise EngineUnreachable(
+            "an ssh:// Docker engine can't be reached from this process: docker-py was loaded "
+            "without its ssh transport for the engines connected first",
+            hint="connect every engine at once (Engines.connect)")
 
 
 class EngineUnreachable(MesostackError):
@@ -105,6 +138,23 @@ def _info(container: Any, key: str | None = None) -> ContainerInfo:
     )
 
 
+def _summary(entry: Mapping[str, Any], key: str | None) -> ContainerInfo:
+    """A container as the engine's listing shows it (no inspect)."""
+    names = entry.get("Names") or []
+    return ContainerInfo(
+        id=entry["Id"],
+        name=names[0].lstrip("/") if names else entry["Id"][:12],
+        status=entry.get("State", "unknown"),
+        image=entry.get("Image", ""),
+        image_id=entry.get("ImageID", ""),
+        labels=dict(entry.get("Labels") or {}),
+        restart_count=0,
+        started_at="",
+        exit_code=0,
+        engine=key,
+    )
+
+
 def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Turn connection failures into EngineUnreachable and other engine errors into ours."""
 
@@ -154,6 +204,7 @@ class Engine:
         """The engine at `endpoint` (unix://, tcp:// with TLS from DOCKER_TLS_VERIFY and
         DOCKER_CERT_PATH, ssh://user@host), or the usual environment's; checked with a ping."""
         shown = endpoint or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
+        _load_docker(ssh=_is_ssh(endpoint))
         try:
             if endpoint is None:
                 client = docker.from_env(timeout=int(timeout))
@@ -241,23 +292,40 @@ class Engine:
 
     @_engine_call("listing containers")
     def containers(
-        self, *, stack: str | None = None, role: str | None = None
+        self, *, stack: str | None = None, role: str | None = None, inspect: bool = True
     ) -> list[ContainerInfo]:
-        """Containers carrying our labels (all stacks when `stack` is None)."""
+        """Containers carrying our labels (all stacks when `stack` is None). `inspect=False`:
+        the listing alone, one call, without env, restart count, start time or exit code."""
         label = [f"{LABEL_STACK}={stack}" if stack else LABEL_STACK]
         if role:
             label.append(f"{LABEL_ROLE}={role}")
+        if not inspect:
+            return self._summaries(filters={"label": label})
         found = self._list(filters={"label": label})
         return [_info(c, self.key) for c in found]
+
+    @_engine_call("listing containers")
+    def named(self, names: Iterable[str]) -> list[ContainerInfo]:
+        """The containers with exactly these names, whatever their labels (one listing, as
+        `containers(inspect=False)` gives them)."""
+        wanted = set(names)
+        if not wanted:
+            return []
+        # The engine's name filter matches parts of names: keep the exact ones.
+        return [c for c in self._summaries(filters={"name": sorted(wanted)}) if c.name in wanted]
 
     @_engine_call("listing containers")
     def all_containers(self) -> list[ContainerInfo]:
         return [_info(c, self.key) for c in self._list()]
 
     def _list(self, filters: Mapping[str, Any] | None = None) -> list[Any]:
-        """Containers, all states; one removed while being listed is left out."""
+        """Containers, all states, each inspected; one removed while being listed is left out."""
         return list(self._client.containers.list(all=True, filters=dict(filters or {}),
                                                  ignore_removed=True))
+
+    def _summaries(self, filters: Mapping[str, Any]) -> list[ContainerInfo]:
+        return [_summary(entry, self.key)
+                for entry in self._client.api.containers(all=True, filters=dict(filters))]
 
     @_engine_call("inspecting a container")
     def get(self, name_or_id: str) -> ContainerInfo | None:
@@ -267,17 +335,23 @@ class Engine:
             return None
 
     def create_and_start(self, spec: ContainerSpec) -> ContainerInfo:
+        """Create, start, and inspect once: three calls (docker-py's `containers.create`
+        inspects what it created, a call the start makes stale)."""
+        api = self._client.api
         try:
-            container = self._client.containers.create(
+            created = api.create_container(
                 spec.image,
                 name=spec.name,
                 environment=dict(spec.env),
                 labels=dict(spec.labels),
-                network_mode="host",
-                privileged=spec.privileged,
-                restart_policy=_restart_policy(spec.restart),
-                volumes=[str(m) if m.read_only else f"{m}:rw" for m in spec.mounts],
                 detach=True,
+                volumes=[m.target for m in spec.mounts],
+                host_config=api.create_host_config(
+                    binds=[str(m) if m.read_only else f"{m}:rw" for m in spec.mounts],
+                    network_mode="host",
+                    privileged=spec.privileged,
+                    restart_policy=_restart_policy(spec.restart),
+                ),
             )
         except docker.errors.ImageNotFound:
             raise ImageUnavailable(
@@ -290,7 +364,7 @@ class Engine:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _stopped_answering(self.endpoint, f"creating {spec.name}", exc) from None
         self.start(spec.name, spec=spec)
-        info = self.get(container.id)
+        info = self.get(created["Id"])
         if info is None:
             raise ContainerFailed(f"container {spec.name}: removed right after it started",
                                   hint="another program removes it: rerun `mesostack up`")
@@ -306,16 +380,29 @@ class Engine:
             raise _stopped_answering(self.endpoint, f"starting {name}", exc) from None
 
     @_engine_call("removing a container")
-    def remove(self, name_or_id: str, *, grace: int = 5) -> bool:
-        """SIGTERM, up to `grace` seconds, then remove; False when it was already gone."""
+    def remove(self, name_or_id: str, *, grace: int | None = 5) -> bool:
+        """Remove a container; False when it was already gone. With `grace`, a running one
+        first gets SIGTERM and up to `grace` seconds to stop; with None it is killed at once,
+        as `docker rm -f` does."""
         try:
-            container = self._client.containers.get(name_or_id)
-            if container.status in ("running", "restarting", "paused"):
-                container.stop(timeout=grace)
-            container.remove(force=True, v=True)
+            if grace is not None:
+                container = self._client.containers.get(name_or_id)
+                if container.status in ("running", "restarting", "paused"):
+                    container.stop(timeout=grace)
+            self._client.api.remove_container(name_or_id, force=True, v=True)
         except docker.errors.NotFound:
             return False
         return True
+
+    @_engine_call("pausing a container")
+    def pause(self, name_or_id: str) -> None:
+        """Freeze every process of a running container (a cgroup freezer: much quicker than a
+        kill); nothing when it is gone or not running. `remove` still removes it."""
+        try:
+            self._client.api.pause(name_or_id)
+        except docker.errors.APIError as exc:
+            if exc.status_code not in (404, 409):  # 409: not running, or paused already
+                raise
 
     @_engine_call("reading logs")
     def logs(self, name: str, *, tail: int | str = "all", timestamps: bool = False) -> str:
@@ -436,7 +523,9 @@ class Engines:
 
     @classmethod
     def connect(cls, endpoints: Iterable[str | None]) -> Engines:
-        return cls({endpoint: Engine.connect(endpoint) for endpoint in dict.fromkeys(endpoints)})
+        wanted = list(dict.fromkeys(endpoints))
+        _load_docker(ssh=any(_is_ssh(endpoint) for endpoint in wanted))
+        return cls({endpoint: Engine.connect(endpoint) for endpoint in wanted})
 
     def __getitem__(self, endpoint: str | None) -> Engine:
         return self._engines[endpoint]
@@ -444,11 +533,12 @@ class Engines:
     def all(self) -> list[Engine]:
         return list(self._engines.values())
 
-    def containers(self, *, stack: str | None = None) -> list[ContainerInfo]:
+    def containers(self, *, stack: str | None = None, inspect: bool = True
+                   ) -> list[ContainerInfo]:
         """Our containers on every engine (one engine reached twice is listed once)."""
         seen: dict[str, ContainerInfo] = {}
         for engine in self._engines.values():
-            for info in engine.containers(stack=stack):
+            for info in engine.containers(stack=stack, inspect=inspect):
                 seen.setdefault(info.id, info)
         return list(seen.values())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -84,3 +85,46 @@ def test_click_is_the_only_heavy_import_on_the_help_path() -> None:
                           check=True)
     assert done.stdout.strip() == "[]"
     assert click.__name__ == "click"
+
+
+def test_each_listed_command_is_the_one_its_module_defines() -> None:
+    from mesostack.cli import COMMANDS
+
+    ctx = click.Context(cli)
+    for name, (_, _, line) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        stand_in = click.Command(name, help=line)  # what `--help` lists before loading it
+        for limit in (30, 45, 60, 10_000):
+            assert command.get_short_help_str(limit) == stand_in.get_short_help_str(limit), name
+
+
+def test_no_command_is_left_out_of_the_table() -> None:
+    import importlib
+    import pkgutil
+
+    import mesostack.cli
+    from mesostack.cli import COMMANDS
+
+    defined = set()
+    for module in pkgutil.iter_modules(mesostack.cli.__path__):
+        loaded = importlib.import_module(f"mesostack.cli.{module.name}")
+        defined |= {(module.name, attribute) for attribute, value in vars(loaded).items()
+                    if isinstance(value, click.Command) and value.callback is not None
+                    and value.callback.__module__ == loaded.__name__}
+    assert defined == {(module, function) for module, function, _ in COMMANDS.values()}
+
+
+def test_help_lists_every_command_without_loading_one() -> None:
+    code = ("import sys\nfrom mesostack.cli import main\ntry:\n    main(['--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mesostack.cli.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "COLUMNS": "80"})
+    *_, loaded = done.stdout.strip().splitlines()
+    assert loaded == "['mesostack.cli._common']"
+    listed = done.stdout.split("Commands:\n", 1)[1].splitlines()[:-1]
+    from mesostack.cli import COMMANDS
+
+    assert [row.split()[0] for row in listed] == sorted(COMMANDS)
+    assert "  up         Create and start the stack; each stage waits until the..." in listed

@@ -131,7 +131,7 @@ class FakeDocker:
         self.missing, self.refusal, self.at_once = missing, refusal, at_once
         self.containers = SimpleNamespace(list=lambda **_: [], get=self._no_container)
         self.images = SimpleNamespace(get=self._image, get_registry_data=self._registry)
-        self.api = SimpleNamespace(pull=self._pull)
+        self.api = SimpleNamespace(pull=self._pull, containers=lambda **_: [])
 
     def _no_container(self, name: str) -> None:
         raise self.errors.NotFound(f"No such container: {name}")

@@ -3,7 +3,7 @@ task containers its own running agents report; never another stack's or an unlab
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pytest
@@ -38,14 +38,18 @@ class FakeEngine:
     present: list[ContainerInfo]
     removed: list[str] = field(default_factory=list)
 
-    def containers(self, *, stack: str | None = None) -> list[ContainerInfo]:
+    def containers(self, *, stack: str | None = None, inspect: bool = True
+                   ) -> list[ContainerInfo]:
         return [c for c in self.present if STACK in c.labels
                 and (stack is None or c.labels[STACK] == stack)]
 
-    def get(self, name: str) -> ContainerInfo | None:
-        return next((c for c in self.present if name in (c.name, c.id)), None)
+    def named(self, names: Iterable[str]) -> list[ContainerInfo]:
+        return [c for c in self.present if c.name in set(names)]
 
-    def remove(self, name_or_id: str, *, grace: int = 5) -> bool:
+    def pause(self, name_or_id: str) -> None:
+        pass
+
+    def remove(self, name_or_id: str, *, grace: int | None = 5) -> bool:
         self.removed.append(name_or_id)
         return True
 

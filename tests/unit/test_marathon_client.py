@@ -30,8 +30,10 @@ from mesostack.apps import DeployRequest, parse_text
 from mesostack.errors import ExitCode, InputError, MesostackError
 from mesostack.marathon import (
     UNREACHABLE_HINT,
+    AppProgress,
     Credentials,
     DeploymentFailed,
+    EventWatch,
     Followed,
     Marathon,
     MarathonError,
@@ -969,6 +971,26 @@ def test_follow_hears_deployment_success_on_the_event_stream(
     assert listen.accept == "text/event-stream"
     assert listen.query == {"event_type": ["deployment_success", "deployment_failed",
                                            "status_update_event", "deployment_step_success"]}
+
+
+def test_an_announced_success_ends_the_follow_without_another_round_trip(
+        fake: FakeMarathon, marathon: Marathon) -> None:
+    submitted = submitted_web(fake, marathon, healthChecks=[{"protocol": "HTTP", "path": "/"}])
+    (deployment,) = submitted.deployment_ids
+    watch = EventWatch(marathon)  # fed by hand here, as its stream thread feeds it
+    seen: list[str] = []
+
+    def progress(states: list[AppProgress]) -> None:
+        seen.append(str(states[0]))
+        watch.finished_at[deployment] = time.monotonic()  # deployment_success arrives
+        watch.poke.set()
+
+    followed = follow(marathon, submitted, timeout=30, interval=5, watch=watch,
+                      progress=progress)
+
+    assert seen == ["/web: 0/2 running, 0/2 healthy", "/web: 2/2 running, 2/2 healthy"]
+    assert followed.apps[0].done and followed.success_event_at is not None
+    assert len(fake.requests_to("GET", "/v2/apps/web")) == 1  # the first look only
 
 
 def test_follow_fails_on_a_deployment_failed_event(fake: FakeMarathon,

@@ -519,3 +519,17 @@ def test_component_state_says_why_there_is_none() -> None:
         with pytest.raises(NotYet) as caught:
             probes.component_state(endpoint, paths, http=http)
         assert str(caught.value) == why
+
+
+def test_a_shared_leader_state_asks_the_master_once_per_ttl() -> None:
+    http = FakeHttp(modern_master(master_state(slaves=[an_agent()])))
+    shared = probes.LeaderState(MASTER, ttl=60, http=http)
+    agents = [AgentProbe(AGENT, MASTER, http=FakeHttp(
+        {f"http://{AGENT}/state": answer({"id": AGENT_ID})}), leader=shared)
+        for _ in range(5)]
+    assert {a.check().detail for a in agents} == {f"agent {AGENT_ID}"}
+    assert http.calls == [f"http://{MASTER}/master/state"]  # one look for the five
+    refused = probes.LeaderState("127.0.0.9:5050", ttl=60, http=FakeHttp())
+    for _ in range(2):
+        with pytest.raises(NotYet, match=r"a leading master via 127\.0\.0\.9:5050"):
+            refused.get()

@@ -1,7 +1,13 @@
-"""The `mesostack` command: click commands, thin; every exit happens here."""
+"""The `mesostack` command: click commands, thin; every exit happens here.
+
+Each command's module is imported only when that command runs (`mesostack --help` imports none
+of them), so a command pays only for the libraries it uses."""
 
 from __future__ import annotations
 
+import atexit
+import gc
+import importlib
 import sys
 
 import click
@@ -10,8 +16,61 @@ from mesostack import __version__
 from mesostack.cli._common import Options
 from mesostack.errors import ExitCode, MesostackError
 
+# name -> (module under mesostack.cli, function, the help's first line). The first line is
+# what `mesostack --help` lists; a unit test checks it against each command's docstring.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("up", "up",
+           "Create and start the stack; each stage waits until the previous one is ready."),
+    "down": ("down", "down",
+             "Stop and remove the stack (found by its labels), then its task containers."),
+    "status": ("status", "status",
+               "Show the stack's state; exit 1 unless every component is ready (a CI check)."),
+    "logs": ("logs", "logs",
+             "Print the log of COMPONENT (zookeeper, master, slave or agent, marathon)."),
+    "ls": ("ls", "ls", "List the stacks on the Docker engine (name, components, ready or not)."),
+    "doctor": ("doctor", "doctor",
+               "Check this host and engine for the stack; exit 1 when a blocking check fails."),
+    "deploy": ("deploy", "deploy",
+               "Create or update the apps or groups in FILE... (JSON or YAML) and follow them."),
+    "apps": ("apps_cmd", "apps", "List Marathon's apps: instances, running, healthy, deployments."),
+    "remove": ("apps_cmd", "remove",
+               "Remove APP_ID from Marathon (and wait until its tasks are gone)."),
+    "scale": ("apps_cmd", "scale", "Run INSTANCES tasks of APP_ID."),
+    "task-logs": ("apps_cmd", "task_logs",
+                  "Print the output of APP_ID's tasks, read from their sandboxes on the agents."),
+    "bundle": ("bundle_cmd", "bundle",
+               "Collect the stack's logs, state and config into one .tar.gz, secrets masked."),
+    "init": ("init_cmd", "init",
+             "Write a commented stack file (-f PATH, else ./stack.yaml) for a preset."),
+    "config": ("config_cmd", "config", "Print the effective stack.yaml, every default filled in."),
+    "schema": ("config_cmd", "schema", "Print the JSON Schema of stack.yaml (for editors)."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """click's lazily loading group (its documentation's "LazyGroup"), with the commands'
+    short help taken from COMMANDS so that `--help` loads no command either."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, function, _ = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"mesostack.cli.{module}"), function)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"mesostack.cli.{module}.{function} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, over stand-ins that carry only each unloaded command's help."""
+        listed = [self.commands.get(name) or click.Command(name, help=COMMANDS[name][2])
+                  for name in self.list_commands(ctx)]
+        click.Group(commands=listed).format_commands(ctx, formatter)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mesostack")
 @click.option(
     "-f",
@@ -27,28 +86,11 @@ def cli(ctx: click.Context, file: str | None) -> None:
     ctx.obj = Options(file=file)
 
 
-def _register() -> None:
-    from mesostack.cli import (
-        apps_cmd,
-        bundle_cmd,
-        config_cmd,
-        deploy,
-        doctor,
-        down,
-        init_cmd,
-        logs,
-        ls,
-        status,
-        up,
-    )
-
-    for module in (init_cmd, up, down, status, logs, bundle_cmd, ls, doctor, deploy, apps_cmd,
-                   config_cmd):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
+# At exit the interpreter's last garbage collections walk every object still alive: about
+# 0.15 s here once pydantic and requests are loaded, against 0.01 s for a bare interpreter.
+# Nothing needs collecting then (files are flushed and sockets closed by the exit itself), so
+# the last exit handler moves every object out of the collector's sight.
+atexit.register(gc.freeze)
 
 
 def main(argv: list[str] | None = None) -> None:

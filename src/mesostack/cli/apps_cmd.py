@@ -127,6 +127,3 @@ def task_logs(options: Options, app_id: str, marathon_url: str | None, credentia
         if not follow:
             return
         time.sleep(0.5)
-
-
-COMMANDS = [apps, remove, scale, task_logs]

@@ -28,6 +28,3 @@ def schema() -> None:
     from mesostack.config import json_schema
 
     console.result(json.dumps(json_schema(), indent=2))
-
-
-COMMANDS = [config, schema]

@@ -99,6 +99,3 @@ def deploy(options: Options, files: tuple[str, ...], marathon_url: str | None,
     lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""
     console.info(f"deployed in {returned - started:.1f} s{lag}")
     console.result("".join(f"{app_id}: running\n" for app_id in everything.app_ids))
-
-
-COMMANDS = [deploy]

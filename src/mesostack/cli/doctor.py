@@ -23,6 +23,3 @@ def doctor(options: Options) -> int:
                      f"{failed[0].found}")
         return 1
     return 0
-
-
-COMMANDS = [doctor]

@@ -10,7 +10,9 @@ from mesostack.cli._common import Options, engines
 @click.command()
 @click.option("--purge", is_flag=True, help="Also delete persistent state (the data_dirs).")
 @click.option("--grace", type=click.IntRange(min=0), default=5, show_default=True,
-              metavar="SECONDS", help="How long each container gets after SIGTERM.")
+              metavar="SECONDS",
+              help="How long a container with a data_dir, or a task container, gets after "
+              "SIGTERM; the others hold no state and are killed at once.")
 @click.pass_obj
 def down(options: Options, purge: bool, grace: int) -> None:
     """Stop and remove the stack (found by its labels), then its task containers."""
@@ -34,6 +36,3 @@ def down(options: Options, purge: bool, grace: int) -> None:
     tasks = len(done.task_containers)
     console.info(f"stack {stack}: removed {len(done.removed)} containers and {tasks} task "
                  f"container{'s' if tasks != 1 else ''} in {done.seconds:.1f} s")
-
-
-COMMANDS = [down]

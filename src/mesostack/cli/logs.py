@@ -49,6 +49,3 @@ def logs(options: Options, component: str | None, follow: bool, tail: str) -> No
     for name, line in docker.follow_many(containers, tail=lines):
         line = masking.mask_text(line, secrets)
         console.result(f"{name} | {line}" if prefix else line)
-
-
-COMMANDS = [logs]

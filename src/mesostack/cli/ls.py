@@ -18,6 +18,3 @@ def ls(options: Options) -> None:
         console.info("no stacks on this engine")
         return
     console.stacks_table(stacks)
-
-
-COMMANDS = [ls]

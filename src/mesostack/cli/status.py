@@ -24,6 +24,3 @@ def status(options: Options, output: str) -> int:
     else:
         console.status_table(look)
     return 0 if look.ready else 1
-
-
-COMMANDS = [status]

@@ -38,6 +38,3 @@ def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: 
     changed = f"{len(done.changed)} changed" if done.changed else "nothing changed"
     console.info(f"stack {plan.stack} ready in {done.seconds:.1f} s ({changed})")
     console.result("".join(f"{name}: {url}\n" for name, url in done.urls.items()))
-
-
-COMMANDS = [up]
