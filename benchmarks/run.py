@@ -4,7 +4,8 @@
 
 Needs the test bed (`bash scripts/test` sets it up): the engine, the local registry's images,
 and ports 2181/5050/5051/8080 free on 127.0.0.x. Prints one table; ratios come from this run
-only (the machine is shared and noisy, so absolute numbers move between runs).
+only (the machine is shared and noisy, so absolute numbers move between runs); B2, B3 and
+B5 give medians of three rounds.
 """
 
 from __future__ import annotations
@@ -131,35 +132,48 @@ def b1() -> Row:
                "<= 1.5x", ours / base <= 1.5)
 
 
-def b2(stack: Path, engine: Engine, *, name: str = "B2") -> tuple[Row, float]:
+def b2(stack: Path, engine: Engine, *, name: str = "B2", repeat: int = 3) -> tuple[Row, float]:
+    """Medians of `repeat` rounds, each round measuring `up` and its baselines one after the
+    other (so a burst of load on the shared machine hits one round, not one side)."""
     plan = plan_of(stack)
     cli(stack, "down", "--grace", "0")
-    ours = cli(stack, "up")
-    cli(stack, "down", "--grace", "0")
-    critical = by_hand(engine, plan, interval=0.02)
-    remove(engine, plan)
+    ours_runs: list[float] = []
+    critical_runs: list[float] = []
+    script_runs: list[float] = []
+    for _ in range(repeat):
+        ours_runs.append(cli(stack, "up"))
+        cli(stack, "down", "--grace", "0")
+        critical_runs.append(by_hand(engine, plan, interval=0.02))
+        remove(engine, plan)
+        if name != "B5":
+            script_runs.append(as_script(plan))
+            remove(engine, plan)
+    ours, critical = statistics.median(ours_runs), statistics.median(critical_runs)
     overhead = ours - critical
     if name == "B5":
-        return Row(name, "", f"{ours:.2f} s", f"{critical:.2f} s", f"+{overhead:.2f} s", "",
+        return Row(name, "", f"{ours:.2f} s", f"{critical:.2f} s", f"{overhead:+.2f} s", "",
                    True), overhead
-    script = as_script(plan)
-    remove(engine, plan)
+    script = statistics.median(script_runs)
     ok = overhead <= 0.7 and ours / script <= 0.65
     return Row(name, "`up` to ready", f"{ours:.2f} s",
                f"critical path {critical:.2f} s; script {script:.2f} s",
-               f"+{overhead:.2f} s; {ours / script:.2f}x the script",
+               f"{overhead:+.2f} s; {ours / script:.2f}x the script",
                "<= +0.7 s and <= 0.65x", ok), overhead
 
 
-def b3(stack: Path, engine: Engine) -> Row:
+def b3(stack: Path, engine: Engine, *, repeat: int = 3) -> Row:
     plan = plan_of(stack)
-    cli(stack, "up")
-    ours = cli(stack, "down")
-    cli(stack, "up")
-    start = time.perf_counter()
-    subprocess.run(["docker", "rm", "-f", *(s.name for s in plan.specs)], check=True,
-                   capture_output=True)
-    floor = time.perf_counter() - start
+    ours_runs: list[float] = []
+    floor_runs: list[float] = []
+    for _ in range(repeat):
+        cli(stack, "up")
+        ours_runs.append(cli(stack, "down"))
+        cli(stack, "up")
+        start = time.perf_counter()
+        subprocess.run(["docker", "rm", "-f", *(s.name for s in plan.specs)], check=True,
+                       capture_output=True)
+        floor_runs.append(time.perf_counter() - start)
+    ours, floor = statistics.median(ours_runs), statistics.median(floor_runs)
     return Row("B3", "`down`, single-node stack", f"{ours:.2f} s",
                f"{floor:.2f} s (docker rm -f)", f"{ours / floor:.2f}x", "<= 1.5x",
                ours / floor <= 1.5)
@@ -262,11 +276,13 @@ def main() -> int:
         if "B4" in only:
             rows.append(b4(stack, tmp))
         if "B5" in only:
-            many, overhead = b2(with_agents(stack, 20, tmp), engine, name="B5")
-            ratio = overhead / single if single > 0 else float("inf")
-            rows.append(Row("B5", "`up` with 20 agents: overhead", many.result,
-                            f"single agent +{single:.2f} s", f"{ratio:.2f}x", "<= 1.5x",
-                            ratio <= 1.5 or overhead <= single + 0.1))
+            _, overhead = b2(with_agents(stack, 20, tmp), engine, name="B5")
+            # Overheads near zero make a ratio meaningless (a negative one when `up` beats the
+            # critical path): then the goal reads as "no more than 0.1 s above the single".
+            ratio = f"{overhead / single:.2f}x" if single > 0.1 else "n/a"
+            rows.append(Row("B5", "`up` with 20 agents: overhead", f"{overhead:+.2f} s",
+                            f"single agent {single:+.2f} s", ratio, "<= 1.5x",
+                            overhead <= max(1.5 * single, single + 0.1)))
         if "B6" in only:
             rows.append(b6(stack))
     facts = engine.facts()
