@@ -314,7 +314,12 @@ def _converge(
             why = "what it depends on was recreated" if feeds_changed else (
                 "its configuration or image changed")
             report(Event(spec.name, Phase.STARTING, f"recreating: {why}"))
+            orphans = _tasks_left_by(spec, current, engine)
             engine.remove(current.id)
+            _each(lambda task: engine.remove(task.id), orphans)
+            if orphans:
+                report(Event(spec.name, Phase.STARTING,
+                             f"removed {len(orphans)} task container(s) of the agent it replaces"))
             replaced.add(spec.name)
         else:
             report(Event(spec.name, Phase.STARTING, "creating"))
@@ -361,6 +366,19 @@ def _converge(
     phase = Phase.READY if changed else Phase.UNCHANGED
     report(Event(spec.name, phase, ready.detail, time.monotonic() - start))
     return changed
+
+
+def _tasks_left_by(spec: ContainerSpec, current: ContainerInfo, engine: Engine
+                   ) -> list[ContainerInfo]:
+    """The Docker task containers of an agent about to be replaced that nothing else would
+    remove: with docker_kill_orphans off the new agent leaves them running, and no agent reports
+    them any more, so `down` would not find them (Marathon relaunches the tasks on the new one)."""
+    from mesostack.checks import kills_orphans
+
+    if spec.role is not Role.SLAVE or not current.running or kills_orphans(dict(spec.env)):
+        return []
+    tasks, _ = task_containers(Engines({current.engine: engine}), [current], patience=2.0)
+    return tasks
 
 
 def _up_to_date(current: ContainerInfo, spec: ContainerSpec, image_id: str) -> bool:

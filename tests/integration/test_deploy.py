@@ -126,6 +126,39 @@ def test_tutorial_app_lifecycle(stack: Stack, tmp_path: Path,
     assert all_container_ids(docker_client) == before
 
 
+def test_a_replaced_agent_takes_its_task_containers_along(
+        stack: Stack, docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    """With docker_kill_orphans off, the new agent would leave the old one's Docker tasks
+    running and no agent would report them: `up` removes them with the agent it replaces."""
+    before = all_container_ids(docker_client)
+    stack.env("slave", MESOS_DOCKER_KILL_ORPHANS="false")
+    up(stack)
+    docker_app = {
+        "id": "docker-1", "cmd": "sleep 600", "cpus": 0.1, "mem": 16,
+        "container": {"type": "DOCKER", "docker": {
+            "image": IMAGES["task"], "network": "HOST",
+            "parameters": [{"key": "label", "value": f"{TEST_LABEL}={stack.run_id}"}]}},
+    }
+    result = stack.cli("deploy", write(tmp_path, "docker-1.json", docker_app))
+    assert result.returncode == 0, result.stderr
+    first = {c.id for c in docker_client.containers.list(
+        ignore_removed=True, filters={"label": f"{TEST_LABEL}={stack.run_id}"})
+        if c.name.startswith("mesos-")}
+    assert len(first) == 1
+
+    stack.env("slave", MESOS_ATTRIBUTES="rack:r2")  # a changed agent: recreated
+    again = stack.cli("up")
+    assert again.returncode == 0, again.stderr
+    assert "removed 1 task container(s) of the agent it replaces" in again.stderr
+    left = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
+    assert not first & left
+
+    down = stack.cli("down")
+    assert down.returncode == 0, down.stderr
+    wait_until(lambda: all_container_ids(docker_client) == before or None, timeout=30,
+               what="nothing of the stack left")
+
+
 def test_failures_are_one_line_and_early(stack: Stack, tmp_path: Path) -> None:
     up(stack)
     crash = write(tmp_path, "crash.json", {"id": "crash", "cmd": "echo boom >&2; exit 3",
