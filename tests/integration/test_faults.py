@@ -439,10 +439,20 @@ def test_crashed_processes_come_back_and_status_shows_it(
 # --- a port held by a foreign process ----------------------------------------------------------
 
 
+# SO_REUSEADDR: the previous test's Marathon may leave connections to the port in TIME_WAIT
+# (a second listener is still refused); a few retries let a container on its way out go.
 HOLD = """
 import socket, sys, time
 s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+for attempt in range(50):
+    try:
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+        break
+    except OSError:
+        if attempt == 49:
+            raise
+        time.sleep(0.2)
 s.listen()
 print("listening", flush=True)
 time.sleep(600)
