@@ -347,7 +347,8 @@ def _answers(ip: str, port: int) -> bool:
 
 
 def _gone(bed: TestBed, container_id: str) -> bool:
-    return not bed.client.containers.list(all=True, filters={"id": container_id})
+    return not bed.client.containers.list(all=True, filters={"id": container_id},
+                                          ignore_removed=True)
 
 
 def test_restarted_marathon_keeps_its_apps_and_tasks(standins: Standins, bed: TestBed) -> None:
