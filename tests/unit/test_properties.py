@@ -16,6 +16,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_apps import BASIC_0
 
 from mesostack import apps, config
 from mesostack.errors import ExitCode, InputError
@@ -46,15 +47,6 @@ HA_STACK: dict[str, Any] = {
     "master": {"count": 3},
     "slave": {"on": ["node1", "node2", "node3"]},
     "marathon": {"on": ["node1", "node2"]},
-}
-
-# The tutorial's app.
-BASIC_0: dict[str, Any] = {
-    "id": "basic-0",
-    "cmd": "while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done",
-    "cpus": 0.1,
-    "mem": 10.0,
-    "instances": 1,
 }
 
 GROUP: dict[str, Any] = {
