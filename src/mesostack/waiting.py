@@ -1,0 +1,221 @@
+"""One wait and one parallel runner, over a clock that tests can drive.
+
+Everything that polls (readiness, deployments, removals, agents' task lists, task logs) goes
+through `wait`; everything done side by side (a stage's containers, pulls, removals, a bundle's
+parts, several logs followed at once) goes through `run_all`, `settle` or `merge`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar, cast
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds on a monotonic scale."""
+
+    def sleep(self, seconds: float, *, wake: threading.Event | None = None) -> None:
+        """Pause `seconds`, or less when `wake` is set meanwhile."""
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float, *, wake: threading.Event | None = None) -> None:
+        if wake is None:
+            time.sleep(seconds)
+        else:
+            wake.wait(seconds)
+
+
+SYSTEM = SystemClock()
+
+
+class Pending(Exception):
+    """Raised by an attempt that is not done yet; the message says what is awaited."""
+
+
+class TimedOut(Exception):
+    """The deadline passed; `waiting_for` is what was awaited last, `waited` how long."""
+
+    def __init__(self, waiting_for: str, waited: float) -> None:
+        super().__init__(waiting_for)
+        self.waiting_for = waiting_for
+        self.waited = waited
+
+
+def _nothing(*_: object) -> None:
+    return None
+
+
+def wait(
+    attempt: Callable[[], T],
+    *,
+    deadline: float | None,
+    interval: float = 0.1,
+    retry: tuple[type[BaseException], ...] = (Pending,),
+    awaited: str = "",
+    on_wait: Callable[[str], None] = _nothing,
+    alive: Callable[[], None] = _nothing,
+    wake: threading.Event | None = None,
+    clock: Clock = SYSTEM,
+) -> T:
+    """Call `attempt` until it returns; an exception of `retry` means "not yet" (its text is
+    handed to `on_wait` when it changes). `alive` may raise to give up early (a container that
+    exited). `deadline` is on `clock`'s scale; None waits for ever. `wake` cuts a pause short
+    (an event stream saying that something happened). Raises TimedOut with what was awaited."""
+    start = clock.now()
+    last: str | None = None
+    while True:
+        if wake is not None:
+            wake.clear()
+        try:
+            return attempt()
+        except retry as exc:
+            if str(exc) != last:
+                last = str(exc)
+                on_wait(last)
+        alive()
+        if deadline is not None and clock.now() >= deadline:
+            raise TimedOut(last or awaited, clock.now() - start)
+        clock.sleep(interval if deadline is None else min(interval, max(0.0, deadline -
+                                                                          clock.now())),
+                    wake=wake)
+
+
+# --- side by side ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settled(Generic[R]):
+    """One item's outcome: its result, or what it raised, and how long it took."""
+
+    value: R | None = None
+    error: BaseException | None = None
+    seconds: float = 0.0
+    done: bool = True  # False: not finished by the deadline
+
+    @property
+    def ok(self) -> bool:
+        return self.done and self.error is None
+
+
+def settle(
+    work: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    workers: int = 16,
+    deadline: float | None = None,
+    cancel: threading.Event | None = None,
+    clock: Clock = SYSTEM,
+) -> list[Settled[R]]:
+    """`work` on every item, `workers` at a time, each outcome in the items' order; one that
+    raises never stops the others. Items not finished by `deadline` come back not done (their
+    threads are daemons: a stuck call can't hold up the process's exit). On an interrupt of the
+    caller, `cancel` is set for the workers to see, and they are waited for."""
+    if not items:
+        return []
+    if len(items) == 1 and deadline is None:
+        return [_one(work, items[0], clock)]
+    jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(items)):
+        jobs.put(index)
+    results: dict[int, Settled[R]] = {}
+    changed = threading.Condition()
+
+    def run() -> None:
+        while True:
+            try:
+                index = jobs.get_nowait()
+            except queue.Empty:
+                return
+            outcome = _one(work, items[index], clock)
+            with changed:
+                results[index] = outcome
+                changed.notify_all()
+
+    threads = [threading.Thread(target=run, daemon=True)
+               for _ in range(min(workers, len(items)))]
+    for thread in threads:
+        thread.start()
+    try:
+        with changed:
+            while len(results) < len(items):
+                left = None if deadline is None else deadline - clock.now()
+                if left is not None and left <= 0:
+                    break
+                changed.wait(left)
+            finished = dict(results)
+    except BaseException:
+        if cancel is not None:
+            cancel.set()
+        for thread in threads:
+            thread.join()
+        raise
+    return [finished.get(i) or Settled(done=False) for i in range(len(items))]
+
+
+def _one(work: Callable[[T], R], item: T, clock: Clock) -> Settled[R]:
+    start = clock.now()
+    try:
+        value = work(item)
+    except Exception as exc:  # the caller decides what a failure means
+        return Settled(error=exc, seconds=clock.now() - start)
+    return Settled(value=value, seconds=clock.now() - start)
+
+
+def run_all(
+    work: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    workers: int = 16,
+    cancel: threading.Event | None = None,
+) -> list[R]:
+    """`work` on every item side by side; the results in order, or the first item's failure
+    (in the items' order) once every item has ended."""
+    outcomes = settle(work, items, workers=workers, cancel=cancel)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            raise outcome.error
+    return [cast(R, outcome.value) for outcome in outcomes]
+
+
+def merge(sources: Sequence[Callable[[], Iterable[T]]]) -> Iterator[T]:
+    """The items of several sources as they come (each read in a thread of its own), until
+    every source has ended; a source's failure is raised here."""
+    merged: queue.SimpleQueue[_Item[T] | BaseException | None] = queue.SimpleQueue()
+
+    def pump(source: Callable[[], Iterable[T]]) -> None:
+        try:
+            for item in source():
+                merged.put(_Item(item))
+        except BaseException as exc:  # handed to the reading thread, raised there
+            merged.put(exc)
+        finally:
+            merged.put(None)
+
+    for source in sources:
+        threading.Thread(target=pump, args=(source,), daemon=True).start()
+    open_sources = len(sources)
+    while open_sources:
+        got = merged.get()
+        if got is None:
+            open_sources -= 1
+        elif isinstance(got, BaseException):
+            raise got
+        else:
+            yield got.value
+
+
+@dataclass(frozen=True)
+class _Item(Generic[T]):
+    value: T
