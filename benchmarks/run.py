@@ -30,8 +30,8 @@ import requests
 import yaml
 
 from mesostack import probes
+from mesostack.components import kind_of
 from mesostack.config import parse
-from mesostack.orchestrator import probe_for
 from mesostack.plan import ContainerSpec, Plan, Role, build, docker_run
 from mesostack.runtime import Engine
 
@@ -77,7 +77,8 @@ def remove(engine: Engine, plan: Plan) -> None:
 
 def ready_every(spec: ContainerSpec, master: str, interval: float, deadline: float,
                 leader: probes.LeaderState | None = None) -> None:
-    probes.wait(probe_for(spec, master, leader), deadline=deadline, interval=interval)
+    probes.wait(kind_of(spec.role).probe(spec, master, leader), deadline=deadline,
+                interval=interval)
 
 
 def by_hand(engine: Engine, plan: Plan, *, interval: float) -> float:

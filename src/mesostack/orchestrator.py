@@ -1,4 +1,7 @@
-"""up / down / status / ls: drives the runtime and the probes, reports events, never prints."""
+"""up / down / status / ls: drives the runtime and the probes, reports events, never prints.
+
+What `up` does to each container is decided by `convergence`; what each role is, by
+`components`; this module carries it out and waits."""
 
 from __future__ import annotations
 
@@ -6,32 +9,33 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from mesostack import masking, probes
+from mesostack import convergence, masking
+from mesostack.components import KINDS, Counts, Look, kind_of, labelled
 from mesostack.config import is_system_dir
+from mesostack.convergence import Action
 from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_ENDPOINT,
-    LABEL_HASH,
     LABEL_HOST,
     LABEL_INDEX,
-    LABEL_STACK,
     ContainerSpec,
     Plan,
-    Role,
 )
+from mesostack.roles import Role, order_of
 from mesostack.runtime import ContainerInfo, Engine, Engines, PullProgress
+from mesostack.waiting import SYSTEM, Clock, TimedOut, run_all, settle, wait
 
 if TYPE_CHECKING:
     from mesostack.checks import Check
+    from mesostack.probes import LeaderState, Probe, Ready
 
-T = TypeVar("T")
+EngineAPI = Engine
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
@@ -39,6 +43,7 @@ CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
 # twenty agents starting at once are not slowed down by being asked; their container's state
 # is looked at every ALIVE_INTERVAL seconds (an exit or a crash loop fails `up` early).
 POLL_INTERVAL = 0.025
+STAGE_INTERVAL = 0.1  # a stage's whole-stage checks (each opens a ZooKeeper session)
 STAGE_POLLS_PER_SECOND = 200
 ALIVE_INTERVAL = 0.5
 
@@ -72,158 +77,262 @@ class UpResult:
         }
 
 
+class Readiness:
+    """Which probe tells that a container, or a stage as a whole, is ready: the component
+    table's (tests give their own)."""
+
+    def one(self, spec: ContainerSpec, master: str, leader: LeaderState | None) -> Probe:
+        return kind_of(spec.role).probe(spec, master, leader)
+
+    def whole(self, plan: Plan, role: Role) -> tuple[str, Probe] | None:
+        what, probe_of = kind_of(role).stage_probe
+        probe = probe_of(plan)
+        return (what, probe) if probe is not None else None
+
+    def shared_leader(self, master: str, *, ttl: float) -> LeaderState | None:
+        from mesostack import probes
+
+        return probes.LeaderState(master, ttl=ttl)
+
+
+@dataclass(frozen=True)
+class UpSettings:
+    pull: PullPolicy = PullPolicy.MISSING
+    timeout: float = 300.0  # for the whole run, pulls included
+    clock: Clock = SYSTEM
+    readiness: Readiness = field(default_factory=Readiness)
+
+
 def up(
     plan: Plan,
     *,
     engines: Engines,
-    pull: PullPolicy = PullPolicy.MISSING,
-    timeout: float = 300.0,
+    settings: UpSettings | None = None,
     report: Reporter = ignore,
 ) -> UpResult:
     """Create what is missing or changed, in dependency order, each stage once the previous
     one is ready. Safe to rerun: an unchanged, ready stack is left alone."""
-    from mesostack import checks as checks_
+    settings = settings or UpSettings()
+    run = _Run(plan, engines, settings, report)
+    run.prepare()
+    return UpResult(plan, tuple(run.stages()), settings.clock.now() - run.start)
 
-    start = time.monotonic()
-    deadline = start + timeout
-    existing = {c.name: c for c in engines.containers(stack=plan.stack)}
-    _refuse_foreign_names(plan, engines, existing)
-    _preflight([*checks_.host_ips(plan), *checks_.ports(plan, existing),
-                *(checks_.cgroups(engines[e].facts(), checks_.only(plan, e))
-                  for e in plan.docker_endpoints),
-                *checks_.shared_engines(plan, engines)])
-    cancel = threading.Event()  # set on Ctrl-C so worker threads stop at their next step
-    image_ids = _ensure_images(plan, engines=engines, pull=pull, report=report, cancel=cancel,
-                               deadline=deadline)
-    for endpoint in plan.docker_endpoints:
-        _preflight(checks_.privileged(plan, engines[endpoint], existing, needs_test=True,
-                                      endpoint=endpoint))
-    for name, stale in existing.items():
-        if name not in {s.name for s in plan.specs}:
-            report(Event(name, Phase.REMOVING, "no longer in the stack"))
-            engines.engine_of(stale).remove(stale.id)
-            report(Event(name, Phase.REMOVED))
 
-    changed: list[str] = []
-    replaced: set[str] = set()
-    stages = plan.stages()
-    master = plan.endpoints(Role.MASTER)
-    by_name = {s.name: s for s in plan.specs}
-    for index, stage in enumerate(stages):
-        if index and any(s.role is Role.SLAVE for s in stage):
-            # again, just before the agents: another stack's `up` may have started its own since
-            _preflight(checks_.shared_engines(plan, engines))
-        errors: list[Exception] = []
-        interval = max(POLL_INTERVAL, len(stage) / STAGE_POLLS_PER_SECOND)
-        leader = probes.LeaderState(master, ttl=interval)
-        with ThreadPoolExecutor(max_workers=len(stage)) as pool:
-            futures = {
-                pool.submit(_converge, spec, existing.get(spec.name),
-                            image_ids[(spec.docker, spec.image)],
-                            master=master, engine=engines[spec.docker],
-                            deadline=deadline, report=report, cancel=cancel,
-                            replaced=replaced, context=_quorum_context(plan, spec),
-                            interval=interval, leader=leader,
-                            feeds=[(by_name[dep], engines[by_name[dep].docker])
-                                   for dep in spec.depends_on]): spec
-                for spec in stage
-            }
+class _Run:
+    """One `up`: its plan, engines, deadline and what it has done so far."""
+
+    def __init__(self, plan: Plan, engines: Engines, settings: UpSettings,
+                 report: Reporter) -> None:
+        self.plan, self.engines, self.settings, self.report = plan, engines, settings, report
+        self.clock = settings.clock
+        self.start = self.clock.now()
+        self.deadline = self.start + settings.timeout
+        self.cancel = threading.Event()  # set on Ctrl-C so worker threads stop at their next step
+        self.existing: dict[str, ContainerInfo] = {}
+        self.image_ids: dict[tuple[str | None, str], str] = {}
+        self.replaced: set[str] = set()
+        self.master = plan.endpoints(Role.MASTER)
+
+    def prepare(self) -> None:
+        """Preflight, images, the privileged trial, and removing what the plan dropped."""
+        from mesostack import checks as checks_
+
+        plan, engines = self.plan, self.engines
+        self.existing = {c.name: c for c in engines.containers(stack=plan.stack)}
+        _refuse_foreign_names(plan, engines, self.existing)
+        _preflight([*checks_.host_ips(plan), *checks_.ports(plan, self.existing),
+                    *(checks_.cgroups(engines[e].facts(), checks_.only(plan, e))
+                      for e in plan.docker_endpoints),
+                    *checks_.shared_engines(plan, engines)])
+        self.image_ids = _ensure_images(self)
+        for endpoint in plan.docker_endpoints:
+            _preflight(checks_.privileged(plan, engines[endpoint], self.existing,
+                                          needs_test=True, endpoint=endpoint))
+        for gone in convergence.stale(plan, self.existing.values()):
+            self.report(Event(gone.name, Phase.REMOVING, "no longer in the stack"))
+            engines.engine_of(gone).remove(gone.id)
+            self.report(Event(gone.name, Phase.REMOVED))
+
+    def stages(self) -> list[str]:
+        """Each stage in turn; the names of the containers that changed."""
+        from mesostack import checks as checks_
+
+        changed: list[str] = []
+        stages = self.plan.stages()
+        for index, stage in enumerate(stages):
+            if index and any(kind_of(s.role).runs_tasks for s in stage):
+                # again, just before the agents: another stack's `up` may have started its own
+                _preflight(checks_.shared_engines(self.plan, self.engines))
             try:
-                for future, spec in futures.items():
-                    try:
-                        if future.result():
-                            changed.append(spec.name)
-                    except Exception as exc:  # raised once every sibling has finished
-                        report(Event(spec.name, Phase.FAILED))
-                        errors.append(exc)
-            except BaseException:  # Ctrl-C: let the workers stop before leaving the pool
-                cancel.set()
+                changed += self.stage(stage)
+            except Exception:
+                for later in (spec for rest in stages[index + 1:] for spec in rest):
+                    self.report(Event(later.name, Phase.SKIPPED,
+                                      "not started: an earlier stage failed"))
                 raise
-        if not errors:
-            try:
-                _stage_ready(plan, stage, deadline=deadline, report=report)
-            except NotReady as exc:
-                errors.append(exc)
+        return changed
+
+    def stage(self, stage: list[ContainerSpec]) -> list[str]:
+        """Converge a stage's containers side by side, then check the stage as a whole."""
+        interval = max(POLL_INTERVAL, len(stage) / STAGE_POLLS_PER_SECOND)
+        leader = self.settings.readiness.shared_leader(self.master, ttl=interval)
+        outcomes = settle(lambda spec: self.converge(spec, leader=leader, interval=interval),
+                          stage, workers=len(stage), cancel=self.cancel, clock=self.clock)
+        errors = []
+        for spec, outcome in zip(stage, outcomes, strict=True):
+            if outcome.error is not None:
+                self.report(Event(spec.name, Phase.FAILED))
+                errors.append(outcome.error)
         if errors:
-            for later in (spec for rest in stages[index + 1 :] for spec in rest):
-                report(Event(later.name, Phase.SKIPPED, "not started: an earlier stage failed"))
             raise errors[0]
-    return UpResult(plan, tuple(changed), time.monotonic() - start)
+        self.stage_ready(stage)
+        return [spec.name for spec, outcome in zip(stage, outcomes, strict=True) if outcome.value]
 
+    def stage_ready(self, stage: list[ContainerSpec]) -> None:
+        """What one stage must show as a whole: one ZooKeeper leader, every master registered
+        in ZooKeeper with exactly one leading, one leader among Marathons."""
+        for role in dict.fromkeys(s.role for s in stage):
+            check = self.settings.readiness.whole(self.plan, role)
+            if check is None:
+                continue
+            what, probe = check
+            start = self.clock.now()
 
-def _quorum_context(plan: Plan, spec: ContainerSpec) -> str:
-    masters = len(plan.of(Role.MASTER))
-    if spec.role is not Role.MASTER or masters == 1:
-        return ""
-    return f"; the masters need a quorum of {plan.quorum} of {masters} up"
+            def on_wait(text: str, what: str = what) -> None:
+                self.report(Event(what, Phase.WAITING, text))
 
+            try:
+                ready = _wait_ready(probe, self, interval=STAGE_INTERVAL, on_wait=on_wait)
+            except TimedOut as exc:
+                raise NotReady(f"{what} not ready after {self.clock.now() - start:.1f} s: still "
+                               f"waiting for {exc.waiting_for}",
+                               hint=and_bundle("raise --timeout, or see `mesostack status`")
+                               ) from None
+            self.report(Event(what, Phase.READY, ready.detail, self.clock.now() - start))
 
-def _stage_ready(
-    plan: Plan, stage: list[ContainerSpec], *, deadline: float, report: Reporter
-) -> None:
-    """What one stage must show as a whole: one ZooKeeper leader, every master registered in
-    ZooKeeper with exactly one leading, one leader among Marathons."""
-    roles = {s.role for s in stage}
-    checks: list[tuple[str, probes.Probe]] = []
-    if Role.ZOOKEEPER in roles and len(plan.of(Role.ZOOKEEPER)) > 1:
-        checks.append(("zookeeper", probes.EnsembleProbe(
-            [(s.host_ip, s.port) for s in plan.of(Role.ZOOKEEPER)])))
-    if Role.MASTER in roles and len(plan.of(Role.MASTER)) > 1:
-        zk = plan.of(Role.ZOOKEEPER)
-        checks.append(("masters", probes.MastersInZooKeeperProbe(
-            ",".join(s.endpoint for s in zk), "/mesos", expected=len(plan.of(Role.MASTER)),
-            quorum=plan.quorum)))
-    if Role.MARATHON in roles and len(plan.of(Role.MARATHON)) > 1:
-        marathons = plan.of(Role.MARATHON)
-        credentials = dict(marathons[0].env).get(CREDENTIALS_VAR)
-        checks.append(("marathons", probes.MarathonLeaderProbe(
-            [s.endpoint for s in marathons], probes.Http.with_credentials(credentials))))
-    for what, probe in checks:
-        start = time.monotonic()
-
-        def on_wait(text: str, what: str = what) -> None:
-            report(Event(what, Phase.WAITING, text))
-
+    def converge(self, spec: ContainerSpec, *, leader: LeaderState | None,
+                 interval: float) -> bool:
+        """Bring one container to its spec and wait until it is ready; True when it changed."""
+        start = self.clock.now()
+        engine = self.engines[spec.docker]
+        decision = convergence.decide(spec, self.existing.get(spec.name),
+                                      self.image_ids[(spec.docker, spec.image)],
+                                      replaced=self.replaced)
+        started = self.carry_out(spec, decision, engine)
+        watch = _Watch(self, spec, started.restart_count if started else 0, start)
         try:
-            ready = probes.wait(probe, deadline=deadline, on_wait=on_wait)
-        except probes.TimedOut as exc:
-            raise NotReady(f"{what} not ready after {time.monotonic() - start:.1f} s: still "
-                           f"waiting for {exc.waiting_for}",
-                           hint=and_bundle("raise --timeout, or see `mesostack status`")) from None
-        report(Event(what, Phase.READY, ready.detail, time.monotonic() - start))
+            ready = _wait_ready(self.settings.readiness.one(spec, self.master, leader), self,
+                                on_wait=watch.on_wait, alive=watch.alive, interval=interval)
+        except TimedOut as exc:
+            raise watch.not_ready(f"still waiting for {exc.waiting_for}{watch.context}",
+                                  timed_out=True) from None
+        phase = Phase.READY if decision.changes else Phase.UNCHANGED
+        self.report(Event(spec.name, phase, ready.detail, self.clock.now() - start))
+        return decision.changes
 
+    def carry_out(self, spec: ContainerSpec, decision: convergence.Decision,
+                  engine: EngineAPI) -> ContainerInfo | None:
+        """Do what was decided; the container as it then is."""
+        current = self.existing.get(spec.name)
+        if decision.action is Action.KEEP:
+            return current
+        self.report(Event(spec.name, Phase.STARTING, decision.why))
+        if decision.action is Action.START:
+            engine.start(spec.name, spec=spec)
+            return engine.get(spec.name)
+        if current is not None:
+            orphans = _tasks_left_by(spec, current, engine) if decision.replaces else []
+            engine.remove(current.id)
+            run_all(lambda task: engine.remove(task.id), orphans)
+            if orphans:
+                self.report(Event(spec.name, Phase.STARTING, f"removed {len(orphans)} task "
+                                  "container(s) of the agent it replaces"))
+            if decision.replaces:
+                self.replaced.add(spec.name)
+        return engine.create_and_start(spec)
+
+
+def _wait_ready(probe: Probe, run: _Run, *, on_wait: Callable[[str], None],
+                alive: Callable[[], None] = lambda: None,
+                interval: float = POLL_INTERVAL) -> Ready:
+    from mesostack import probes
+
+    return probes.wait(probe, deadline=run.deadline, interval=interval, on_wait=on_wait,
+                       alive=alive, clock=run.clock)
+
+
+class _Watch:
+    """While one container is awaited: its progress, and whether it (or what it depends on)
+    is still alive; looked at every ALIVE_INTERVAL seconds."""
+
+    def __init__(self, run: _Run, spec: ContainerSpec, restarts_before: int,
+                 start: float) -> None:
+        self.run, self.spec, self.start = run, spec, start
+        self.restarts_before = restarts_before
+        self.engine = run.engines[spec.docker]
+        self.looked = run.clock.now()
+        context = kind_of(spec.role).failure_context
+        self.context = context(run.plan) if context else ""
+
+    def on_wait(self, what: str) -> None:
+        self.run.report(Event(self.spec.name, Phase.WAITING, what,
+                              self.run.clock.now() - self.start))
+
+    def alive(self) -> None:
+        if self.run.cancel.is_set():
+            raise Cancelled(f"{self.spec.name}: interrupted")
+        if self.run.clock.now() - self.looked < ALIVE_INTERVAL:
+            return
+        self.looked = self.run.clock.now()
+        info = self.engine.get(self.spec.name)
+        if info is None:
+            raise self.not_ready("its container disappeared")
+        if info.status in ("exited", "dead"):
+            raise self.not_ready(f"its container exited with code {info.exit_code}"
+                                 f"{self.context}")
+        restarts = info.restart_count - self.restarts_before
+        if restarts >= CRASH_LOOP:
+            raise self.not_ready(f"its container keeps crashing ({restarts} restarts)"
+                                 f"{self.context}")
+        self.feeds_alive()
+
+    def feeds_alive(self) -> None:
+        """What it depends on stopping ends the wait, naming that."""
+        for name in self.spec.depends_on:
+            dep = self.run.plan.by_name(name)
+            dep_engine = self.run.engines[dep.docker]
+            fed_by = dep_engine.get(dep.name)
+            if fed_by is not None and fed_by.status not in ("exited", "dead"):
+                continue
+            how = ("its container was removed" if fed_by is None
+                   else f"its container exited with code {fed_by.exit_code}")
+            raise _failed(dep, dep_engine, f"{dep.name} ({dep.role.value}) stopped while "
+                          f"{self.spec.name} was starting: {how}",
+                          hint=f"see `mesostack logs {dep.role.value}`; `mesostack up` "
+                          "starts it again")
+
+    def not_ready(self, why: str, *, timed_out: bool = False) -> NotReady:
+        waited = self.run.clock.now() - self.start
+        hint = and_bundle("raise --timeout, or see `mesostack doctor`" if timed_out else (
+            f"see `mesostack logs {self.spec.role.value}`"))
+        return _failed(self.spec, self.engine, f"{self.spec.name} ({self.spec.role.value}) not "
+                       f"ready after {waited:.1f} s: {why}", hint=hint)
 
 
 def _refuse_foreign_names(
     plan: Plan, engines: Engines, existing: dict[str, ContainerInfo]
 ) -> None:
-    missing: dict[str | None, list[str]] = {}
-    for spec in plan.specs:
-        if spec.name not in existing:
-            missing.setdefault(spec.docker, []).append(spec.name)
-    for endpoint, names in missing.items():
-        for other in engines[endpoint].named(names):
-            owner = other.labels.get(LABEL_STACK)
-            whose = f"stack {owner!r}" if owner else "no mesostack stack"
-            raise PreflightFailed(
-                f"container {other.name} exists and belongs to {whose}",
-                hint=f"remove it (`docker rm -f {other.name}`) or give this stack another `name`",
-            )
+    for endpoint, names in convergence.missing_by_engine(plan, existing).items():
+        conflict = convergence.name_conflict(plan, engines[endpoint].named(names))
+        if conflict is not None:
+            raise PreflightFailed(conflict.message, hint=conflict.hint)
 
 
-def _ensure_images(
-    plan: Plan,
-    *,
-    engines: Engines,
-    pull: PullPolicy,
-    report: Reporter,
-    cancel: threading.Event,
-    deadline: float,
-) -> dict[tuple[str | None, str], str]:
+def _ensure_images(run: _Run) -> dict[tuple[str | None, str], str]:
     """Every image's id on each engine that needs it, pulling (in parallel) what the policy
     asks for."""
+    plan, engines, pull = run.plan, run.engines, run.settings.pull
     refs = list(dict.fromkeys((s.docker, s.image) for s in plan.specs))
-    users = {key: [s.name for s in plan.specs if (s.docker, s.image) == key] for key in refs}
     ids = {key: engines[key[0]].image_id(key[1]) for key in refs}
     wanted = [key for key in refs if pull is PullPolicy.ALWAYS or ids[key] is None]
     if pull is PullPolicy.NEVER and wanted:
@@ -231,40 +340,35 @@ def _ensure_images(
             f"image {wanted[0][1]} is not on the engine and --pull never forbids pulling it",
             hint="pull it (`docker pull IMAGE`) or use --pull missing",
         )
-
-    def fetch(key: tuple[str | None, str]) -> str:
-        endpoint, ref = key
-        last = [0.0]
-
-        def progress(p: PullProgress) -> None:
-            if cancel.is_set():
-                raise Cancelled(f"pulling {ref}: interrupted")
-            now = time.monotonic()
-            if now > deadline:
-                raise NotReady(f"image {ref}: still pulling when --timeout ran out",
-                               hint="raise --timeout, or pull it first (`docker pull`)")
-            if now - last[0] >= 0.2:
-                last[0] = now
-                size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB" if p.total else ""
-                for name in users[key]:
-                    report(Event(name, Phase.PULLING, f"{ref}{size}"))
-
-        for name in users[key]:
-            report(Event(name, Phase.PULLING, ref))
-        image_id = engines[endpoint].pull(ref, progress)
-        for name in users[key]:
-            report(Event(name, Phase.PULLED, ref))
-        return image_id
-
-    if wanted:
-        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-            try:
-                for key, image_id in zip(wanted, pool.map(fetch, wanted), strict=True):
-                    ids[key] = image_id
-            except BaseException:
-                cancel.set()
-                raise
+    pulled = run_all(lambda key: _pull(run, key), wanted, cancel=run.cancel)
+    ids.update(zip(wanted, pulled, strict=True))
     return {key: i for key, i in ids.items() if i is not None}
+
+
+def _pull(run: _Run, key: tuple[str | None, str]) -> str:
+    endpoint, ref = key
+    users = [s.name for s in run.plan.specs if (s.docker, s.image) == key]
+    last = [float("-inf")]
+
+    def progress(p: PullProgress) -> None:
+        if run.cancel.is_set():
+            raise Cancelled(f"pulling {ref}: interrupted")
+        now = run.clock.now()
+        if now > run.deadline:
+            raise NotReady(f"image {ref}: still pulling when --timeout ran out",
+                           hint="raise --timeout, or pull it first (`docker pull`)")
+        if now - last[0] >= 0.2:
+            last[0] = now
+            size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB" if p.total else ""
+            for name in users:
+                run.report(Event(name, Phase.PULLING, f"{ref}{size}"))
+
+    for name in users:
+        run.report(Event(name, Phase.PULLING, ref))
+    image_id = run.engines[endpoint].pull(ref, progress)
+    for name in users:
+        run.report(Event(name, Phase.PULLED, ref))
+    return image_id
 
 
 def _preflight(checks: Iterable[Check]) -> None:
@@ -273,148 +377,20 @@ def _preflight(checks: Iterable[Check]) -> None:
             raise PreflightFailed(check.found, hint=check.fix or None)
 
 
-def _converge(
-    spec: ContainerSpec,
-    current: ContainerInfo | None,
-    image_id: str,
-    *,
-    master: str,
-    engine: Engine,
-    deadline: float,
-    report: Reporter,
-    cancel: threading.Event,
-    replaced: set[str],
-    context: str = "",
-    interval: float = POLL_INTERVAL,
-    leader: probes.LeaderState | None = None,
-    feeds: Sequence[tuple[ContainerSpec, Engine]] = (),
-) -> bool:
-    """Bring one container to its spec and wait until it is ready; True when it changed.
-
-    `replaced` names the containers this run recreated; what depends on one is recreated too
-    (the config hash covers dependencies, this covers a new image behind the same tag).
-    `feeds` are the containers it depends on: one of them stopping ends the wait."""
-    start = time.monotonic()
-    changed = True
-    feeds_changed = any(dep in replaced for dep in spec.depends_on)
-    started = current
-    if current is not None and not feeds_changed and _up_to_date(current, spec, image_id):
-        if current.status in ("running", "restarting"):
-            changed = False
-        elif current.status in ("created", "exited"):
-            report(Event(spec.name, Phase.STARTING, f"starting the {current.status} container"))
-            engine.start(spec.name, spec=spec)
-            started = engine.get(spec.name)
-        else:  # paused, dead, removing: start would fail the same way on every rerun
-            report(Event(spec.name, Phase.STARTING, f"recreating the {current.status} container"))
-            engine.remove(current.id)
-            started = engine.create_and_start(spec)
-    else:
-        if current is not None:
-            why = "what it depends on was recreated" if feeds_changed else (
-                "its configuration or image changed")
-            report(Event(spec.name, Phase.STARTING, f"recreating: {why}"))
-            orphans = _tasks_left_by(spec, current, engine)
-            engine.remove(current.id)
-            _each(lambda task: engine.remove(task.id), orphans)
-            if orphans:
-                report(Event(spec.name, Phase.STARTING,
-                             f"removed {len(orphans)} task container(s) of the agent it replaces"))
-            replaced.add(spec.name)
-        else:
-            report(Event(spec.name, Phase.STARTING, "creating"))
-        started = engine.create_and_start(spec)
-    restarts_before = started.restart_count if started else 0
-    probe = probe_for(spec, master, leader)
-    looked = [time.monotonic()]  # when the container's state was last looked at (just now)
-
-    def on_wait(what: str) -> None:
-        report(Event(spec.name, Phase.WAITING, what, time.monotonic() - start))
-
-    def alive() -> None:
-        if cancel.is_set():
-            raise Cancelled(f"{spec.name}: interrupted")
-        if time.monotonic() - looked[0] < ALIVE_INTERVAL:
-            return
-        looked[0] = time.monotonic()
-        info = engine.get(spec.name)
-        if info is None:
-            raise _not_ready(spec, engine, "its container disappeared", start)
-        if info.status in ("exited", "dead"):
-            raise _not_ready(spec, engine, f"its container exited with code {info.exit_code}"
-                             f"{context}", start)
-        if info.restart_count - restarts_before >= CRASH_LOOP:
-            raise _not_ready(spec, engine, f"its container keeps crashing "
-                             f"({info.restart_count - restarts_before} restarts){context}",
-                             start)
-        for dep, dep_engine in feeds:
-            fed_by = dep_engine.get(dep.name)
-            if fed_by is None or fed_by.status in ("exited", "dead"):
-                how = ("its container was removed" if fed_by is None
-                       else f"its container exited with code {fed_by.exit_code}")
-                raise _failed(dep, dep_engine, f"{dep.name} ({dep.role.value}) stopped while "
-                              f"{spec.name} was starting: {how}",
-                              hint=f"see `mesostack logs {dep.role.value}`; `mesostack up` "
-                              "starts it again")
-
-    try:
-        ready = probes.wait(probe, deadline=deadline, on_wait=on_wait, alive=alive,
-                            interval=interval)
-    except probes.TimedOut as exc:
-        raise _not_ready(spec, engine, f"still waiting for {exc.waiting_for}{context}", start,
-                         timed_out=True) from None
-    phase = Phase.READY if changed else Phase.UNCHANGED
-    report(Event(spec.name, phase, ready.detail, time.monotonic() - start))
-    return changed
-
-
-def _tasks_left_by(spec: ContainerSpec, current: ContainerInfo, engine: Engine
+def _tasks_left_by(spec: ContainerSpec, current: ContainerInfo, engine: EngineAPI
                    ) -> list[ContainerInfo]:
     """The Docker task containers of an agent about to be replaced that nothing else would
     remove: with docker_kill_orphans off the new agent leaves them running, and no agent reports
     them any more, so `down` would not find them (Marathon relaunches the tasks on the new one)."""
     from mesostack.checks import kills_orphans
 
-    if spec.role is not Role.SLAVE or not current.running or kills_orphans(dict(spec.env)):
+    if not kind_of(spec.role).runs_tasks or not current.running or kills_orphans(dict(spec.env)):
         return []
     tasks, _ = task_containers(Engines({current.engine: engine}), [current], patience=2.0)
     return tasks
 
 
-def _up_to_date(current: ContainerInfo, spec: ContainerSpec, image_id: str) -> bool:
-    return current.labels.get(LABEL_HASH) == spec.config_hash and current.image_id == image_id
-
-
-def probe_for(
-    spec: ContainerSpec, master: str, leader: probes.LeaderState | None = None
-) -> probes.Probe:
-    """The probe for `spec`'s role; agents and Marathons read the leading master's state
-    through `leader` when a stage shares it."""
-    if spec.role is Role.ZOOKEEPER:
-        return probes.ZooKeeperProbe(spec.host_ip, spec.port)
-    if spec.role is Role.MASTER:
-        return probes.MasterProbe(spec.endpoint)
-    if spec.role is Role.SLAVE:
-        return probes.AgentProbe(spec.endpoint, master, leader=leader)
-    credentials = dict(spec.env).get(CREDENTIALS_VAR)
-    return probes.MarathonProbe(spec.endpoint, master, probes.Http.with_credentials(credentials),
-                                leader=leader)
-
-
-CREDENTIALS_VAR = "MARATHON_HTTP_CREDENTIALS"
-
-
-def _not_ready(
-    spec: ContainerSpec, engine: Engine, why: str, start: float, *, timed_out: bool = False
-) -> NotReady:
-    waited = time.monotonic() - start
-    hint = and_bundle("raise --timeout, or see `mesostack doctor`" if timed_out else (
-        f"see `mesostack logs {spec.role.value}`"))
-    return _failed(spec, engine, f"{spec.name} ({spec.role.value}) not ready after "
-                   f"{waited:.1f} s: {why}", hint=hint)
-
-
-def _failed(spec: ContainerSpec, engine: Engine, message: str, *, hint: str) -> NotReady:
+def _failed(spec: ContainerSpec, engine: EngineAPI, message: str, *, hint: str) -> NotReady:
     """`message`, with the last log lines of `spec`'s container attached."""
     logs = masking.mask_text(engine.logs(spec.name, tail=LOG_LINES),
                              masking.secret_values(spec.env)).rstrip()
@@ -423,7 +399,6 @@ def _failed(spec: ContainerSpec, engine: Engine, message: str, *, hint: str) -> 
 
 
 # --- down --------------------------------------------------------------------------------------
-
 
 
 @dataclass(frozen=True)
@@ -453,24 +428,18 @@ def down(
     at once, as `docker rm -f` does."""
     start = time.monotonic()
     containers = engines.containers(stack=stack, inspect=False)
-    doomed: list[str] = []
-    if purge:  # checked before anything is removed: a refused purge leaves the stack as it was
-        from mesostack import checks as checks_
-
-        labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
-        doomed = sorted(labelled | set(data_dirs))
-        _preflight(checks_.shared_data_dirs(stack, doomed, engines.containers(inspect=False)))
-    marathons = [c for c in containers if c.role == Role.MARATHON.value]
-    # Marathon first, so that nothing launches a task while the agents list theirs: paused
-    # (frozen at once, where a kill takes the engine a tenth of a second) and removed with the
-    # rest. Then everything at once: with Marathon frozen nothing relaunches tasks, and a
-    # container being removed is not restarted even if its process exits on its own (a master
-    # losing ZooKeeper), so no order among them is needed.
-    for c in marathons:
+    doomed = _purge_check(stack, engines, containers, data_dirs) if purge else []
+    # What launches tasks (Marathon) first, so that nothing launches one while the agents list
+    # theirs: paused (frozen at once, where a kill takes the engine a tenth of a second) and
+    # removed with the rest. Then everything at once: with Marathon frozen nothing relaunches
+    # tasks, and a container being removed is not restarted even if its process exits on its
+    # own (a master losing ZooKeeper), so no order among them is needed.
+    launchers = [c for c in containers if _kind_flag(c, "launches_tasks")]
+    for c in launchers:
         report(Event(c.name, Phase.REMOVING))
-    _each(lambda c: engines.engine_of(c).pause(c.id), marathons)
+    run_all(lambda c: engines.engine_of(c).pause(c.id), launchers)
     tasks, unreachable = task_containers(engines, containers)
-    rest = [c for c in containers if c not in marathons]
+    rest = [c for c in containers if c not in launchers]
     for c in rest + tasks:
         report(Event(c.name, Phase.REMOVING))
     task_names = {t.name for t in tasks}
@@ -480,56 +449,57 @@ def down(
         engines.engine_of(c).remove(c.id, grace=grace if keeps_state else None)
         report(Event(c.name, Phase.REMOVED, elapsed=time.monotonic() - start))
 
-    _each(remove, marathons + rest + tasks)
-    purged: list[str] = []
-    if purge:
-        for directory in doomed:
-            if _purge(directory):
-                purged.append(directory)
-    return DownResult(tuple(c.name for c in marathons + rest), tuple(sorted(task_names)),
+    run_all(remove, launchers + rest + tasks)
+    purged = [directory for directory in doomed if _purge(directory)]
+    return DownResult(tuple(c.name for c in launchers + rest), tuple(sorted(task_names)),
                       tuple(purged), tuple(unreachable), time.monotonic() - start)
 
 
-def _each(work: Callable[[T], object], items: Sequence[T]) -> None:
-    """`work` on every item at once (threads); the first failure is raised once all ended."""
-    if len(items) == 1:
-        work(items[0])
-    elif items:
-        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
-            for _ in pool.map(work, items):
-                pass
+def _purge_check(stack: str, engines: Engines, containers: Sequence[ContainerInfo],
+                 data_dirs: Iterable[str]) -> list[str]:
+    """The data_dirs a purge deletes; checked before anything is removed, so that a refused
+    purge leaves the stack as it was."""
+    from mesostack import checks as checks_
+
+    labelled = {c.labels[LABEL_DATA_DIR] for c in containers if c.labels.get(LABEL_DATA_DIR)}
+    doomed = sorted(labelled | set(data_dirs))
+    _preflight(checks_.shared_data_dirs(stack, doomed, engines.containers(inspect=False)))
+    return doomed
+
+
+def _kind_flag(container: ContainerInfo, flag: str) -> bool:
+    kind = labelled(container.role)
+    return bool(kind is not None and getattr(kind, flag))
 
 
 AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
 
 
 def task_containers(
-    engines: Engines, containers: Iterable[ContainerInfo], *, patience: float = AGENT_PATIENCE
+    engines: Engines, containers: Iterable[ContainerInfo], *, patience: float = AGENT_PATIENCE,
+    clock: Clock = SYSTEM,
 ) -> tuple[list[ContainerInfo], list[str]]:
     """The task containers the stack's own agents report (and the agents not asked, or not
     answering within `patience` seconds). The running agents are asked at once; each engine then
     lists the reported names in one call. Only a running agent is asked: a stopped one no longer
     holds its address, which another stack's agent may have taken since, and that one would
     list its own tasks."""
-    agents = [c for c in containers if c.role == Role.SLAVE.value]
-    answers: dict[str, tuple[str, list[str]] | None] = {}
+    from mesostack import probes
 
-    def ask(agent: ContainerInfo) -> None:
+    agents = [c for c in containers if _kind_flag(c, "runs_tasks")]
+
+    def ask(agent: ContainerInfo) -> tuple[str, list[str]] | None:
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                answers[agent.id] = probes.agent_task_containers(endpoint)
-                return
-            except probes.NotYet:
-                if time.monotonic() >= deadline:
-                    answers[agent.id] = None
-                    return
-                time.sleep(0.2)
+        try:
+            return wait(lambda: probes.agent_task_containers(endpoint), retry=(probes.NotYet,),
+                        deadline=clock.now() + patience, interval=0.2, clock=clock)
+        except TimedOut:
+            return None
 
-    _each(ask, [a for a in agents if a.running])
+    running = [a for a in agents if a.running]
+    answers = dict(zip((a.id for a in running), run_all(ask, running), strict=True))
     unreachable = [a.name for a in agents if answers.get(a.id) is None]
-    wanted: dict[str | None, tuple[Engine, set[str]]] = {}
+    wanted: dict[str | None, tuple[EngineAPI, set[str]]] = {}
     for agent in agents:
         answer = answers.get(agent.id)
         if answer is None:
@@ -593,77 +563,53 @@ class StackStatus:
 
 def status(stack: str, *, engines: Engines) -> StackStatus:
     """One quick look at each component: container state, readiness, role, counts."""
-    from mesostack.marathon import app_count
-
     containers = sorted(engines.containers(stack=stack),
-                        key=lambda c: (_role_order(c.role), c.labels.get(LABEL_INDEX, ""), c.name))
+                        key=lambda c: (order_of(c.role), c.labels.get(LABEL_INDEX, ""), c.name))
     master = ",".join(c.labels.get(LABEL_ENDPOINT, "") for c in containers
                       if c.role == Role.MASTER.value)
-    http = probes.Http()
-    results: list[ComponentStatus] = []
-    agents = 0
-    frameworks: tuple[str, ...] = ()
-    apps: int | None = None
+    counts = Counts(agents=0, frameworks=())
+    results = []
     for c in containers:
-        endpoint = c.labels.get(LABEL_ENDPOINT, "")
-        ready, detail, leadership, url = False, "", "", ""
-        if c.running:
-            try:
-                look_http = (probes.Http.with_credentials(c.env.get(CREDENTIALS_VAR))
-                             if c.role == Role.MARATHON.value else http)
-                ready, detail, leadership = True, *_look(c.role, endpoint, master, look_http)
-            except probes.NotYet as exc:
-                detail = f"waiting for {exc}"
-        else:
-            detail = f"container {c.status}"
-        if c.role == Role.MASTER.value:
-            url = f"http://{endpoint}"
-            if ready:
-                try:
-                    state = probes.leading_state(http, master)
-                except probes.NotYet:
-                    state = {}
-                agents = sum(1 for a in state.get("slaves", []) if a.get("active", True))
-                frameworks = tuple(f.get("name", "?") for f in state.get("frameworks", [])
-                                   if f.get("active"))
-        if c.role == Role.MARATHON.value:
-            url = f"http://{endpoint}"
-            if ready:
-                apps = app_count(endpoint, session=probes.Http.with_credentials(
-                    c.env.get(CREDENTIALS_VAR)).session)
-        results.append(ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail,
-                                       leadership, url, c.labels.get(LABEL_HOST, "")))
+        one, said = _look(c, master)
+        results.append(one)
+        counts = _add(counts, said)
     notes = []
-    servers = [tuple(c.labels.get(LABEL_ENDPOINT, "").rsplit(":", 1)) for c in containers
-               if c.role == Role.ZOOKEEPER.value]
-    if len(servers) > 1:
-        health, modes = probes.ensemble_health([(h, int(p)) for h, p in servers])
-        serving = sum(1 for m in modes.values() if m != "not serving")
-        notes.append(f"zookeeper ensemble {health}: {serving} of {len(servers)} serving")
-    return StackStatus(stack, tuple(results), agents, frameworks, apps, tuple(notes))
+    for kind in KINDS.values():
+        endpoints = [c.labels.get(LABEL_ENDPOINT, "") for c in containers
+                     if c.role == kind.role.value]
+        note = kind.note(endpoints) if kind.note is not None else ""
+        if note:
+            notes.append(note)
+    return StackStatus(stack, tuple(results), counts.agents or 0, counts.frameworks or (),
+                       counts.apps, tuple(notes))
 
 
-def _look(role: str, endpoint: str, master: str, http: probes.Http) -> tuple[str, str]:
-    host, _, port = endpoint.rpartition(":")
-    if role == Role.ZOOKEEPER.value:
-        probes.ZooKeeperProbe(host, int(port)).check()
-        mode = probes.zookeeper_mode(host, int(port)) or "?"
-        return f"mode {mode}", mode
-    if role == Role.MASTER.value:
-        ready = probes.MasterProbe(endpoint, http).check()
-        return ready.detail, probes.master_role(http, endpoint)
-    if role == Role.SLAVE.value:
-        return probes.AgentProbe(endpoint, master, http).check().detail, ""
-    if role == Role.MARATHON.value:
-        ready = probes.MarathonProbe(endpoint, master, http).check()
-        leader = probes.marathon_leader(endpoint, http=http)
-        return ready.detail, "leader" if leader == endpoint else "follower"
-    return "", ""
+def _look(c: ContainerInfo, master: str) -> tuple[ComponentStatus, Counts]:
+    """One component's status, and what it tells of the stack once ready."""
+    from mesostack.probes import NotYet
+
+    endpoint = c.labels.get(LABEL_ENDPOINT, "")
+    kind = labelled(c.role)
+    look, ready, detail, counts = Look(""), False, f"container {c.status}", Counts()
+    if c.running and kind is not None:
+        try:
+            look, ready = kind.look(endpoint, master, c.env), True
+            detail = look.detail
+        except NotYet as exc:
+            detail = f"waiting for {exc}"
+        if ready and kind.counts is not None:
+            counts = kind.counts(master, endpoint, c.env)
+    url = f"http://{endpoint}" if kind is not None and kind.has_ui else ""
+    return (ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail, look.leadership,
+                            url, c.labels.get(LABEL_HOST, "")), counts)
 
 
-def _role_order(role: str) -> int:
-    order = [r.value for r in Role]
-    return order.index(role) if role in order else len(order)
+def _add(total: Counts, more: Counts) -> Counts:
+    """The later component's word wins where it says something (one master leads)."""
+    return Counts(agents=more.agents if more.agents is not None else total.agents,
+                  frameworks=more.frameworks if more.frameworks is not None
+                  else total.frameworks,
+                  apps=more.apps if more.apps is not None else total.apps)
 
 
 @dataclass(frozen=True)
@@ -683,7 +629,7 @@ def list_stacks(*, engines: Engines) -> list[StackSummary]:
         look = status(stack, engines=engines)
         summaries.append(StackSummary(
             stack,
-            tuple(sorted((c.role for c in containers), key=_role_order)),
+            tuple(sorted((c.role for c in containers), key=order_of)),
             sum(1 for c in containers if c.running),
             look.ready,
         ))

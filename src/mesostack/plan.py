@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 from mesostack import __version__
+from mesostack.components import KINDS, Where, is_official_zookeeper
 from mesostack.config import (
     MASK,
     Component,
@@ -24,6 +24,7 @@ from mesostack.config import (
     is_secret,
     parse_volume,
 )
+from mesostack.roles import Role
 
 LABEL_PREFIX = "io.mesostack."
 LABEL_STACK = LABEL_PREFIX + "stack"
@@ -35,26 +36,7 @@ LABEL_VERSION = LABEL_PREFIX + "version"
 LABEL_HOST = LABEL_PREFIX + "host"
 LABEL_INDEX = LABEL_PREFIX + "index"
 
-ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
-MASTER_WORK = "/var/lib/mesos"
-AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
-HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
-ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
-
-
-class Role(StrEnum):
-    ZOOKEEPER = "zookeeper"
-    MASTER = "master"
-    SLAVE = "slave"
-    MARATHON = "marathon"
-
-
-DEPENDS_ON: Mapping[Role, tuple[Role, ...]] = {
-    Role.ZOOKEEPER: (),
-    Role.MASTER: (Role.ZOOKEEPER,),
-    Role.SLAVE: (Role.MASTER,),
-    Role.MARATHON: (Role.MASTER,),
-}
+__all__ = ["Role", "is_official_zookeeper"]  # re-exported: the plan's words
 
 
 @dataclass(frozen=True)
@@ -98,6 +80,9 @@ class Plan:
         """The first (often the only) container of `role`."""
         return next(s for s in self.specs if s.role is role)
 
+    def by_name(self, name: str) -> ContainerSpec:
+        return next(s for s in self.specs if s.name == name)
+
     def of(self, role: Role) -> list[ContainerSpec]:
         return [s for s in self.specs if s.role is role]
 
@@ -131,138 +116,72 @@ def container_name(stack: str, role: Role, place: Placement | None = None) -> st
     return f"{stack}-{role.value}{suffix}"
 
 
-def zk_url(hosts: Iterable[str], port: int, path: str) -> str:
-    return "zk://" + ",".join(f"{h}:{port}" for h in hosts) + path
-
-
 def build(config: StackConfig, host_ip: str) -> Plan:
     """The containers of `config`, in start order. `host_ip` (already resolved from `auto`)
     is the address of a stack without `hosts:`; with hosts, each instance binds its host's."""
-
-    def ip_of(place: Placement) -> str:
-        return place.ip if place.host else host_ip
-
-    zk = config.zookeeper
-    zk_ips = [ip_of(p) for p in config.placements("zookeeper")]
-    official_zk = is_official_zookeeper(zk.image)
-    mesos_zk = zk_url(zk_ips, zk.port, "/mesos")
-    port_var = {
-        Role.ZOOKEEPER: ("ZOO_PORT", 2181),
-        Role.MASTER: ("MESOS_PORT", 5050),
-        Role.SLAVE: ("MESOS_PORT", 5051),
-        Role.MARATHON: ("MARATHON_HTTP_PORT", 8080),
-    }
-
-    def env_of(role: Role, ip: str, place: Placement) -> dict[str, str]:
-        env: dict[str, str]
-        if role is Role.ZOOKEEPER and official_zk:
-            env = _official_zookeeper_env(zk_ips, zk.port, place)
-            if zk.data_dir:  # its snapshots and transaction log, both in the mounted directory
-                env["ZOO_DATA_DIR"] = env["ZOO_DATA_LOG_DIR"] = ZK_DATA
-            return env  # its client port is in ZOO_SERVERS (ZOO_PORT is 3.4's)
-        if role is Role.ZOOKEEPER:
-            env = {"MYID": str(place.index), "SERVERS": ",".join(zk_ips),
-                   # the official image (3.5+) would take :8080, Marathon's, for its AdminServer
-                   "ZOO_ADMINSERVER_ENABLED": "false"}
-            if zk.data_dir:
-                env["ZOO_DATA_DIR"] = ZK_DATA
-        elif role is Role.MASTER:
-            env = {"MESOS_HOSTNAME": ip, "MESOS_IP": ip, "MESOS_QUORUM": str(config.quorum),
-                   "MESOS_ZK": mesos_zk, "MESOS_WORK_DIR": MASTER_WORK}
-        elif role is Role.SLAVE:
-            env = {"MESOS_HOSTNAME": ip, "MESOS_IP": ip, "MESOS_MASTER": mesos_zk,
-                   "MESOS_WORK_DIR": config.slave.data_dir or AGENT_WORK}
-            if config.slave.resources:
-                env["MESOS_RESOURCES"] = config.slave.resources
-        else:
-            env = {"MARATHON_HOSTNAME": ip, "MARATHON_HTTPS_ADDRESS": ip,
-                   "MARATHON_HTTP_ADDRESS": ip, "MARATHON_MASTER": mesos_zk,
-                   "MARATHON_ZK": zk_url(zk_ips, zk.port, "/marathon")}
-        var, default = port_var[role]
-        if config.component(role.value).port != default:
-            env[var] = str(config.component(role.value).port)
-        return env
-
-    mounts: dict[Role, list[Volume]] = {role: [] for role in Role}
-    mounts[Role.SLAVE] = [Volume(path, path) for path in HOST_MOUNTS]
-    if zk.data_dir:
-        mounts[Role.ZOOKEEPER].append(Volume(zk.data_dir, ZK_DATA))
-    if config.master.data_dir:
-        mounts[Role.MASTER].append(Volume(config.master.data_dir, MASTER_WORK))
-    if config.slave.data_dir:
-        # Same path inside and out: the agent hands sandbox paths to the host's engine.
-        mounts[Role.SLAVE].append(Volume(config.slave.data_dir, config.slave.data_dir))
-
-    names = {role: [container_name(config.name, role, p) for p in config.placements(role.value)]
+    zk_ips = tuple(_ip_of(p, host_ip) for p in config.placements(Role.ZOOKEEPER))
+    names = {role: [container_name(config.name, role, p) for p in config.placements(role)]
              for role in Role}
     specs: list[ContainerSpec] = []
     hashes: dict[str, str] = {}
     for role in Role:
-        component = config.component(role.value)
-        deps = tuple(name for dep in DEPENDS_ON[role] for name in names[dep])
-        for place, name in zip(config.placements(role.value), names[role], strict=True):
-            ip = ip_of(place)
-            spec = ContainerSpec(
-                name=name,
-                role=role,
-                image=component.image,
-                host_ip=ip,
-                port=component.port,
-                env=tuple({**env_of(role, ip, place), **component.env}.items()),
-                mounts=tuple(_merge_mounts(mounts[role], component)),
-                privileged=component.privileged,
-                restart=component.restart.value,
-                depends_on=deps,
-                host=place.host,
-                docker=place.docker,
-                index=place.index if place.of > 1 else 0,
-            )
-            digest = spec_hash(spec, [hashes[d] for d in deps])
-            hashes[name] = digest
-            labels = {
-                LABEL_STACK: config.name,
-                LABEL_ROLE: role.value,
-                LABEL_HASH: digest,
-                LABEL_ENDPOINT: spec.endpoint,
-            }
-            if place.host:
-                labels[LABEL_HOST] = place.host
-            if spec.index:
-                labels[LABEL_INDEX] = str(spec.index)
-            if component.data_dir:
-                labels[LABEL_DATA_DIR] = component.data_dir
-            labels[LABEL_VERSION] = __version__
-            specs.append(replace(spec, labels=tuple(labels.items())))
+        deps = tuple(name for dep in KINDS[role].depends_on for name in names[dep])
+        for place, name in zip(config.placements(role), names[role], strict=True):
+            spec = _spec(config, role, Where(config, _ip_of(place, host_ip), place, zk_ips),
+                         name=name, depends_on=deps)
+            hashes[name] = spec_hash(spec, [hashes[d] for d in deps])
+            specs.append(replace(spec, labels=_labels(config, spec, hashes[name])))
     return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum)
 
 
-def is_official_zookeeper(image: str) -> bool:
-    """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
-    keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
-    mesoscloud's MYID and SERVERS."""
-    name = image.split("@", 1)[0]
-    if ":" in name.rsplit("/", 1)[-1]:
-        name = name.rsplit(":", 1)[0]
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        name = rest  # drop the registry host
-    return name in ("zookeeper", "library/zookeeper")
+def _ip_of(place: Placement, host_ip: str) -> str:
+    return place.ip if place.host else host_ip
 
 
-def _official_zookeeper_env(ips: Sequence[str], port: int, place: Placement) -> dict[str, str]:
-    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;CLIENT`; an ensemble's servers
-    bind their client port to their own address, so several can share a machine on 127.0.0.x."""
-    ensemble = len(ips) > 1
-    servers = " ".join(f"server.{n}={ip}:2888:3888;{f'{ip}:' if ensemble else ''}{port}"
-                       for n, ip in enumerate(ips, start=1))
-    return {
-        "ZOO_MY_ID": str(place.index),
-        "ZOO_SERVERS": servers,
-        # readiness asks `srvr`; `ruok` for people's own checks (3.5+ allow only `srvr`)
-        "ZOO_4LW_COMMANDS_WHITELIST": ZK_FOUR_LETTER_WORDS,
-        # 3.5+ would take :8080, Marathon's, for its AdminServer
-        "ZOO_ADMINSERVER_ENABLED": "false",
-    }
+def _spec(config: StackConfig, role: Role, where: Where, *, name: str,
+          depends_on: tuple[str, ...]) -> ContainerSpec:
+    kind = KINDS[role]
+    component = config.component(role)
+    return ContainerSpec(
+        name=name,
+        role=role,
+        image=component.image,
+        host_ip=where.ip,
+        port=component.port,
+        env=tuple({**_env(config, role, where), **component.env}.items()),
+        mounts=tuple(_merge_mounts(kind.mounts(config), component)),
+        privileged=component.privileged,
+        restart=component.restart.value,
+        depends_on=depends_on,
+        host=where.place.host,
+        docker=where.place.docker,
+        index=where.place.index if where.place.of > 1 else 0,
+    )
+
+
+def _env(config: StackConfig, role: Role, where: Where) -> dict[str, str]:
+    """What the image's family takes, and its port variable when the port isn't the default."""
+    component = config.component(role)
+    family = KINDS[role].family(component.image)
+    env = family.env(where)
+    default_port = type(component).model_fields["port"].default
+    if family.port_variable and component.port != default_port:
+        env[family.port_variable] = str(component.port)
+    return env
+
+
+def _labels(config: StackConfig, spec: ContainerSpec, digest: str) -> tuple[tuple[str, str], ...]:
+    labels = {LABEL_STACK: config.name, LABEL_ROLE: spec.role.value, LABEL_HASH: digest,
+              LABEL_ENDPOINT: spec.endpoint}
+    if spec.host:
+        labels[LABEL_HOST] = spec.host
+    if spec.index:
+        labels[LABEL_INDEX] = str(spec.index)
+    data_dir = config.component(spec.role).data_dir
+    if data_dir:
+        labels[LABEL_DATA_DIR] = data_dir
+    labels[LABEL_VERSION] = __version__
+    return tuple(labels.items())
 
 
 def _merge_mounts(built_in: list[Volume], component: Component) -> list[Volume]:

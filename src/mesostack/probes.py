@@ -17,6 +17,11 @@ from urllib.parse import urlencode
 
 import requests
 
+from mesostack import waiting
+from mesostack.waiting import SYSTEM, Clock, TimedOut
+
+__all__ = ["TimedOut"]  # what `wait` raises
+
 CONNECT_TIMEOUT = 1.0
 READ_TIMEOUT = 3.0
 
@@ -37,13 +42,6 @@ class Probe(Protocol):
         """Return when ready; raise NotYet saying what is awaited otherwise."""
 
 
-class TimedOut(Exception):
-    def __init__(self, waiting_for: str, waited: float) -> None:
-        super().__init__(waiting_for)
-        self.waiting_for = waiting_for
-        self.waited = waited
-
-
 def wait(
     probe: Probe,
     *,
@@ -51,22 +49,12 @@ def wait(
     interval: float = 0.1,
     on_wait: Callable[[str], None] = lambda _: None,
     alive: Callable[[], None] = lambda: None,
+    clock: Clock = SYSTEM,
 ) -> Ready:
-    """Poll `probe` until ready or `deadline` (time.monotonic()); `alive` may raise to give up
-    early (a container that exited). Raises TimedOut with what was last awaited."""
-    start = time.monotonic()
-    last: str | None = None  # nothing reported yet
-    while True:
-        try:
-            return probe.check()
-        except NotYet as exc:
-            if str(exc) != last:
-                last = str(exc)
-                on_wait(last)
-        alive()
-        if time.monotonic() >= deadline:
-            raise TimedOut(last or probe.awaited, time.monotonic() - start)
-        time.sleep(interval)
+    """Poll `probe` with the one wait (`mesostack.waiting.wait`) until ready or `deadline` (on
+    `clock`); NotYet means "not yet". Raises TimedOut with what was last awaited."""
+    return waiting.wait(probe.check, deadline=deadline, interval=interval, retry=(NotYet,),
+                        awaited=probe.awaited, on_wait=on_wait, alive=alive, clock=clock)
 
 
 # --- ZooKeeper ---------------------------------------------------------------------------------

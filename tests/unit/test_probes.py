@@ -4,13 +4,13 @@ means, and the polling loop. No sockets: `FakeHttp` answers from a table of URLs
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from fakes import FakeClock
 from mesostack import probes
 from mesostack.probes import (
     AgentProbe,
@@ -403,24 +403,24 @@ class ScriptedProbe:
         return Ready("done")
 
 
-def soon(seconds: float = 5.0) -> float:
-    return time.monotonic() + seconds
-
-
 def test_wait_ready_at_once() -> None:
     seen: list[str] = []
     probe = ScriptedProbe()
-    assert probes.wait(probe, deadline=soon(), interval=0, on_wait=seen.append) == Ready("done")
+    clock = FakeClock()
+    assert probes.wait(probe, deadline=clock.now() + 5, on_wait=seen.append,
+                       clock=clock) == Ready("done")
     assert seen == []
     assert probe.checks == 1
+    assert clock.sleeps == []
 
 
 def test_wait_reports_changes_only() -> None:
     seen: list[str] = []
     alive_calls: list[None] = []
     probe = ScriptedProbe("a", "a", "b", "b", "b", "a")
-    ready = probes.wait(probe, deadline=soon(), interval=0, on_wait=seen.append,
-                        alive=lambda: alive_calls.append(None))
+    clock = FakeClock()
+    ready = probes.wait(probe, deadline=clock.now() + 5, on_wait=seen.append,
+                        alive=lambda: alive_calls.append(None), clock=clock)
     assert ready == Ready("done")
     assert seen == ["a", "b", "a"]
     assert probe.checks == 7
@@ -430,31 +430,37 @@ def test_wait_reports_changes_only() -> None:
 def test_wait_reports_the_awaited_text_once() -> None:
     seen: list[str] = []
     probe = ScriptedProbe(*[ScriptedProbe.awaited] * 4)
-    probes.wait(probe, deadline=soon(), interval=0, on_wait=seen.append)
+    clock = FakeClock()
+    probes.wait(probe, deadline=clock.now() + 5, on_wait=seen.append, clock=clock)
     assert seen == [ScriptedProbe.awaited]
 
 
 def test_wait_times_out_with_the_last_awaited_text() -> None:
     seen: list[str] = []
     probe = ScriptedProbe("first", "second", ready=False)
+    clock = FakeClock()
+    start = clock.now()
     with pytest.raises(TimedOut) as raised:
-        probes.wait(probe, deadline=soon(0.05), interval=0.001, on_wait=seen.append)
+        probes.wait(probe, deadline=start + 1, interval=0.25, on_wait=seen.append, clock=clock)
     assert raised.value.waiting_for == "second"
     assert str(raised.value) == "second"
-    assert raised.value.waited >= 0
+    assert raised.value.waited == clock.now() - start == 1
+    assert clock.sleeps == [0.25] * 4
     assert seen == ["first", "second"]
-    assert probe.checks > 2
+    assert probe.checks == 5  # at 0, 0.25, 0.5, 0.75 and at the deadline
 
 
 def test_wait_past_deadline_checks_once() -> None:
     probe = ScriptedProbe("not yet", ready=False)
+    clock = FakeClock()
     with pytest.raises(TimedOut, match=r"^not yet$"):
-        probes.wait(probe, deadline=time.monotonic() - 1, interval=0)
+        probes.wait(probe, deadline=clock.now() - 1, clock=clock)
     assert probe.checks == 1
 
 
 def test_wait_ready_even_past_deadline() -> None:
-    assert probes.wait(ScriptedProbe(), deadline=time.monotonic() - 1) == Ready("done")
+    clock = FakeClock()
+    assert probes.wait(ScriptedProbe(), deadline=clock.now() - 1, clock=clock) == Ready("done")
 
 
 def test_wait_stops_when_alive_raises() -> None:
@@ -470,8 +476,9 @@ def test_wait_stops_when_alive_raises() -> None:
             raise Exited("the container exited")
 
     probe = ScriptedProbe("x", ready=False)
+    clock = FakeClock()
     with pytest.raises(Exited, match="the container exited"):
-        probes.wait(probe, deadline=soon(), interval=0, alive=alive)
+        probes.wait(probe, deadline=clock.now() + 5, alive=alive, clock=clock)
     assert probe.checks == 3
 
 
@@ -487,8 +494,9 @@ def test_wait_with_fake_http_probe() -> None:
     routes = modern_master(master_state())
     routes[f"http://{MASTER}/master/state"] = state
     seen: list[str] = []
-    ready = probes.wait(MasterProbe(MASTER, http=FakeHttp(routes)), deadline=soon(), interval=0,
-                        on_wait=seen.append)
+    clock = FakeClock()
+    ready = probes.wait(MasterProbe(MASTER, http=FakeHttp(routes)), deadline=clock.now() + 5,
+                        on_wait=seen.append, clock=clock)
     assert ready.detail.startswith(f"leader {LEADER_PID}")
     assert len(seen) == 1
     assert MASTER in seen[0]

@@ -33,8 +33,9 @@ def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: 
 
     docker = engines(options)
     with console.progress(f"mesostack up: {plan.stack}") as report:
-        done = orchestrator.up(plan, engines=docker, pull=PullPolicy(pull),
-                               timeout=timeout, report=report)
+        done = orchestrator.up(plan, engines=docker, report=report,
+                               settings=orchestrator.UpSettings(pull=PullPolicy(pull),
+                                                                timeout=timeout))
     changed = f"{len(done.changed)} changed" if done.changed else "nothing changed"
     console.info(f"stack {plan.stack} ready in {done.seconds:.1f} s ({changed})")
     console.result("".join(f"{name}: {url}\n" for name, url in done.urls.items()))

@@ -1,0 +1,404 @@
+"""Each component role described once: how its container is built (per image family), how its
+readiness is probed, what `status` looks at and `bundle` collects, and how it is named.
+
+plan, orchestrator, status, bundle and logs read this table; none of them branches on a role.
+A new role or image family is an addition here. Readiness and state functions import the
+probes (and so `requests`) only when called, so that planning stays free of network libraries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from mesostack.config import Placement, StackConfig, Volume
+from mesostack.roles import Role
+
+if TYPE_CHECKING:
+    from mesostack.plan import ContainerSpec, Plan
+    from mesostack.probes import LeaderState, Probe
+
+ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
+MASTER_WORK = "/var/lib/mesos"
+AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
+HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
+STACK_VAR = "MARATHON_HTTP_CREDENTIALS"  # Marathon's own basic-auth credentials
+ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
+
+
+# --- what a container's settings are built from ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Where:
+    """One instance's place in the stack: what its environment is built from."""
+
+    config: StackConfig
+    ip: str
+    place: Placement
+    zk_ips: tuple[str, ...]
+
+    def zk_url(self, path: str) -> str:
+        port = self.config.zookeeper.port
+        return "zk://" + ",".join(f"{h}:{port}" for h in self.zk_ips) + path
+
+
+@dataclass(frozen=True)
+class Family:
+    """How the images of one family take their settings."""
+
+    name: str
+    matches: Callable[[str], bool]  # by the image reference
+    env: Callable[[Where], dict[str, str]]
+    port_variable: str | None  # set when the port is not the default; None: `env` has it
+
+
+def _any_image(_: str) -> bool:
+    return True
+
+
+# --- ZooKeeper ---------------------------------------------------------------------------------
+
+
+def _mesoscloud_zookeeper(where: Where) -> dict[str, str]:
+    env = {"MYID": str(where.place.index), "SERVERS": ",".join(where.zk_ips),
+           # the official image (3.5+) would take :8080, Marathon's, for its AdminServer
+           "ZOO_ADMINSERVER_ENABLED": "false"}
+    if where.config.zookeeper.data_dir:
+        env["ZOO_DATA_DIR"] = ZK_DATA
+    return env
+
+
+def _official_zookeeper(where: Where) -> dict[str, str]:
+    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;CLIENT`; an ensemble's servers
+    bind their client port to their own address, so several can share a machine on 127.0.0.x."""
+    port = where.config.zookeeper.port
+    ensemble = len(where.zk_ips) > 1
+    servers = " ".join(f"server.{n}={ip}:2888:3888;{f'{ip}:' if ensemble else ''}{port}"
+                       for n, ip in enumerate(where.zk_ips, start=1))
+    env = {
+        "ZOO_MY_ID": str(where.place.index),
+        "ZOO_SERVERS": servers,
+        # readiness asks `srvr`; `ruok` for people's own checks (3.5+ allow only `srvr`)
+        "ZOO_4LW_COMMANDS_WHITELIST": ZK_FOUR_LETTER_WORDS,
+        # 3.5+ would take :8080, Marathon's, for its AdminServer
+        "ZOO_ADMINSERVER_ENABLED": "false",
+    }
+    if where.config.zookeeper.data_dir:  # snapshots and transaction log, both mounted
+        env["ZOO_DATA_DIR"] = env["ZOO_DATA_LOG_DIR"] = ZK_DATA
+    return env
+
+
+def is_official_zookeeper(image: str) -> bool:
+    """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
+    keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
+    mesoscloud's MYID and SERVERS."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest  # drop the registry host
+    return name in ("zookeeper", "library/zookeeper")
+
+
+def _zookeeper_mounts(config: StackConfig) -> list[Volume]:
+    zk = config.zookeeper
+    return [Volume(zk.data_dir, ZK_DATA)] if zk.data_dir else []
+
+
+def _zookeeper_probe(spec: ContainerSpec, _master: str, _leader: LeaderState | None) -> Probe:
+    from mesostack import probes
+
+    return probes.ZooKeeperProbe(spec.host_ip, spec.port)
+
+
+def _ensemble_probe(plan: Plan) -> Probe | None:
+    from mesostack import probes
+
+    servers = plan.of(Role.ZOOKEEPER)
+    if len(servers) < 2:
+        return None
+    return probes.EnsembleProbe([(s.host_ip, s.port) for s in servers])
+
+
+def _zookeeper_look(endpoint: str, _master: str, _env: Mapping[str, str]) -> Look:
+    from mesostack import probes
+
+    host, _, port = endpoint.rpartition(":")
+    probes.ZooKeeperProbe(host, int(port)).check()
+    mode = probes.zookeeper_mode(host, int(port)) or "?"
+    return Look(f"mode {mode}", mode)
+
+
+def _ensemble_note(endpoints: Sequence[str]) -> str:
+    from mesostack import probes
+
+    if len(endpoints) < 2:
+        return ""
+    servers = [(host, int(port)) for host, _, port in (e.rpartition(":") for e in endpoints)]
+    health, modes = probes.ensemble_health(servers)
+    serving = sum(1 for m in modes.values() if m != "not serving")
+    return f"zookeeper ensemble {health}: {serving} of {len(servers)} serving"
+
+
+# --- Mesos master ------------------------------------------------------------------------------
+
+
+def _master_env(where: Where) -> dict[str, str]:
+    return {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
+            "MESOS_QUORUM": str(where.config.quorum), "MESOS_ZK": where.zk_url("/mesos"),
+            "MESOS_WORK_DIR": MASTER_WORK}
+
+
+def _master_mounts(config: StackConfig) -> list[Volume]:
+    directory = config.master.data_dir
+    return [Volume(directory, MASTER_WORK)] if directory else []
+
+
+def _master_probe(spec: ContainerSpec, _master: str, _leader: LeaderState | None) -> Probe:
+    from mesostack import probes
+
+    return probes.MasterProbe(spec.endpoint)
+
+
+def _masters_probe(plan: Plan) -> Probe | None:
+    from mesostack import probes
+
+    masters = plan.of(Role.MASTER)
+    if len(masters) < 2:
+        return None
+    return probes.MastersInZooKeeperProbe(plan.endpoints(Role.ZOOKEEPER), "/mesos",
+                                          expected=len(masters), quorum=plan.quorum)
+
+
+def _master_look(endpoint: str, _master: str, _env: Mapping[str, str]) -> Look:
+    from mesostack import probes
+
+    http = probes.Http()
+    ready = probes.MasterProbe(endpoint, http).check()
+    return Look(ready.detail, probes.master_role(http, endpoint))
+
+
+def _master_counts(master: str, _endpoint: str, _env: Mapping[str, str]) -> Counts:
+    """The agents and active frameworks the leading master knows."""
+    from mesostack import probes
+
+    try:
+        state = probes.leading_state(probes.Http(), master)
+    except probes.NotYet:
+        state = {}
+    return Counts(
+        agents=sum(1 for a in state.get("slaves", []) if a.get("active", True)),
+        frameworks=tuple(f.get("name", "?") for f in state.get("frameworks", [])
+                         if f.get("active")),
+    )
+
+
+def _quorum_context(plan: Plan) -> str:
+    masters = len(plan.of(Role.MASTER))
+    return f"; the masters need a quorum of {plan.quorum} of {masters} up" if masters > 1 else ""
+
+
+# --- Mesos agent -------------------------------------------------------------------------------
+
+
+def _agent_env(where: Where) -> dict[str, str]:
+    slave = where.config.slave
+    env = {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
+           "MESOS_MASTER": where.zk_url("/mesos"), "MESOS_WORK_DIR": slave.data_dir or AGENT_WORK}
+    if slave.resources:
+        env["MESOS_RESOURCES"] = slave.resources
+    return env
+
+
+def _agent_mounts(config: StackConfig) -> list[Volume]:
+    mounts = [Volume(path, path) for path in HOST_MOUNTS]
+    if config.slave.data_dir:
+        # Same path inside and out: the agent hands sandbox paths to the host's engine.
+        mounts.append(Volume(config.slave.data_dir, config.slave.data_dir))
+    return mounts
+
+
+def _agent_probe(spec: ContainerSpec, master: str, leader: LeaderState | None) -> Probe:
+    from mesostack import probes
+
+    return probes.AgentProbe(spec.endpoint, master, leader=leader)
+
+
+def _agent_look(endpoint: str, master: str, _env: Mapping[str, str]) -> Look:
+    from mesostack import probes
+
+    return Look(probes.AgentProbe(endpoint, master, probes.Http()).check().detail)
+
+
+# --- Marathon ----------------------------------------------------------------------------------
+
+
+def _marathon_env(where: Where) -> dict[str, str]:
+    return {"MARATHON_HOSTNAME": where.ip, "MARATHON_HTTPS_ADDRESS": where.ip,
+            "MARATHON_HTTP_ADDRESS": where.ip, "MARATHON_MASTER": where.zk_url("/mesos"),
+            "MARATHON_ZK": where.zk_url("/marathon")}
+
+
+def _no_mounts(_: StackConfig) -> list[Volume]:
+    return []
+
+
+def _marathon_probe(spec: ContainerSpec, master: str, leader: LeaderState | None) -> Probe:
+    from mesostack import probes
+
+    http = probes.Http.with_credentials(dict(spec.env).get(STACK_VAR))
+    return probes.MarathonProbe(spec.endpoint, master, http, leader=leader)
+
+
+def _marathons_probe(plan: Plan) -> Probe | None:
+    from mesostack import probes
+
+    marathons = plan.of(Role.MARATHON)
+    if len(marathons) < 2:
+        return None
+    http = probes.Http.with_credentials(dict(marathons[0].env).get(STACK_VAR))
+    return probes.MarathonLeaderProbe([s.endpoint for s in marathons], http)
+
+
+def _marathon_look(endpoint: str, master: str, env: Mapping[str, str]) -> Look:
+    from mesostack import probes
+
+    http = probes.Http.with_credentials(env.get(STACK_VAR))
+    ready = probes.MarathonProbe(endpoint, master, http).check()
+    leader = probes.marathon_leader(endpoint, http=http)
+    return Look(ready.detail, "leader" if leader == endpoint else "follower")
+
+
+def _marathon_counts(_master: str, endpoint: str, env: Mapping[str, str]) -> Counts:
+    from mesostack import probes
+    from mesostack.marathon import app_count
+
+    http = probes.Http.with_credentials(env.get(STACK_VAR))
+    return Counts(apps=app_count(endpoint, session=http.session))
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Look:
+    """What `status` shows of one ready component."""
+
+    detail: str
+    leadership: str = ""  # leader, follower, standalone; "" where it means nothing
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What one component tells `status` about the whole stack (None: it doesn't say)."""
+
+    agents: int | None = None
+    frameworks: tuple[str, ...] | None = None
+    apps: int | None = None
+
+
+class Documents(StrEnum):
+    """Which protocol a role's state is read with, for diagnostic bundles."""
+
+    ZOOKEEPER = "zookeeper"  # four-letter words and the znode tree
+    MESOS = "mesos"  # a state document over HTTP
+    MARATHON = "marathon"  # Marathon's REST API
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Everything mesostack knows about one role."""
+
+    role: Role
+    depends_on: tuple[Role, ...]
+    families: tuple[Family, ...]  # the first that matches an image wins; the last takes any
+    mounts: Callable[[StackConfig], list[Volume]]
+    probe: Callable[[ContainerSpec, str, LeaderState | None], Probe]  # one container's readiness
+    stage_probe: tuple[str, Callable[[Plan], Probe | None]]  # several of it, as a whole
+    look: Callable[[str, str, Mapping[str, str]], Look]  # status: (endpoint, master, env)
+    documents: Documents
+    document_name: str = ""  # its state's file name in a bundle
+    state_paths: tuple[str, ...] = ()  # modern first, then 0.23's
+    counts: Callable[[str, str, Mapping[str, str]], Counts] | None = None  # (master, endpoint, env)
+    note: Callable[[Sequence[str]], str] | None = None  # on all its endpoints, for status
+    failure_context: Callable[[Plan], str] | None = None  # added to a not-ready message
+    has_ui: bool = False  # status shows http://endpoint
+    runs_tasks: bool = False  # Docker task containers run beside it (found through it)
+    launches_tasks: bool = False  # frozen first on `down`, so nothing launches meanwhile
+
+    def family(self, image: str) -> Family:
+        return next(f for f in self.families if f.matches(image))
+
+
+KINDS: dict[Role, Kind] = {
+    Role.ZOOKEEPER: Kind(
+        role=Role.ZOOKEEPER,
+        depends_on=(),
+        families=(Family("official", is_official_zookeeper, _official_zookeeper, None),
+                  Family("mesoscloud", _any_image, _mesoscloud_zookeeper, "ZOO_PORT")),
+        mounts=_zookeeper_mounts,
+        probe=_zookeeper_probe,
+        stage_probe=("zookeeper", _ensemble_probe),
+        look=_zookeeper_look,
+        documents=Documents.ZOOKEEPER,
+        note=_ensemble_note,
+    ),
+    Role.MASTER: Kind(
+        role=Role.MASTER,
+        depends_on=(Role.ZOOKEEPER,),
+        families=(Family("mesos", _any_image, _master_env, "MESOS_PORT"),),
+        mounts=_master_mounts,
+        probe=_master_probe,
+        stage_probe=("masters", _masters_probe),
+        look=_master_look,
+        documents=Documents.MESOS,
+        document_name="master",
+        state_paths=("/master/state", "/master/state.json"),
+        counts=_master_counts,
+        failure_context=_quorum_context,
+        has_ui=True,
+    ),
+    Role.SLAVE: Kind(
+        role=Role.SLAVE,
+        depends_on=(Role.MASTER,),
+        families=(Family("mesos", _any_image, _agent_env, "MESOS_PORT"),),
+        mounts=_agent_mounts,
+        probe=_agent_probe,
+        stage_probe=("agents", lambda _: None),
+        look=_agent_look,
+        documents=Documents.MESOS,
+        document_name="agent",
+        state_paths=("/state", "/state.json"),
+        runs_tasks=True,
+    ),
+    Role.MARATHON: Kind(
+        role=Role.MARATHON,
+        depends_on=(Role.MASTER,),
+        families=(Family("marathon", _any_image, _marathon_env, "MARATHON_HTTP_PORT"),),
+        mounts=_no_mounts,
+        probe=_marathon_probe,
+        stage_probe=("marathons", _marathons_probe),
+        look=_marathon_look,
+        documents=Documents.MARATHON,
+        counts=_marathon_counts,
+        has_ui=True,
+        launches_tasks=True,
+    ),
+}
+
+
+def kind_of(role: Role | str) -> Kind:
+    """The description of `role` (a Role or its label value)."""
+    return KINDS[Role(role)]
+
+
+def labelled(label: str) -> Kind | None:
+    """The description for a container's role label; None for a label this version doesn't know."""
+    try:
+        return KINDS[Role(label)]
+    except ValueError:
+        return None
