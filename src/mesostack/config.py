@@ -30,6 +30,7 @@ from pydantic import (
 
 from mesostack import yamlfile
 from mesostack.errors import InputError
+from mesostack.roles import Role
 from mesostack.yamlfile import UniqueKeyLoader
 
 DEFAULT_FILE = "stack.yaml"
@@ -256,7 +257,7 @@ class Placement:
 class StackConfig(_Model):
     """A whole stack; every section is optional and defaults to the tutorial's."""
 
-    ROLES: ClassVar[tuple[str, ...]] = ("zookeeper", "master", "slave", "marathon")
+    ROLES: ClassVar[tuple[Role, ...]] = tuple(Role)
 
     name: str = Field("mesostack", description="Names and labels the stack's containers.")
     host_ip: str = Field(
