@@ -335,26 +335,11 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _hosts(self) -> StackConfig:
-        names: dict[str, int] = {}
-        ips: dict[str, str] = {}
-        for i, host in enumerate(self.hosts):
-            if host.name in names:
-                raise ValueError(f"hosts.{i}.name: {host.name!r} is also hosts.{names[host.name]}")
-            if host.ip in ips:
-                raise ValueError(f"hosts.{i}.ip: {host.ip} is also host {ips[host.ip]!r}'s")
-            names[host.name], ips[host.ip] = i, host.name
+        names = _check_host_list(self.hosts)
         if self.hosts and "host_ip" in self.model_fields_set and self.host_ip != "auto":
             raise ValueError("host_ip: with `hosts:`, each host's ip is used; drop host_ip")
         for role in self.ROLES:
-            component = self.component(role)
-            if component.count is not None and component.on is not None:
-                raise ValueError(f"{role}.on: give either `count` or `on`, not both")
-            for name in component.on or []:
-                if name not in names:
-                    known = ", ".join(names) or "none: add a `hosts:` list"
-                    raise ValueError(f"{role}.on: unknown host {name!r} (hosts: {known})")
-            if component.on is not None and not component.on:
-                raise ValueError(f"{role}.on: name at least one host")
+            _check_placement(role, self.component(role), names)
         zookeepers = len(self.placements("zookeeper"))
         if zookeepers % 2 == 0:
             raise ValueError(f"zookeeper.count: an ensemble of {zookeepers} tolerates no more "
@@ -435,6 +420,31 @@ class StackConfig(_Model):
         value = getattr(self, role)
         assert isinstance(value, Component)
         return value
+
+
+def _check_host_list(hosts: Sequence[Host]) -> dict[str, int]:
+    """Host names and addresses are each used once; the names, with their index."""
+    names: dict[str, int] = {}
+    ips: dict[str, str] = {}
+    for i, host in enumerate(hosts):
+        if host.name in names:
+            raise ValueError(f"hosts.{i}.name: {host.name!r} is also hosts.{names[host.name]}")
+        if host.ip in ips:
+            raise ValueError(f"hosts.{i}.ip: {host.ip} is also host {ips[host.ip]!r}'s")
+        names[host.name], ips[host.ip] = i, host.name
+    return names
+
+
+def _check_placement(role: str, component: Component, names: Mapping[str, int]) -> None:
+    """`count` or `on`, and `on` naming known hosts."""
+    if component.count is not None and component.on is not None:
+        raise ValueError(f"{role}.on: give either `count` or `on`, not both")
+    for name in component.on or []:
+        if name not in names:
+            known = ", ".join(names) or "none: add a `hosts:` list"
+            raise ValueError(f"{role}.on: unknown host {name!r} (hosts: {known})")
+    if component.on is not None and not component.on:
+        raise ValueError(f"{role}.on: name at least one host")
 
 
 @dataclass(frozen=True)

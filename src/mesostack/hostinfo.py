@@ -65,6 +65,12 @@ def port_in_use(ip: str, port: int) -> bool:
 
 def port_holder(port: int, proc: Path = Path("/proc")) -> str | None:
     """`name (pid N)` of the process listening on TCP `port`, when /proc tells (root sees all)."""
+    inodes = _listening_inodes(port, proc)
+    return _holder({f"socket:[{inode}]" for inode in inodes}, proc) if inodes else None
+
+
+def _listening_inodes(port: int, proc: Path) -> set[str]:
+    """The socket inodes listening on TCP `port` (IPv4 and IPv6)."""
     inodes: set[str] = set()
     for table in ("tcp", "tcp6"):
         try:
@@ -75,17 +81,17 @@ def port_holder(port: int, proc: Path = Path("/proc")) -> str | None:
             fields = row.split()
             if len(fields) > 9 and fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
                 inodes.add(fields[9])
-    if not inodes:
-        return None
-    targets = {f"socket:[{inode}]" for inode in inodes}
+    return inodes
+
+
+def _holder(targets: set[str], proc: Path) -> str | None:
+    """The first process with one of the `socket:[inode]` targets among its open files."""
     for pid_dir in proc.iterdir():
         if not pid_dir.name.isdigit():
             continue
         try:
-            for fd in (pid_dir / "fd").iterdir():
-                if os.readlink(fd) in targets:
-                    name = (pid_dir / "comm").read_text().strip()
-                    return f"{name} (pid {pid_dir.name})"
+            if any(os.readlink(fd) in targets for fd in (pid_dir / "fd").iterdir()):
+                return f"{(pid_dir / 'comm').read_text().strip()} (pid {pid_dir.name})"
         except OSError:
             continue
     return None
