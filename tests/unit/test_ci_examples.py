@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from mesostack.config import StackConfig, load
+from testbed import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CI = REPO / "examples" / "ci"
@@ -208,9 +208,17 @@ def test_ctrl_c_during_a_step_still_takes_the_stack_down(tmp_path: Path) -> None
     process = subprocess.Popen(["bash", str(SMOKE)], stderr=subprocess.PIPE, text=True,
                                stdout=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True,
                                env=fake_env(tmp_path, FAKE_HANG="up", FAKE_BUNDLE="1"))
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "calls.hang").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+
+    def hanging() -> bool:
+        assert process.poll() is None, f"smoke.sh exited {process.returncode} before `up` hung"
+        return (tmp_path / "calls.hang").exists()
+
+    try:
+        wait_until(hanging, timeout=30, what="the fake `mesostack up` to hang")
+    except AssertionError:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+        raise
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
