@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from stackbed import Stack, all_container_ids
-from testbed import IMAGES, TEST_LABEL
+from testbed import IMAGES, TEST_LABEL, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -73,10 +73,9 @@ def test_bundle_of_a_running_stack_then_with_the_master_stopped(
     assert deployed.returncode == 0, deployed.stderr
     task = next(c for c in docker_client.containers.list(
         filters={"label": f"{TEST_LABEL}={stack.run_id}"}))
-    for _ in range(100):  # its echo, before the bundle reads its log
-        if b"connecting with" in task.logs():
-            break
-        time.sleep(0.05)
+    # its echo, before the bundle reads its log
+    wait_until(lambda: b"connecting with" in task.logs(), timeout=10,
+               what=f"the echo in the log of {task.name}")
 
     out = tmp_path / "bundles"
     out.mkdir()

@@ -251,10 +251,14 @@ def test_doctor_ls_logs_and_purge(modern_stack: Stack, tmp_path: Path) -> None:
 def test_ctrl_c_during_up_exits_130_and_up_converges(modern_stack: Stack) -> None:
     modern_stack.env("master", STANDIN_ELECTION_DELAY="30")
     process = modern_stack.popen("up")
+
+    def master_running() -> bool:
+        """Started, so `up` is waiting for its election (delayed by 30 s)."""
+        master = modern_stack.containers().get("master")
+        return master is not None and master.status == "running"
+
     try:
-        wait_until(lambda: "master" in modern_stack.containers() or None, timeout=60,
-                   what="the master container")
-        time.sleep(0.5)
+        wait_until(master_running, timeout=60, what="the master container running")
         interrupted = time.monotonic()
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=15)

@@ -155,9 +155,13 @@ def test_app_bigger_than_any_agent_waits_in_the_queue(standins: Standins) -> Non
         entries = requests.get(f"{stack.marathon_url}/v2/queue", timeout=5).json()["queue"]
         return next((e for e in entries if e["app"]["id"] == "/huge"), None)
 
-    entry = wait_until(queued, timeout=10, what="/huge in the queue")
-    time.sleep(1.0)
-    assert entry["count"] == 1
+    wait_until(queued, timeout=10, what="/huge in the queue")
+    # An app that fits, posted after /huge, is placed in a scheduling round that offered the
+    # agent to /huge first: once it runs, /huge has been declined at least once.
+    stack.post_app({"id": "fits", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})
+    wait_until(lambda: stack.running("/fits"), timeout=30, what="/fits running after /huge")
+    entry = queued()
+    assert entry is not None and entry["count"] == 1
     app = stack.app("/huge")
     assert (app["tasksRunning"], app["deployments"]) == (0, [{"id": deployment_id}])
     if not stack.legacy:

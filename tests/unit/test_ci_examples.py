@@ -5,11 +5,9 @@ fake `mesostack`)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +15,19 @@ import pytest
 import yaml
 
 from mesostack.config import StackConfig, load
+from testbed import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CI = REPO / "examples" / "ci"
 WORKFLOW = CI / "github-actions-smoke.yml"
 SMOKE = CI / "smoke.sh"
-IN_CI = os.environ.get("CI") == "true"
 STEPS = ["doctor", "up", "deploy", "task-logs", "status"]
 
 
-def tool(name: str) -> str:
-    """A command-line tool: the virtualenv's own, else PATH's; missing fails in CI, else skips."""
-    here = Path(sys.executable).parent / name
-    found = str(here) if here.exists() else shutil.which(name)
-    if found is None:
-        message = f"`{name}` is not installed (pip install -e '.[dev]')"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return found
-
-
-def check_workflow(path: Path) -> subprocess.CompletedProcess[str]:
+def check_workflow(need_tool: Callable[[str], str],
+                   path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
+        [need_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
         capture_output=True, text=True, timeout=60)
 
 
@@ -49,15 +36,16 @@ def workflow() -> dict[Any, Any]:
     return data
 
 
-def test_the_workflow_is_valid_against_githubs_schema() -> None:
-    result = check_workflow(WORKFLOW)
+def test_the_workflow_is_valid_against_githubs_schema(need_tool: Callable[[str], str]) -> None:
+    result = check_workflow(need_tool, WORKFLOW)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
+def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path,
+                                                     need_tool: Callable[[str], str]) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(WORKFLOW.read_text().replace("if: failure()", "iff: failure()"))
-    result = check_workflow(broken)
+    result = check_workflow(need_tool, broken)
     assert result.returncode == 1
     assert "iff" in result.stdout
 
@@ -102,8 +90,9 @@ def test_the_workflows_stack_has_the_modern_presets_images() -> None:
     images = {role: stack.component(role).image
               for role in ("zookeeper", "master", "slave", "marathon")}
     assert not any(i.startswith("mesoscloud/") for i in images.values())  # schema 1: refused
-    presets = pytest.importorskip("mesostack.presets", reason="no `init` presets in this build")
-    assert images == presets.MODERN_IMAGES  # the images `mesostack init --preset modern` writes
+    from mesostack.presets import MODERN_IMAGES
+
+    assert images == MODERN_IMAGES  # the images `mesostack init --preset modern` writes
 
 
 def test_the_smoke_script_parses() -> None:
@@ -111,11 +100,8 @@ def test_the_smoke_script_parses() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_smoke_script_is_shellcheck_clean() -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    result = subprocess.run([shellcheck, str(SMOKE)], capture_output=True, text=True)
+def test_the_smoke_script_is_shellcheck_clean(need_tool: Callable[[str], str]) -> None:
+    result = subprocess.run([need_tool("shellcheck"), str(SMOKE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
@@ -208,9 +194,17 @@ def test_ctrl_c_during_a_step_still_takes_the_stack_down(tmp_path: Path) -> None
     process = subprocess.Popen(["bash", str(SMOKE)], stderr=subprocess.PIPE, text=True,
                                stdout=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True,
                                env=fake_env(tmp_path, FAKE_HANG="up", FAKE_BUNDLE="1"))
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "calls.hang").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+
+    def hanging() -> bool:
+        assert process.poll() is None, f"smoke.sh exited {process.returncode} before `up` hung"
+        return (tmp_path / "calls.hang").exists()
+
+    try:
+        wait_until(hanging, timeout=30, what="the fake `mesostack up` to hang")
+    except AssertionError:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+        raise
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
@@ -228,13 +222,11 @@ def test_bad_inputs_stop_before_anything_runs(tmp_path: Path) -> None:
     assert "install mesostack, or set MESOSTACK" in result.stderr.splitlines()[-1]
 
 
-def test_a_group_is_not_a_smoke_app(tmp_path: Path) -> None:
-    mesostack = Path(sys.executable).parent / "mesostack"
-    if not mesostack.exists():
-        pytest.skip("the package's `mesostack` command is not installed here")
+def test_a_group_is_not_a_smoke_app(tmp_path: Path, need_tool: Callable[[str], str]) -> None:
+    mesostack = need_tool("mesostack")
     result = subprocess.run(
         ["bash", str(SMOKE)], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "MESOSTACK": str(mesostack), "NO_COLOR": "1",
+        env={"PATH": os.environ["PATH"], "MESOSTACK": mesostack, "NO_COLOR": "1",
              "SMOKE_APP": str(REPO / "examples" / "group.json"),
              "MESOSTACK_FILE": str(REPO / "examples" / "testbed.yaml")})
     assert result.returncode == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,14 +78,32 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert (done.returncode, done.stdout) == (0, f"mesostack, version {__version__}\n")
 
 
+HEAVY_LIBRARIES = ("docker", "kazoo", "paramiko", "pydantic", "requests", "rich", "yaml")
+
+
 def test_click_is_the_only_heavy_import_on_the_help_path() -> None:
-    code = ("import sys, mesostack.cli; "
-            "print(sorted(m for m in ('docker', 'kazoo', 'requests', 'rich', 'pydantic', 'yaml')"
-            " if m in sys.modules))")
+    """`python -m mesostack --help` in a fresh interpreter, which reports on stderr, as it exits,
+    every module it loaded: none of the heavy libraries and none of the command modules."""
+    import pkgutil
+
+    import mesostack.cli
+
+    code = ("import atexit, json, runpy, sys\n"
+            "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+            "sys.argv = ['mesostack', '--help']\n"
+            "runpy.run_module('mesostack', run_name='__main__', alter_sys=True)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.strip() == "[]"
-    assert click.__name__ == "click"
+                          check=False)
+    assert (done.returncode, done.stdout.split("\n", 1)[0]) == (
+        0, "Usage: mesostack [OPTIONS] COMMAND [ARGS]..."), done.stderr
+    loaded = set(json.loads(done.stderr.splitlines()[-1]))
+    assert "click" in loaded and "mesostack.cli" in loaded
+    heavy = {name for name in loaded if name.partition(".")[0] in HEAVY_LIBRARIES}
+    assert heavy == set()
+    commands = {f"mesostack.cli.{module.name}" for module in pkgutil.iter_modules(
+        mesostack.cli.__path__) if not module.name.startswith("_")}
+    assert {"mesostack.cli.up", "mesostack.cli.apps_cmd"} <= commands
+    assert loaded & commands == set()
 
 
 def test_each_listed_command_is_the_one_its_module_defines() -> None:

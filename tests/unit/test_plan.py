@@ -31,10 +31,18 @@ TUTORIAL = [
     "-e MARATHON_ZK=zk://172.31.35.175:2181/marathon --name marathonv0.11.1 --net host "
     "--restart always mesosphere/marathon:v0.11.1",
 ]
-# What we add on purpose: our labels, the variable keeping ZooKeeper 3.5+ off :8080, and the
-# work directories Mesos 1.x requires (0.23's own defaults).
-EXTRA_ENV = {"ZOO_ADMINSERVER_ENABLED=false", "MESOS_WORK_DIR=/var/lib/mesos",
-             "MESOS_WORK_DIR=/tmp/mesos"}
+# What we add on purpose, and nothing else: each container named `<name>-<role>` (the default
+# stack name), our labels, the variable keeping ZooKeeper 3.5+ off :8080, and the work
+# directories Mesos 1.x requires (0.23's own defaults).
+STACK = "mesostack"
+ROLES = ("zookeeper", "master", "slave", "marathon")  # the tutorial's commands, in order
+ENDPOINT_PORTS = {"zookeeper": 2181,  # in the tutorial's zk:// addresses
+                  "master": 5050, "marathon": 8080,  # the tutorial's two UIs
+                  "slave": 5051}  # the agent's own default port
+ADDED_ENV = {"zookeeper": ["ZOO_ADMINSERVER_ENABLED=false"],
+             "master": ["MESOS_WORK_DIR=/var/lib/mesos"], "slave": ["MESOS_WORK_DIR=/tmp/mesos"],
+             "marathon": []}
+EXTRA_ENV = {setting for added in ADDED_ENV.values() for setting in added}
 
 
 def settings(command: str) -> dict[str, object]:
@@ -68,15 +76,70 @@ def settings(command: str) -> dict[str, object]:
     return found
 
 
+def words_of(command: str) -> list[str]:
+    """A command's words, `--flag=value` split in two (the tutorial spells it both ways)."""
+    return [part for word in shlex.split(command)
+            for part in (word.split("=", 1) if word.startswith("--") else [word])]
+
+
+def from_the_tutorial(index: int) -> str:
+    """The tutorial's command `index` with the named additions only, in `--dry-run`'s layout:
+    name, labels, env (the tutorial's order, then ours), mounts, network, privileges, restart
+    policy, image. The config hash and our version stand as `<hash>` and `<version>`."""
+    role, words = ROLES[index], words_of(TUTORIAL[index])
+
+    def values(flag: str) -> list[str]:
+        return [words[i + 1] for i, word in enumerate(words) if word == flag]
+
+    assert words[:3] == ["docker", "run", "-d"]
+    labels = {"stack": STACK, "role": role, "config-hash": "<hash>",
+              "endpoint": f"{TUTORIAL_IP}:{ENDPOINT_PORTS[role]}", "version": "<version>"}
+    line = ["docker", "run", "-d", "--name", f"{STACK}-{role}"]
+    for key, value in labels.items():
+        line += ["--label", f"io.mesostack.{key}={value}"]
+    for setting in values("-e") + ADDED_ENV[role]:
+        line += ["-e", setting]
+    for mount in values("-v"):
+        line += ["-v", mount]
+    line += ["--net", *values("--net")]
+    line += ["--privileged"] if "--privileged" in words else []
+    line += ["--restart", *values("--restart"), words[-1]]
+    # shell-quoted as --dry-run prints it; the placeholders stand for values that need no quotes
+    return " ".join(word if "=<" in word else shlex.quote(word) for word in line)
+
+
+def tutorial_golden() -> str:
+    """The golden dry-run text, derived from the tutorial (tests/unit/golden/derive.py writes
+    it to GOLDEN)."""
+    return "".join(from_the_tutorial(index) + "\n" for index in range(len(TUTORIAL)))
+
+
 def tutorial_plan() -> str:
-    config = parse(f"name: tutorial\nhost_ip: {TUTORIAL_IP}\n")
+    config = parse(f"host_ip: {TUTORIAL_IP}\n")
     return dry_run(build(config, TUTORIAL_IP))
 
 
-def test_dry_run_matches_the_golden_text() -> None:
+def masked_plan() -> str:
     masked = re.sub(r"config-hash=[0-9a-f]{16}", "config-hash=<hash>", tutorial_plan())
-    masked = masked.replace(f"version={__version__}", "version=<version>")
-    assert masked == GOLDEN.read_text()
+    return masked.replace(f"version={__version__}", "version=<version>")
+
+
+def test_the_golden_text_is_the_tutorial_plus_the_named_additions() -> None:
+    assert GOLDEN.read_text() == tutorial_golden(), (
+        f"{GOLDEN} is not what tests/unit/golden/derive.py derives from the tutorial")
+
+
+def test_dry_run_matches_the_golden_text() -> None:
+    assert masked_plan() == GOLDEN.read_text()
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_each_line_has_the_golden_lines_settings(index: int) -> None:
+    ours = settings(masked_plan().splitlines()[index])
+    expected = settings(from_the_tutorial(index))
+    for key, value in expected.items():
+        assert ours[key] == value, key
+    assert ours == expected
 
 
 @pytest.mark.parametrize("index", range(4))
@@ -86,8 +149,8 @@ def test_each_line_carries_every_setting_of_the_tutorials_command(index: int) ->
     assert ours["env"] - EXTRA_ENV == theirs["env"]
     for key in ("detach", "mounts", "privileged", "net", "restart", "image"):
         assert ours[key] == theirs[key], key
-    assert not str(ours["name"]).startswith("mesos-")
-    assert ours["labels"]["io.mesostack.stack"] == "tutorial"  # type: ignore[index]
+    assert ours["name"] == f"{STACK}-{ROLES[index]}"
+    assert ours["labels"]["io.mesostack.stack"] == STACK  # type: ignore[index]
 
 
 def test_start_order_and_stages() -> None:

@@ -45,6 +45,3 @@ def bundle(options: Options, output: str | None, timeout: float) -> None:
         raise
     console.info(bundle_.summary(made.manifest, path))
     console.result(f"{path}\n")
-
-
-COMMANDS = [bundle]

@@ -94,6 +94,3 @@ def _create(temporary: str, path: Path) -> None:
         if path.exists():
             raise FileExistsError(path) from None
         os.replace(temporary, path)
-
-
-COMMANDS = [init]
