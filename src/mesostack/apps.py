@@ -155,6 +155,8 @@ class _Loader(UniqueKeyLoader):
     `version: 2015-09-28T...` must stay the string Marathon expects, not become a datetime
     that JSON can't carry."""
 
+    DUPLICATE_IS_SYNTAX_ERROR = False
+
     @staticmethod
     def show_key(key: Any) -> str:
         return json.dumps(key, default=str)
@@ -199,7 +201,8 @@ def _parse(text: str, *, source: str) -> tuple[Any, yaml.Node | None]:
         except yaml.YAMLError as yaml_exc:
             if looks_like_json:
                 raise _json_error(exc, source) from None
-            raise _yaml_error(yaml_exc, text, source) from None
+            raise yamlfile.error(yaml_exc, text, source=source, loader_class=_Loader
+                                 ) from None
     return data, _compose(text)
 
 
@@ -228,23 +231,6 @@ def _json_error(exc: json.JSONDecodeError, source: str) -> InputError:
     return InputError(f"{source}:{exc.lineno}:{exc.colno}: JSON syntax error: {what}")
 
 
-def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> InputError:
-    if isinstance(exc, yaml.reader.ReaderError):
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        return InputError(f"{source}:{line}:{column}: YAML syntax error: "
-                          f"unacceptable character #x{char:04x}: {exc.reason}")
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = exc.problem or exc.context or "invalid YAML"
-        if problem.startswith("duplicate key"):
-            return InputError(f"{where}: {problem}")
-        return InputError(f"{where}: YAML syntax error: {problem}")
-    return InputError(f"{source}: YAML syntax error: {exc}")
-
-
 def _duplicate_at(text: str, source: str) -> str:
     """`file:line:column` of the second of two equal JSON keys, found with the YAML reader."""
     try:
@@ -252,7 +238,7 @@ def _duplicate_at(text: str, source: str) -> str:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         if mark is not None and (exc.problem or "").startswith("duplicate key"):
-            return f"{source}:{mark.line + 1}:{mark.column + 1}"
+            return yamlfile.position(source, mark)
     except yaml.YAMLError:
         pass
     return source
@@ -275,26 +261,11 @@ class _Doc:
         enclosing value when it is missing), or just the file when positions are unknown."""
         if self.root is None:
             return self.source
-        node = self.root
-        mark = node.start_mark
-        for depth, part in enumerate(path):
-            if isinstance(node, yaml.MappingNode):
-                # The last match: after a `<<` merge the mapping's own keys come last and win.
-                pairs = [(k, v) for k, v in node.value
-                         if isinstance(k, yaml.ScalarNode) and k.value == part]
-                if not pairs:
-                    break
-                key_node, node = pairs[-1]
-                if key and depth == len(path) - 1:
-                    mark = key_node.start_mark
-                    break
-            elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
-                  and 0 <= part < len(node.value)):
-                node = node.value[part]
-            else:
-                break
-            mark = node.start_mark
-        return f"{self.source}:{mark.line + 1}:{mark.column + 1}"
+        steps = yamlfile.find(self.root, path)
+        last = steps[-1] if steps else yamlfile.Step(None, self.root)
+        found_all = len(steps) == len(path)
+        at = last.key if key and found_all and last.key is not None else last.value
+        return yamlfile.position(self.source, at.start_mark)
 
     def error(self, path: _Path, what: str) -> InputError:
         return InputError(f"{self.where(path)}: {_show(path)}: {what}")

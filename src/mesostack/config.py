@@ -508,21 +508,8 @@ def parse(text: str, *, source: str = "stack.yaml") -> StackConfig:
     """Parse and validate; every failure is one InputError naming file, line and field."""
     try:
         data, node = yamlfile.load(text, _StackLoader)
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise InputError(
-            f"{source}:{line}:{column}: YAML syntax error: "
-            f"unacceptable character #x{char:04x}: {exc.reason}"
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"{where}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{source}: YAML syntax error: {exc}") from None
+        raise yamlfile.error(exc, text, source=source, loader_class=_StackLoader) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -587,27 +574,15 @@ def _keys_at(loc: Sequence[str]) -> list[str]:
     return [*keys, "agent"] if model is StackConfig else keys
 
 
-def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
-    """The 1-based line of the deepest node the error's path reaches."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if k.value == part]
-            if not match and part == "slave":
-                match = [(k, v) for k, v in node.value if k.value == "agent"]
-            if not match:
-                break
-            key, node = match[0]
-            line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and str(part).isdigit():
-            if int(part) >= len(node.value):
-                break
-            node = node.value[int(part)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+def _line_of(root: yaml.Node | None, loc: Sequence[str]) -> int | None:
+    """The 1-based line of the deepest node the error's path reaches (a key's own line)."""
+    if root is None:
+        return None
+    steps = yamlfile.find(root, loc, aliases={"slave": "agent"})
+    if not steps:
+        return root.start_mark.line + 1
+    last = steps[-1]
+    return (last.value if last.key is None else last.key).start_mark.line + 1
 
 
 # --- output ------------------------------------------------------------------------------------

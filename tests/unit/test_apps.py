@@ -294,6 +294,20 @@ def test_an_error_inside_a_group_names_the_app_by_its_place() -> None:
     )
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param("- &a {id: /a, cmd: x, cpus: 1}\n- <<: *a\n  id: /b\n  cpus: -1\n",
+                 "4:9: [1]/cpus: must be a number >= 0, got -1", id="own-key-wins"),
+    pytest.param("x-resources: &r\n  cpus: -1\nid: /a\ncmd: x\n<<: *r\n",
+                 "2:9: /cpus: must be a number >= 0, got -1", id="merged-only"),
+    pytest.param("x-small: &s\n  cpus: -1\nx-big: &b\n  cpus: 4\nid: /a\ncmd: x\n"
+                 "<<: [*s, *b]\n",
+                 "2:9: /cpus: must be a number >= 0, got -1", id="first-merged-wins"),
+])
+def test_an_error_names_the_place_of_the_key_that_gave_the_value(text: str,
+                                                                 message: str) -> None:
+    assert refusal(text, source="app.yaml") == f"app.yaml:{message}"
+
+
 def test_an_error_in_a_nested_group() -> None:
     text = '{"id": "/grp", "groups": [{"id": "sub", "apps": [{"id": "Bad", "cmd": "x"}]}]}'
     assert refusal(text, source="grp.json") == (

@@ -290,6 +290,21 @@ def test_yaml_anchors_and_merge_keys() -> None:
     assert cfg.master.port == 5050
 
 
+@pytest.mark.parametrize(("text", "line", "rest"), [
+    pytest.param("zookeeper: &zk\n  port: 2181\nmaster:\n  <<: *zk\n"
+                 "  image: mesoscloud/mesos-master:0.23.0-ubuntu-14.04\n  port: true\n",
+                 6, "master.port: expected a whole number, not true", id="own-key-wins"),
+    pytest.param("zookeeper: &zk\n  data_dir: /srv/zk\nmarathon:\n  <<: *zk\n",
+                 2, "marathon.data_dir: Marathon keeps its state", id="merged-only"),
+    pytest.param("zookeeper: &zk\n  data_dir: /srv/zk\nmaster: &m\n  data_dir: /srv/m\n"
+                 "marathon:\n  <<: [*m, *zk]\n",
+                 4, "marathon.data_dir: Marathon keeps its state", id="first-merged-wins"),
+])
+def test_an_error_names_the_line_of_the_key_that_gave_the_value(text: str, line: int,
+                                                                rest: str) -> None:
+    assert at_line(error(text), line).startswith(rest)
+
+
 # --- bad input: one line, the file and line first ------------------------------------------
 
 
