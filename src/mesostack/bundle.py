@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mesostack import __version__
+from mesostack.credentials import CLIENT_VAR, for_marathon
 from mesostack.errors import InputError, MesostackError
 from mesostack.masking import find_secrets, mask_document, mask_text, secret_values
 
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 PREFIX = "mesostack-bundle"
 LOG_LIMIT = 20 * 1024 * 1024  # bytes of each container's log kept (its end)
 DOCKER_TIMEOUT = 30  # seconds for each Docker call
-CREDENTIALS_VAR = "MARATHON_HTTP_CREDENTIALS"
-CLIENT_CREDENTIALS_VAR = "MARATHON_CREDENTIALS"  # what `deploy --credentials` reads
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -390,13 +389,10 @@ def _refuse(why: str) -> Callable[[], Any]:
 
 
 def marathon_credentials(found: Stack) -> str | None:
-    """Marathon's own (its container's environment), else the stack file's, else the client's
-    environment's ($MARATHON_CREDENTIALS)."""
-    for c in found.containers:
-        if c.role == "marathon" and c.env.get(CREDENTIALS_VAR):
-            return c.env[CREDENTIALS_VAR]
-    return (found.loaded.config.marathon.env.get(CREDENTIALS_VAR)
-            or os.environ.get(CLIENT_CREDENTIALS_VAR) or None)
+    """What a request to the stack's own Marathon carries (`for_marathon`): the
+    user's, else the running Marathon's own, else the stack file's."""
+    running = [c.env for c in found.containers if c.role == "marathon"]
+    return for_marathon(None, own=[*running, found.loaded.config.marathon.env])
 
 
 def known_secrets(found: Stack) -> set[str]:
@@ -408,7 +404,7 @@ def known_secrets(found: Stack) -> set[str]:
     for c in [*found.containers, *found.tasks]:
         secrets |= secret_values(c.env)
     return secrets | secret_values({k: v for k, v in os.environ.items()
-                                    if k == CLIENT_CREDENTIALS_VAR})
+                                    if k == CLIENT_VAR})
 
 
 def parts(found: Stack) -> list[Part]:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from mesostack.config import Placement, StackConfig, Volume
+from mesostack.credentials import SERVER_VAR as STACK_VAR  # Marathon's own credentials
 from mesostack.roles import Role
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
 MASTER_WORK = "/var/lib/mesos"
 AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
 HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
-STACK_VAR = "MARATHON_HTTP_CREDENTIALS"  # Marathon's own basic-auth credentials
 ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
 
 

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
@@ -19,6 +19,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 import requests
 
 from mesostack.apps import DeployRequest
+from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.probes import AgentFree
 
@@ -41,22 +42,6 @@ class MarathonRejected(InputError):
 
 class DeploymentFailed(MarathonError):
     pass
-
-
-@dataclass(frozen=True)
-class Credentials:
-    user: str
-    password: str = field(repr=False)
-
-    @classmethod
-    def parse(cls, text: str) -> Credentials:
-        user, sep, password = text.partition(":")
-        if not sep or not user:
-            raise InputError("credentials must be `user:password`")
-        return cls(user, password)
-
-    def __str__(self) -> str:
-        return f"{self.user}:***"
 
 
 def public_url(url: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mesostack.config import MASK, SECRET_WORDS, is_secret
+from mesostack.credentials import split as split_credentials
 
 MIN_LENGTH = 4  # shorter values are masked where they are named, not everywhere (a "1" would
 # turn every digit of a log into a mask)
@@ -34,9 +35,9 @@ def expand(value: str) -> set[str]:
     if not value:
         return set()
     forms = {value}
-    user, sep, password = value.partition(":")
-    if sep and user and password:
-        forms.add(password)
+    pair = split_credentials(value)
+    if pair is not None and pair.password:
+        forms.add(pair.password)
         forms.add(base64.b64encode(value.encode()).decode())
     forms |= {json.dumps(form)[1:-1] for form in list(forms)}
     return forms

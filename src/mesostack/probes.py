@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import requests
 
 from mesostack import waiting
+from mesostack.credentials import split as split_credentials
 from mesostack.waiting import SYSTEM, Clock, TimedOut
 
 __all__ = ["TimedOut"]  # what `wait` raises
@@ -105,11 +106,12 @@ class Http:
 
     @classmethod
     def with_credentials(cls, credentials: str | None) -> Http:
-        """Basic auth from `user:pass` (Marathon's MARATHON_HTTP_CREDENTIALS), when given."""
+        """Basic auth from `user:pass` (Marathon's MARATHON_HTTP_CREDENTIALS), when given; text
+        that isn't that sends none, and Marathon's 401 says so."""
         http = cls()
-        if credentials and ":" in credentials:
-            user, _, password = credentials.partition(":")
-            http.session.auth = (user, password)
+        found = split_credentials(credentials)
+        if found is not None:
+            http.session.auth = (found.user, found.password)
         return http
 
     def get(self, url: str, *, waiting: str, redirects: bool = True,

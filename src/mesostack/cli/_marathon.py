@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import click
 
 from mesostack.cli._common import Options
+from mesostack.credentials import CLIENT_VAR, Credentials, for_marathon
 
 if TYPE_CHECKING:
     from mesostack.marathon import Marathon
@@ -19,8 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def marathon_options(func: F) -> F:
     """`--marathon URL` and `--credentials user:pass`, each with its environment variable."""
     func = click.option(
-        "--credentials", envvar="MARATHON_CREDENTIALS", metavar="USER:PASS",
-        help="Basic auth for Marathon (env MARATHON_CREDENTIALS); never printed.")(func)
+        "--credentials", envvar=CLIENT_VAR, metavar="USER:PASS",
+        help=f"Basic auth for Marathon (env {CLIENT_VAR}); never printed.")(func)
     func = click.option(
         "--marathon", "marathon_url", envvar="MARATHON_URL", metavar="URL",
         help="Marathon's URL (env MARATHON_URL). [default: the stack's, http://HOST_IP:8080]")(func)
@@ -38,12 +39,12 @@ def resolve_url(options: Options, explicit: str | None) -> str:
 
 def client(options: Options, explicit: str | None, credentials: str | None) -> Marathon:
     """Marathon at `--marathon`, or the stack's; the stack's own MARATHON_HTTP_CREDENTIALS are
-    used for the stack's Marathon only (never sent to another URL)."""
-    from mesostack.marathon import Credentials, Marathon
+    used for the stack's Marathon only (never sent to another URL: `for_marathon`)."""
+    from mesostack.marathon import Marathon
 
-    if credentials is None and not explicit:
-        credentials = options.load().config.marathon.env.get("MARATHON_HTTP_CREDENTIALS")
-    creds = Credentials.parse(credentials) if credentials else None
+    own = None if explicit else [options.load().config.marathon.env]
+    chosen = for_marathon(credentials, own=own)
+    creds = Credentials.parse(chosen) if chosen else None
     return Marathon(resolve_url(options, explicit), credentials=creds)
 
 
