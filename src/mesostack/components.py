@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from mesostack import imageref
 from mesostack.config import Placement, StackConfig, Volume
 from mesostack.credentials import SERVER_VAR as STACK_VAR  # Marathon's own credentials
 from mesostack.roles import Role
@@ -95,13 +96,7 @@ def is_official_zookeeper(image: str) -> bool:
     """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
     keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
     mesoscloud's MYID and SERVERS."""
-    name = image.split("@", 1)[0]
-    if ":" in name.rsplit("/", 1)[-1]:
-        name = name.rsplit(":", 1)[0]
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        name = rest  # drop the registry host
-    return name in ("zookeeper", "library/zookeeper")
+    return imageref.parse(image).path in ("zookeeper", "library/zookeeper")
 
 
 def _zookeeper_mounts(config: StackConfig) -> list[Volume]:

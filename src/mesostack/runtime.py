@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from mesostack import imageref
 from mesostack.errors import MesostackError
 from mesostack.plan import LABEL_PREFIX, LABEL_ROLE, LABEL_STACK, ContainerSpec
 
@@ -255,7 +256,7 @@ class Engine:
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str:
         """Pull `ref`, reporting progress; returns the image id. Registry credentials come from
         the Docker client's config, as `docker login` left them."""
-        repo, tag = _split_ref(ref)
+        repo, tag = imageref.parse(ref).pull_args()
         layers: dict[str, tuple[int, int]] = {}
         try:
             stream = self._client.api.pull(repo, tag=tag, stream=True, decode=True)
@@ -576,17 +577,6 @@ class Engines:
 
 def _restart_policy(name: str) -> dict[str, Any]:
     return {"Name": "" if name == "no" else name}
-
-
-def _split_ref(ref: str) -> tuple[str, str]:
-    if "@" in ref:
-        repo, digest = ref.split("@", 1)
-        return repo, digest
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = ref.rsplit(":", 1)
-        return repo, tag
-    return ref, "latest"
 
 
 def _fix_for(message: str, spec: ContainerSpec | None) -> str | None:
