@@ -1,7 +1,8 @@
 """PURE: the commented stack files `mesostack init` writes, one per preset.
 
-`tutorial` is the built-in default written out (the tutorial's images); `modern` swaps in images
-that current Docker engines still pull. Each text says beside its images what they need.
+`tutorial` is the built-in default written out (its images are the config model's defaults);
+`modern` swaps in images that current Docker engines still pull. Each text says beside its
+images what they need.
 """
 
 from __future__ import annotations
@@ -55,18 +56,18 @@ _MODERN_INTRO = """\
 
 _TUTORIAL_BODY = """
 zookeeper:                 # MYID=1, SERVERS=<host_ip>; clients use <host_ip>:2181
-  image: mesoscloud/zookeeper:3.4.6-ubuntu-14.04   # schema 1: Docker 26+ refuse it
+  image: {zookeeper:<41} # schema 1: Docker 26+ refuse it
   port: 2181
   # data_dir: /srv/mesostack/zookeeper   # keep ZooKeeper's data (and so Marathon's apps)
   #                                      # across `down`; `down --purge` deletes it
 
 master:                    # MESOS_ZK=zk://<host_ip>:2181/mesos; UI on http://<host_ip>:5050
-  image: mesoscloud/mesos-master:0.23.0-ubuntu-14.04   # schema 1: Docker 26+ refuse it
+  image: {master:<45} # schema 1: Docker 26+ refuse it
   port: 5050
   quorum: 1                # MESOS_QUORUM: one master now, high availability later
 
 slave:                     # the Mesos agent (`agent:` is the same section)
-  image: mesoscloud/mesos-slave:0.23.0-ubuntu-14.04    # schema 1: Docker 26+ refuse it
+  image: {slave:<45} # schema 1: Docker 26+ refuse it
   port: 5051
   privileged: true         # it controls cgroups (needs a cgroup v1 host); it mounts
   #                        # /sys/fs/cgroup and the Docker socket. Engines that refuse
@@ -74,7 +75,7 @@ slave:                     # the Mesos agent (`agent:` is the same section)
   # resources: cpus:2;mem:2048   # MESOS_RESOURCES: what it offers; default: the machine's
 
 marathon:                  # UI and REST API on http://<host_ip>:8080
-  image: mesosphere/marathon:v0.11.1                   # schema 1: Docker 26+ refuse it
+  image: {marathon:<45} # schema 1: Docker 26+ refuse it
   port: 8080
   # env:
   #   MARATHON_HTTP_CREDENTIALS: admin:change-me   # basic auth; mesostack uses them for its
@@ -128,9 +129,18 @@ def _host_ip_line(host_ip: str | None) -> str:
             "#                          # component; `auto`: found again at each run")
 
 
+def tutorial_images() -> dict[str, str]:
+    """The built-in default's images (the config model's defaults), by role."""
+    from mesostack.config import StackConfig
+
+    defaults = StackConfig()
+    return {role: defaults.component(role).image for role in StackConfig.ROLES}
+
+
 def render(preset: Preset, *, host_ip: str | None) -> str:
     """The stack file for `preset`; `host_ip` None (none found) or `auto` writes `auto`."""
-    intro, body = ((_TUTORIAL_INTRO, _TUTORIAL_BODY) if preset is Preset.TUTORIAL
+    intro, body = ((_TUTORIAL_INTRO, _TUTORIAL_BODY.format(**tutorial_images()))
+                   if preset is Preset.TUTORIAL
                    else (_MODERN_INTRO, _MODERN_BODY.format(**MODERN_IMAGES)))
     header = _HEADER.format(preset=preset.value, intro=intro.rstrip("\n"),
                             host_ip=_host_ip_line(host_ip))
