@@ -20,7 +20,6 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -318,20 +317,11 @@ def discover(loaded: LoadedConfig, plan: Plan) -> Stack:
     """Connect to each of the stack's engines and find its containers (stopped ones too) and
     the task containers its agents report; what can't be reached is noted."""
     from mesostack import orchestrator
-    from mesostack.runtime import Engine, Engines
+    from mesostack.runtime import Engines
 
     found = Stack(loaded, plan)
-
-    def connect(endpoint: str | None) -> Engine | MesostackError:
-        try:
-            return Engine.connect(endpoint, timeout=DOCKER_TIMEOUT)
-        except MesostackError as exc:
-            return exc
-
-    endpoints = plan.docker_endpoints  # at once: hosts out of reach cost one timeout in all
-    with ThreadPoolExecutor(max_workers=len(endpoints)) as pool:
-        connected = list(pool.map(connect, endpoints))
-    for endpoint, engine in zip(endpoints, connected, strict=True):
+    connected = Engines.reach(plan.docker_endpoints, timeout=DOCKER_TIMEOUT)
+    for endpoint, engine in connected.items():
         if isinstance(engine, MesostackError):
             found.problems.append(failure(f"the Docker engine {endpoint or ''}".rstrip(), engine))
             continue

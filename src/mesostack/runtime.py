@@ -2,8 +2,8 @@
 
 Every docker-py error leaves this module as one of ours, naming the image or container at fault.
 (`requests` is imported only to catch the transport errors docker-py lets through.) docker-py is
-imported when the first engine is connected, and without its ssh transport unless an ssh://
-engine is among them (see `_load_docker`).
+imported when the first engine is connected, and its ssh transport (paramiko) only once an
+ssh:// engine is (see `_load_docker`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from mesostack import imageref
+from mesostack import imageref, waiting
 from mesostack.errors import MesostackError
 from mesostack.plan import LABEL_PREFIX, LABEL_ROLE, LABEL_STACK, ContainerSpec
 
@@ -36,30 +36,45 @@ def _is_ssh(endpoint: str | None) -> bool:
     return (endpoint or os.environ.get("DOCKER_HOST") or "").startswith("ssh://")
 
 
+_loading = threading.Lock()  # engines may be connected from several threads at once
+
+
 def _load_docker(*, ssh: bool) -> None:
-    """Import docker-py, once per process.
+    """Import docker-py, once per process; with `ssh`, its ssh transport too.
 
     docker-py imports its ssh transport, and with it paramiko (and paramiko's invoke), whenever
     paramiko is installed (`docker[ssh]`), for every endpoint: about half of `import docker`.
     When no ssh:// engine is wanted, paramiko is hidden while docker-py loads (a None entry in
     `sys.modules` makes its import fail), so docker-py loads as it does without its `ssh`
-    extra. The commands know every endpoint before connecting the first (`Engines.connect`)."""
+    extra; an ssh:// engine connected later adds the transport then (`_add_ssh_transport`)."""
     global docker
-    if docker is None:
-        if ssh or "docker" in sys.modules or "paramiko" in sys.modules:
-            import docker
-        else:
-            sys.modules["paramiko"] = None  # type: ignore[assignment]
-            try:
+    with _loading:
+        if docker is None:
+            if ssh or "docker" in sys.modules or "paramiko" in sys.modules:
                 import docker
-            finally:
-                del sys.modules["paramiko"]
-        import docker.errors
-    if ssh and not hasattr(docker.transport, "SSHHTTPAdapter"):
+            else:
+                sys.modules["paramiko"] = None  # type: ignore[assignment]
+                try:
+                    import docker
+                finally:
+                    del sys.modules["paramiko"]
+            import docker.errors
+        if ssh and not hasattr(docker.api.client, "SSHHTTPAdapter"):
+            _add_ssh_transport()
+
+
+def _add_ssh_transport() -> None:
+    """Do what docker-py's imports do when paramiko is there: its API client builds an ssh://
+    connection with the `SSHHTTPAdapter` it found at import (`docker.transport`'s, imported
+    from `docker.transport.sshconn`), and says "install paramiko" when it found none."""
+    try:
+        from docker.transport.sshconn import SSHHTTPAdapter
+    except ImportError as exc:
         raise EngineUnreachable(
-            "an ssh:// Docker engine can't be reached from this process: docker-py was loaded "
-            "without its ssh transport for the engines connected first",
-            hint="connect every engine at once (Engines.connect)")
+            f"an ssh:// Docker engine needs docker-py's ssh transport: {_short(exc)}",
+            hint="install paramiko (`pip install 'docker[ssh]'`)") from None
+    docker.transport.SSHHTTPAdapter = SSHHTTPAdapter
+    docker.api.client.SSHHTTPAdapter = SSHHTTPAdapter
 
 
 class EngineUnreachable(MesostackError):
@@ -523,10 +538,31 @@ class Engines:
         self._engines = dict(engines)
 
     @classmethod
-    def connect(cls, endpoints: Iterable[str | None]) -> Engines:
+    def connect(cls, endpoints: Iterable[str | None], *, timeout: float = 60) -> Engines:
+        """Every engine of `endpoints`, or the first one's failure (in their order)."""
+        reached = cls.reach(endpoints, timeout=timeout)
+        for engine in reached.values():
+            if isinstance(engine, EngineUnreachable):
+                raise engine
+        return cls({key: engine for key, engine in reached.items()
+                    if isinstance(engine, Engine)})
+
+    @staticmethod
+    def reach(endpoints: Iterable[str | None], *, timeout: float = 60
+              ) -> dict[str | None, Engine | EngineUnreachable]:
+        """Each distinct endpoint's engine, or why it can't be reached: the one way engines are
+        connected. Side by side, so hosts out of reach cost one timeout in all; docker-py is
+        loaded first, with its ssh transport when any endpoint is ssh://."""
         wanted = list(dict.fromkeys(endpoints))
         _load_docker(ssh=any(_is_ssh(endpoint) for endpoint in wanted))
-        return cls({endpoint: Engine.connect(endpoint) for endpoint in wanted})
+
+        def connect(endpoint: str | None) -> Engine | EngineUnreachable:
+            try:
+                return Engine.connect(endpoint, timeout=timeout)
+            except EngineUnreachable as exc:
+                return exc
+
+        return dict(zip(wanted, waiting.run_all(connect, wanted), strict=True))
 
     def __getitem__(self, endpoint: str | None) -> Engine:
         return self._engines[endpoint]

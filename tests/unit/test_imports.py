@@ -54,3 +54,63 @@ def test_an_ssh_engine_gets_docker_with_its_ssh_transport() -> None:
         done = subprocess.run([sys.executable, "-c", code.format(ssh=ssh)], capture_output=True,
                               text=True, check=True)
         assert done.stdout.strip() == expected
+
+
+# Connects engines in the given order with the server's answers stood in for (no engine runs
+# here): the first connection loads docker-py, as a command's first engine does.
+CONNECT = """
+import sys
+from mesostack import runtime
+runtime._load_docker(ssh={endpoints[0]!r}.startswith("ssh://"))
+runtime.docker.api.client.APIClient._retrieve_server_version = lambda self: "1.44"
+runtime.docker.DockerClient.ping = lambda self: True
+for endpoint in {endpoints!r}:
+    engine = runtime.Engine.connect(endpoint)
+    print(endpoint, type(engine._client.api.get_adapter(engine._client.api.base_url)).__name__)
+print("paramiko", "paramiko" in sys.modules)
+"""
+
+LOCAL = "unix:///nonexistent/docker.sock"
+SSH = "ssh://root@127.0.0.1:1"
+
+
+@pytest.mark.parametrize("endpoints", [[LOCAL, SSH], [SSH, LOCAL]], ids=" then ".join)
+def test_a_local_and_an_ssh_engine_connect_in_either_order(endpoints: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-c", CONNECT.format(endpoints=endpoints)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    adapters = {LOCAL: "UnixHTTPAdapter", SSH: "SSHHTTPAdapter"}
+    assert done.stdout.splitlines() == [f"{e} {adapters[e]}" for e in endpoints] + [
+        "paramiko True"]
+
+
+REACH = """
+import sys
+from mesostack import runtime
+runtime._load_docker(ssh=False)  # a local engine connected earlier in the process
+runtime.docker.api.client.APIClient._retrieve_server_version = lambda self: "1.44"
+runtime.docker.DockerClient.ping = lambda self: True
+reached = runtime.Engines.reach({endpoints!r}, timeout=5)  # side by side, in threads
+for endpoint, engine in reached.items():
+    print(endpoint, type(engine).__name__)
+print("paramiko", "paramiko" in sys.modules)
+"""
+
+
+def test_a_stack_mixing_local_and_ssh_engines_reaches_both_side_by_side() -> None:
+    done = subprocess.run([sys.executable, "-c", REACH.format(endpoints=[LOCAL, SSH])],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{LOCAL} Engine", f"{SSH} Engine", "paramiko True"]
+
+
+def test_engines_without_ssh_never_load_paramiko(tmp_path: Path) -> None:
+    code = ("import sys\nfrom mesostack import runtime\n"
+            f"reached = runtime.Engines.reach([{LOCAL!r}, 'tcp://127.0.0.1:1', None], timeout=5)\n"
+            "print(sorted(type(e).__name__ for e in reached.values()),"
+            " [m for m in ('paramiko', 'invoke') if m in sys.modules])")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)
+    unreachable = "'EngineUnreachable'"
+    assert done.stdout.strip() == f"[{unreachable}, {unreachable}, {unreachable}] []"
