@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run
+from fakes import FakeEngine, container
 from mesostack.bundle import (
     Answer,
     Part,
@@ -239,21 +240,20 @@ def test_who_is_asked_follows_the_labels_then_the_plan_for_engines_out_of_reach(
     config = StackConfig(name="s", host_ip="127.0.0.1")
     plan = build(config, "127.0.0.1")
 
-    def container(role: str, status: str, endpoint: str) -> ContainerInfo:
-        labels = {"io.mesostack.stack": "s", "io.mesostack.role": role,
-                  "io.mesostack.endpoint": endpoint}
-        return ContainerInfo(f"id-{role}", f"s-{role}", status, "img", "sha", labels, 0, "", 0)
+    def member(role: str, status: str, endpoint: str) -> ContainerInfo:
+        return container(f"s-{role}", {"io.mesostack.endpoint": endpoint}, stack="s", role=role,
+                         status=status)
 
     unreached = Stack(LoadedConfig(config, None), plan)  # no engine answered
     assert instances(unreached, "master") == [Instance("1", "127.0.0.1:5050")]
-    reached = Stack(LoadedConfig(config, None), plan, engines={None: object()},  # type: ignore[dict-item]
-                    containers=[container("master", "exited", "127.0.0.1:5050"),
-                                container("slave", "running", "127.0.0.1:5051")])
+    reached = Stack(LoadedConfig(config, None), plan, engines={None: FakeEngine()},
+                    containers=[member("master", "exited", "127.0.0.1:5050"),
+                                member("slave", "running", "127.0.0.1:5051")])
     assert instances(reached, "master") == [
         Instance("1", "127.0.0.1:5050", "its container s-master is exited")]
     assert instances(reached, "slave") == [Instance("1", "127.0.0.1:5051")]
     assert instances(reached, "marathon") == []  # not this stack's to ask: another may answer
     # one engine out of reach, its containers listed through another endpoint to the same one
     both = Stack(LoadedConfig(config, None), plan,
-                 containers=[container("slave", "running", "127.0.0.1:5051")])
+                 containers=[member("slave", "running", "127.0.0.1:5051")])
     assert instances(both, "slave") == [Instance("1", "127.0.0.1:5051")]
