@@ -34,6 +34,13 @@ from mesostack.probes import Znode, ZooKeeperTree
 NOW = datetime(2026, 11, 26, 4, 5, 6, tzinfo=UTC)
 
 
+def read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A member's bytes; the tarball holds files only."""
+    data = tar.extractfile(member)
+    assert data is not None, f"{member.name} is not a file"
+    return data.read()
+
+
 def test_file_name_is_the_stack_and_utc_time() -> None:
     assert bundle_name("testbed", NOW) == "mesostack-bundle-testbed-20261126T040506Z"
 
@@ -117,8 +124,7 @@ def test_the_tarball_has_one_top_directory_and_masks_every_member() -> None:
     buffer.seek(0)
     with tarfile.open(fileobj=buffer, mode="r:gz") as tar:
         names = tar.getnames()
-        contents = {m.name: tar.extractfile(m).read() for m in tar.getmembers()  # type: ignore[union-attr]
-                    if m.isfile()}
+        contents = {m.name: read(tar, m) for m in tar.getmembers() if m.isfile()}
     assert names == ["mesostack-bundle-s-x/containers/s-marathon/logs.txt",
                      "mesostack-bundle-s-x/containers/s-marathon/inspect.json",
                      "mesostack-bundle-s-x/manifest.json", "mesostack-bundle-s-x/README.txt"]
@@ -187,8 +193,7 @@ def test_bundle_without_any_answer_still_writes_the_tarball(
     assert "not collected: the Docker engine, mesos/master-1-state.json" in summary
     with tarfile.open(path) as tar:
         top = out.strip().removesuffix(".tar.gz")
-        members = {m.name.removeprefix(top + "/"): tar.extractfile(m).read()  # type: ignore[union-attr]
-                   for m in tar.getmembers()}
+        members = {m.name.removeprefix(top + "/"): read(tar, m) for m in tar.getmembers()}
     assert set(members) == {"stack.yaml", "versions.json", "manifest.json", "README.txt"}
     document = json.loads(members["manifest.json"])
     failed = {f["path"] or f["what"] for f in document["failed"]}
