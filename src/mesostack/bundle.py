@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from mesostack.config import LoadedConfig
     from mesostack.plan import Plan
     from mesostack.probes import ZooKeeperTree
-    from mesostack.runtime import ContainerInfo, Engine
+    from mesostack.runtime import ContainerInfo, EngineAPI
 
 PREFIX = "mesostack-bundle"
 LOG_LIMIT = 20 * 1024 * 1024  # bytes of each container's log kept (its end)
@@ -307,7 +307,7 @@ class Stack:
 
     loaded: LoadedConfig
     plan: Plan
-    engines: dict[str | None, Engine] = field(default_factory=dict)
+    engines: dict[str | None, EngineAPI] = field(default_factory=dict)
     containers: list[ContainerInfo] = field(default_factory=list)
     tasks: list[ContainerInfo] = field(default_factory=list)
     problems: list[Outcome] = field(default_factory=list)
@@ -408,10 +408,10 @@ def parts(found: Stack) -> list[Part]:
     for c in [*found.containers, *found.tasks]:
         engine = found.engines[c.engine]
 
-        def logs(engine: Engine = engine, c: ContainerInfo = c) -> str:
+        def logs(engine: EngineAPI = engine, c: ContainerInfo = c) -> str:
             return cap_log(engine.logs(c.id, timestamps=True))
 
-        def inspect(engine: Engine = engine, c: ContainerInfo = c) -> Any:
+        def inspect(engine: EngineAPI = engine, c: ContainerInfo = c) -> Any:
             document = engine.inspect(c.id)
             if document is None:
                 raise MesostackError(f"container {c.name} is gone")

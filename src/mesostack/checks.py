@@ -15,7 +15,7 @@ from mesostack.plan import LABEL_DATA_DIR, LABEL_HASH, LABEL_ROLE, LABEL_STACK, 
 from mesostack.runtime import (
     SCHEMA1_FIX,
     ContainerInfo,
-    Engine,
+    EngineAPI,
     EngineFacts,
     Engines,
     is_schema1_refusal,
@@ -126,7 +126,7 @@ def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
 
 def privileged(
     plan: Plan,
-    engine: Engine,
+    engine: EngineAPI,
     existing: Mapping[str, ContainerInfo],
     *,
     needs_test: bool,
@@ -161,7 +161,7 @@ def privileged(
     return rows
 
 
-def images(plan: Plan, engine: Engine) -> list[Check]:
+def images(plan: Plan, engine: EngineAPI) -> list[Check]:
     rows = []
     for ref in dict.fromkeys(s.image for s in plan.specs):
         if engine.image_id(ref) is not None:

@@ -28,14 +28,12 @@ from mesostack.plan import (
     Plan,
 )
 from mesostack.roles import Role, order_of
-from mesostack.runtime import ContainerInfo, Engine, Engines, PullProgress
+from mesostack.runtime import ContainerInfo, EngineAPI, Engines, PullProgress
 from mesostack.waiting import SYSTEM, Clock, TimedOut, run_all, settle, wait
 
 if TYPE_CHECKING:
     from mesostack.checks import Check
     from mesostack.probes import LeaderState, Probe, Ready
-
-EngineAPI = Engine
 
 LOG_LINES = 20
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"

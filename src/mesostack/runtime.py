@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import requests
 
@@ -25,6 +25,7 @@ from mesostack.errors import MesostackError
 from mesostack.plan import LABEL_PREFIX, LABEL_ROLE, LABEL_STACK, ContainerSpec
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
 UNREACHABLE_HINT = "is Docker running? try `docker ps`"
@@ -171,16 +172,18 @@ def _summary(entry: Mapping[str, Any], key: str | None) -> ContainerInfo:
     )
 
 
-def _engine_call(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def _engine_call(
+    what: str,
+) -> Callable[[Callable[Concatenate[Engine, P], T]], Callable[Concatenate[Engine, P], T]]:
     """Turn connection failures into EngineUnreachable and other engine errors into ours."""
 
-    def wrap(func: Callable[..., T]) -> Callable[..., T]:
+    def wrap(func: Callable[Concatenate[Engine, P], T]) -> Callable[Concatenate[Engine, P], T]:
         @functools.wraps(func)
-        def inner(*args: Any, **kwargs: Any) -> T:
+        def inner(engine: Engine, /, *args: P.args, **kwargs: P.kwargs) -> T:
             try:
-                return func(*args, **kwargs)
+                return func(engine, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise _stopped_answering(args[0].endpoint, what, exc) from None
+                raise _stopped_answering(engine.endpoint, what, exc) from None
             except docker.errors.APIError as exc:
                 raise MesostackError(f"{what}: Docker said: {_explain(exc)}") from None
 
@@ -205,6 +208,49 @@ def _explain(exc: docker.errors.APIError) -> str:
     if isinstance(explanation, bytes):
         explanation = explanation.decode(errors="replace")
     return str(explanation or exc).strip()
+
+
+class EngineAPI(Protocol):
+    """What the rest of mesostack asks of one Docker engine. `Engine` does it over docker-py;
+    the unit tests' fake engine does it over plain data, so code written against this runs
+    under both."""
+
+    @property
+    def endpoint(self) -> str: ...  # for messages
+
+    def facts(self) -> EngineFacts: ...
+
+    def image_id(self, ref: str) -> str | None: ...
+
+    def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str: ...
+
+    def registry_problem(self, ref: str) -> str | None: ...
+
+    def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None: ...
+
+    def containers(
+        self, *, stack: str | None = None, role: str | None = None, inspect: bool = True
+    ) -> list[ContainerInfo]: ...
+
+    def named(self, names: Iterable[str]) -> list[ContainerInfo]: ...
+
+    def all_containers(self) -> list[ContainerInfo]: ...
+
+    def get(self, name_or_id: str) -> ContainerInfo | None: ...
+
+    def create_and_start(self, spec: ContainerSpec) -> ContainerInfo: ...
+
+    def start(self, name: str, *, spec: ContainerSpec | None = None) -> None: ...
+
+    def remove(self, name_or_id: str, *, grace: int | None = 5) -> bool: ...
+
+    def pause(self, name_or_id: str) -> None: ...
+
+    def logs(self, name: str, *, tail: int | str = "all", timestamps: bool = False) -> str: ...
+
+    def inspect(self, name_or_id: str) -> dict[str, Any] | None: ...
+
+    def follow_logs(self, name: str, *, tail: int | str = "all") -> Iterator[str]: ...
 
 
 class Engine:
@@ -534,7 +580,7 @@ def _tls_for(endpoint: str) -> Any:
 class Engines:
     """The Docker engines of a stack's hosts, one connection per distinct endpoint."""
 
-    def __init__(self, engines: Mapping[str | None, Engine]) -> None:
+    def __init__(self, engines: Mapping[str | None, EngineAPI]) -> None:
         self._engines = dict(engines)
 
     @classmethod
@@ -564,10 +610,10 @@ class Engines:
 
         return dict(zip(wanted, waiting.run_all(connect, wanted), strict=True))
 
-    def __getitem__(self, endpoint: str | None) -> Engine:
+    def __getitem__(self, endpoint: str | None) -> EngineAPI:
         return self._engines[endpoint]
 
-    def all(self) -> list[Engine]:
+    def all(self) -> list[EngineAPI]:
         return list(self._engines.values())
 
     def containers(self, *, stack: str | None = None, inspect: bool = True
@@ -579,7 +625,7 @@ class Engines:
                 seen.setdefault(info.id, info)
         return list(seen.values())
 
-    def engine_of(self, container: ContainerInfo) -> Engine:
+    def engine_of(self, container: ContainerInfo) -> EngineAPI:
         return self._engines.get(container.engine) or next(iter(self._engines.values()))
 
     def follow_many(

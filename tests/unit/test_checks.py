@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 import pytest
 
+from fakes import FakeEngine, container
+from fakes import engine_facts as facts
 from mesostack import checks
 from mesostack.checks import Verdict
 from mesostack.config import StackConfig, parse
 from mesostack.plan import Plan, Role, build
-from mesostack.runtime import SCHEMA1_FIX, ContainerInfo, EngineFacts, is_schema1_refusal
+from mesostack.runtime import SCHEMA1_FIX, ContainerInfo, is_schema1_refusal
 
 # The engine's refusal of a schema-1 image, recorded verbatim (moby's
 # DeprecatedSchema1ImageError, returned by pulls and by registry look-ups alike).
@@ -38,47 +37,11 @@ SCHEMA1_TEXTS = [SCHEMA1_DEPRECATED, SCHEMA1_REMOVED, SCHEMA1_WRAPPED]
 SCHEMA1 = SCHEMA1_DEPRECATED
 
 
-def facts(**overrides: object) -> EngineFacts:
-    base: dict[str, object] = {
-        "server_version": "26.1.0", "api_version": "1.45", "os": "Debian GNU/Linux 12",
-        "cgroup_version": "1", "security_options": ("name=seccomp",), "root_dir": "/",
-        "endpoint": "unix:///var/run/docker.sock",
-    }
-    base.update(overrides)
-    return EngineFacts(**base)  # type: ignore[arg-type]
-
-
-def container(name: str, labels: Mapping[str, str], status: str = "running",
-              env: Mapping[str, str] | None = None) -> ContainerInfo:
-    return ContainerInfo(id=name, name=name, status=status, image="x", image_id="sha256:x",
-                         labels=dict(labels), restart_count=0, started_at="", exit_code=0,
-                         env=dict(env or {}))
-
-
 def agent(stack: str, *, kill_orphans: str | None = None, name: str = "",
           status: str = "running") -> ContainerInfo:
     """Another stack's agent container, with MESOS_DOCKER_KILL_ORPHANS as given (or unset)."""
     env = {} if kill_orphans is None else {"MESOS_DOCKER_KILL_ORPHANS": kill_orphans}
-    return container(name or f"{stack}-slave", {"io.mesostack.stack": stack,
-                                                 "io.mesostack.role": "slave"}, status, env)
-
-
-@dataclass
-class FakeEngine:
-    present: set[str] = field(default_factory=set)
-    problems: dict[str, str] = field(default_factory=dict)
-    refusal: str | None = None
-    tried: list[str] = field(default_factory=list)
-
-    def image_id(self, ref: str) -> str | None:
-        return "sha256:1" if ref in self.present else None
-
-    def registry_problem(self, ref: str) -> str | None:
-        return self.problems.get(ref)
-
-    def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
-        self.tried.append(image)
-        return self.refusal
+    return container(name or f"{stack}-slave", stack=stack, role="slave", status=status, env=env)
 
 
 def plan(text: str = "") -> Plan:
@@ -110,11 +73,11 @@ def test_host_ip_must_be_local() -> None:
 def test_images_present_pullable_missing_and_schema1() -> None:
     stack = plan()
     refs = [s.image for s in stack.specs]
-    engine = FakeEngine(present={refs[0]}, problems={
+    engine = FakeEngine(images={refs[0]: "sha256:1"}, registry={
         refs[1]: "manifest for mesoscloud/mesos-master:nope not found: manifest unknown",
         refs[2]: SCHEMA1,
     })
-    rows = checks.images(stack, engine)  # type: ignore[arg-type]
+    rows = checks.images(stack, engine)
     assert [r.verdict for r in rows] == [Verdict.OK, Verdict.FAIL, Verdict.FAIL, Verdict.OK]
     assert "manifest unknown" in rows[1].found
     assert rows[2].found == (f"image {refs[2]} is in the old schema-1 format, which no current "
@@ -128,8 +91,9 @@ def test_images_present_pullable_missing_and_schema1() -> None:
 def test_every_recorded_schema1_refusal_is_recognised(text: str) -> None:
     stack = plan()
     ref = stack.spec(Role.ZOOKEEPER).image
-    engine = FakeEngine(present={s.image for s in stack.specs} - {ref}, problems={ref: text})
-    (row,) = [r for r in checks.images(stack, engine) if r.verdict is Verdict.FAIL]  # type: ignore[arg-type]
+    engine = FakeEngine(images={s.image: "sha256:1" for s in stack.specs if s.image != ref},
+                        registry={ref: text})
+    (row,) = [r for r in checks.images(stack, engine) if r.verdict is Verdict.FAIL]
     assert "old schema-1 format" in row.found and "\n" not in row.found
     assert "--preset modern" in row.fix
 
@@ -142,26 +106,26 @@ def test_other_registry_answers_are_not_taken_for_schema1() -> None:
 
 def test_privileged_is_tried_only_when_needed() -> None:
     stack = plan()
-    engine = FakeEngine(present={stack.specs[2].image}, refusal="unable to apply caps")
-    rows = checks.privileged(stack, engine, {}, needs_test=False)  # type: ignore[arg-type]
+    engine = FakeEngine(images={stack.specs[2].image: "sha256:1"}, refusal="unable to apply caps")
+    rows = checks.privileged(stack, engine, {}, needs_test=False)
     assert [r.verdict for r in rows] == [Verdict.FAIL]
     assert "`slave.privileged: false`" in rows[0].fix
     running = {stack.specs[2].name: container(stack.specs[2].name, dict(stack.specs[2].labels))}
-    engine.tried.clear()
-    rows = checks.privileged(stack, engine, running, needs_test=True)  # type: ignore[arg-type]
-    assert rows[0].verdict is Verdict.OK and engine.tried == []
+    engine.calls.clear()
+    rows = checks.privileged(stack, engine, running, needs_test=True)
+    assert rows[0].verdict is Verdict.OK and engine.called("try_privileged") == []
     absent = FakeEngine()
-    rows = checks.privileged(stack, absent, {}, needs_test=False)  # type: ignore[arg-type]
-    assert rows[0].verdict is Verdict.INFO and absent.tried == []
-    assert checks.privileged(plan("slave: {privileged: false}"), absent, {},  # type: ignore[arg-type]
+    rows = checks.privileged(stack, absent, {}, needs_test=False)
+    assert rows[0].verdict is Verdict.INFO and absent.called("try_privileged") == []
+    assert checks.privileged(plan("slave: {privileged: false}"), absent, {},
                              needs_test=True) == []
 
 
 def test_neighbours_foreign_mesos_containers_and_other_agents() -> None:
     stack = plan()
     others = [
-        container("mesos-1234", {}),
-        container("mesos-stopped", {}, status="exited"),
+        container("mesos-1234"),
+        container("mesos-stopped", status="exited"),
         agent("other"),
         agent("mesostack"),  # this stack's own
     ]
@@ -226,8 +190,8 @@ def test_shared_engine_names_each_other_stack_and_its_stopped_agents() -> None:
         agent("b", kill_orphans="false"),
         agent("a", name="a-slave-1", kill_orphans="false"),
         agent("a", name="a-slave-2", status="exited"),  # restarts with the engine
-        container("mesos-1", {}),  # not an agent of any stack
-        container("a-master", {"io.mesostack.stack": "a", "io.mesostack.role": "master"}),
+        container("mesos-1"),  # not an agent of any stack
+        container("a-master", stack="a", role="master"),
     ])
     assert [(r.verdict, r.found.split(" ")[1]) for r in rows] == [
         (Verdict.FAIL, "a's"), (Verdict.OK, "(stack")]
@@ -266,11 +230,10 @@ slave: {on: [n1, n2]%s}
 
 def test_a_purge_never_deletes_another_stacks_data_dir() -> None:
     def zk(stack: str, directory: str) -> ContainerInfo:
-        return container(f"{stack}-zookeeper", {"io.mesostack.stack": stack,
-                                                "io.mesostack.role": "zookeeper",
-                                                "io.mesostack.data-dir": directory})
+        return container(f"{stack}-zookeeper", {"io.mesostack.data-dir": directory},
+                         stack=stack, role="zookeeper")
 
-    others = [zk("a", "/srv/a/zk"), zk("b", "/srv/shared/zk"), container("x", {})]
+    others = [zk("a", "/srv/a/zk"), zk("b", "/srv/shared/zk"), container("x")]
     assert checks.shared_data_dirs("a", ["/srv/a/zk", "/srv/a/master"], others) == []
     for mine in ("/srv/shared/zk", "/srv/shared", "/srv/shared/zk/version-2", "/srv/shared/zk/"):
         rows = checks.shared_data_dirs("a", [mine], others)

@@ -13,6 +13,8 @@ import yaml
 from test_checks import SCHEMA1_TEXTS
 
 from clirun import run
+from fakes import FakeEngine, container
+from mesostack.runtime import Engines
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 
@@ -199,36 +201,18 @@ def test_up_and_doctor_name_a_schema1_image_in_one_line(
     assert "mesostack init --preset modern" in out
 
 
-class FakeLogEngines:
+def log_engines() -> Engines:
     """Two containers of stack `demo`; Marathon prints its own flags, credentials included."""
-
-    def __init__(self) -> None:
-        from mesostack.runtime import ContainerInfo
-
-        def info(role: str, env: dict[str, str]) -> ContainerInfo:
-            return ContainerInfo(id=role, name=f"demo-{role}", status="running", image="i",
-                                 image_id="sha", restart_count=0, started_at="", exit_code=0,
-                                 labels={"io.mesostack.stack": "demo", "io.mesostack.role": role},
-                                 env=env)
-
-        self.items = [info("zookeeper", {"DB_PASSWORD": "hunter2-db"}),
-                      info("marathon", {"MARATHON_HTTP_CREDENTIALS": "admin:s3cr3t-pa55"})]
-        self.text = {
-            "demo-zookeeper": "binding to port 0.0.0.0/0.0.0.0:2181\n",
-            "demo-marathon": "Starting Marathon with --http_credentials admin:s3cr3t-pa55 "
-                             "--master zk://u:hunter2-db@127.0.0.1:2181/mesos\n"
-                             "Authorization: Basic YWRtaW46czNjcjN0LXBhNTU=\n"}
-
-    def containers(self, **_: Any) -> list[Any]:
-        return self.items
-
-    def engine_of(self, _: Any) -> Any:
-        return SimpleNamespace(logs=lambda name, tail: self.text[name])
-
-    def follow_many(self, containers: list[Any], tail: Any) -> Iterator[tuple[str, str]]:
-        for c in containers:
-            for line in self.text[c.name].splitlines():
-                yield c.name, line
+    return Engines({None: FakeEngine(held=[
+        container("demo-zookeeper", stack="demo", role="zookeeper",
+                  env={"DB_PASSWORD": "hunter2-db"}),
+        container("demo-marathon", stack="demo", role="marathon",
+                  env={"MARATHON_HTTP_CREDENTIALS": "admin:s3cr3t-pa55"}),
+    ], log_texts={
+        "demo-zookeeper": "binding to port 0.0.0.0/0.0.0.0:2181\n",
+        "demo-marathon": "Starting Marathon with --http_credentials admin:s3cr3t-pa55 "
+                         "--master zk://u:hunter2-db@127.0.0.1:2181/mesos\n"
+                         "Authorization: Basic YWRtaW46czNjcjN0LXBhNTU=\n"})})
 
 
 @pytest.mark.parametrize("follow", [[], ["-f"]])
@@ -236,7 +220,7 @@ def test_logs_never_show_the_stack_s_secrets(capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch,
                                              follow: list[str]) -> None:
     (tmp_path / "stack.yaml").write_text("name: demo\nhost_ip: 127.0.0.1\n")
-    monkeypatch.setattr("mesostack.cli.logs.engines", lambda _: FakeLogEngines())
+    monkeypatch.setattr("mesostack.cli.logs.engines", lambda _: log_engines())
     code, out, err = run(["logs", *follow], capsys)
     assert code == 0, err
     assert "demo-marathon | Starting Marathon with --http_credentials *** --master" in out

@@ -65,7 +65,7 @@ def error(text: str, *, source: str = "stack.yaml") -> str:
     with pytest.raises(InputError) as raised:
         parse(text, source=source)
     exc = raised.value
-    assert exc.exit_code == ExitCode.BAD_INPUT == 2
+    assert exc.exit_code == ExitCode.BAD_INPUT and int(exc.exit_code) == 2
     assert "\n" not in exc.message
     return exc.message
 
@@ -122,7 +122,7 @@ def test_builtin_default_is_the_tutorial_stack() -> None:
     for role in StackConfig.ROLES:
         component = cfg.component(role)
         assert component.restart is Restart.ALWAYS
-        assert component.restart == "always"
+        assert component.restart.value == "always"
         assert component.env == {}
         assert component.volumes == []
         assert component.data_dir is None

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from fakes import container
 from mesostack.config import StackConfig
 from mesostack.convergence import (
     Action,
@@ -24,9 +25,8 @@ PLAN = build(StackConfig(), "10.0.0.5")
 def current(spec: ContainerSpec, *, status: str = "running", image_id: str = IMAGE_ID,
             **labels: str) -> ContainerInfo:
     """The container an earlier `up` made for `spec`, as the engine reports it."""
-    return ContainerInfo(id=f"id-{spec.name}", name=spec.name, status=status, image=spec.image,
-                         image_id=image_id, labels={**dict(spec.labels), **labels},
-                         restart_count=0, started_at="", exit_code=0)
+    return container(spec.name, {**dict(spec.labels), **labels}, status=status,
+                     image=spec.image, image_id=image_id)
 
 
 def test_a_missing_container_is_created() -> None:

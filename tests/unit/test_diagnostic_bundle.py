@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run
+from fakes import FakeEngine, container
 from mesostack.bundle import (
     Answer,
     Part,
@@ -31,6 +32,13 @@ from mesostack.errors import InputError
 from mesostack.probes import Znode, ZooKeeperTree
 
 NOW = datetime(2026, 11, 26, 4, 5, 6, tzinfo=UTC)
+
+
+def read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A member's bytes; the tarball holds files only."""
+    data = tar.extractfile(member)
+    assert data is not None, f"{member.name} is not a file"
+    return data.read()
 
 
 def test_file_name_is_the_stack_and_utc_time() -> None:
@@ -116,8 +124,7 @@ def test_the_tarball_has_one_top_directory_and_masks_every_member() -> None:
     buffer.seek(0)
     with tarfile.open(fileobj=buffer, mode="r:gz") as tar:
         names = tar.getnames()
-        contents = {m.name: tar.extractfile(m).read() for m in tar.getmembers()  # type: ignore[union-attr]
-                    if m.isfile()}
+        contents = {m.name: read(tar, m) for m in tar.getmembers() if m.isfile()}
     assert names == ["mesostack-bundle-s-x/containers/s-marathon/logs.txt",
                      "mesostack-bundle-s-x/containers/s-marathon/inspect.json",
                      "mesostack-bundle-s-x/manifest.json", "mesostack-bundle-s-x/README.txt"]
@@ -186,8 +193,7 @@ def test_bundle_without_any_answer_still_writes_the_tarball(
     assert "not collected: the Docker engine, mesos/master-1-state.json" in summary
     with tarfile.open(path) as tar:
         top = out.strip().removesuffix(".tar.gz")
-        members = {m.name.removeprefix(top + "/"): tar.extractfile(m).read()  # type: ignore[union-attr]
-                   for m in tar.getmembers()}
+        members = {m.name.removeprefix(top + "/"): read(tar, m) for m in tar.getmembers()}
     assert set(members) == {"stack.yaml", "versions.json", "manifest.json", "README.txt"}
     document = json.loads(members["manifest.json"])
     failed = {f["path"] or f["what"] for f in document["failed"]}
@@ -239,21 +245,20 @@ def test_who_is_asked_follows_the_labels_then_the_plan_for_engines_out_of_reach(
     config = StackConfig(name="s", host_ip="127.0.0.1")
     plan = build(config, "127.0.0.1")
 
-    def container(role: str, status: str, endpoint: str) -> ContainerInfo:
-        labels = {"io.mesostack.stack": "s", "io.mesostack.role": role,
-                  "io.mesostack.endpoint": endpoint}
-        return ContainerInfo(f"id-{role}", f"s-{role}", status, "img", "sha", labels, 0, "", 0)
+    def member(role: str, status: str, endpoint: str) -> ContainerInfo:
+        return container(f"s-{role}", {"io.mesostack.endpoint": endpoint}, stack="s", role=role,
+                         status=status)
 
     unreached = Stack(LoadedConfig(config, None), plan)  # no engine answered
     assert instances(unreached, "master") == [Instance("1", "127.0.0.1:5050")]
-    reached = Stack(LoadedConfig(config, None), plan, engines={None: object()},  # type: ignore[dict-item]
-                    containers=[container("master", "exited", "127.0.0.1:5050"),
-                                container("slave", "running", "127.0.0.1:5051")])
+    reached = Stack(LoadedConfig(config, None), plan, engines={None: FakeEngine()},
+                    containers=[member("master", "exited", "127.0.0.1:5050"),
+                                member("slave", "running", "127.0.0.1:5051")])
     assert instances(reached, "master") == [
         Instance("1", "127.0.0.1:5050", "its container s-master is exited")]
     assert instances(reached, "slave") == [Instance("1", "127.0.0.1:5051")]
     assert instances(reached, "marathon") == []  # not this stack's to ask: another may answer
     # one engine out of reach, its containers listed through another endpoint to the same one
     both = Stack(LoadedConfig(config, None), plan,
-                 containers=[container("slave", "running", "127.0.0.1:5051")])
+                 containers=[member("slave", "running", "127.0.0.1:5051")])
     assert instances(both, "slave") == [Instance("1", "127.0.0.1:5051")]

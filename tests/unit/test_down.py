@@ -3,55 +3,21 @@ task containers its own running agents report; never another stack's or an unlab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-
 import pytest
 
+from fakes import FakeEngine, container
 from mesostack import orchestrator, probes
 from mesostack.errors import MesostackError
 from mesostack.runtime import ContainerInfo, Engines
 
-STACK = "io.mesostack.stack"
-ROLE = "io.mesostack.role"
 ENDPOINT = "io.mesostack.endpoint"
 DATA_DIR = "io.mesostack.data-dir"
 
 
-def container(name: str, labels: Mapping[str, str] | None = None,
-              status: str = "running") -> ContainerInfo:
-    return ContainerInfo(id=f"id-{name}", name=name, status=status, image="x",
-                         image_id="sha256:x", labels=dict(labels or {}), restart_count=0,
-                         started_at="", exit_code=0)
-
-
 def member(stack: str, role: str, endpoint: str, status: str = "running",
            **labels: str) -> ContainerInfo:
-    return container(f"{stack}-{role}", {STACK: stack, ROLE: role, ENDPOINT: endpoint, **labels},
-                     status)
-
-
-@dataclass
-class FakeEngine:
-    """Lists by label as the engine does; records what is removed."""
-
-    present: list[ContainerInfo]
-    removed: list[str] = field(default_factory=list)
-
-    def containers(self, *, stack: str | None = None, inspect: bool = True
-                   ) -> list[ContainerInfo]:
-        return [c for c in self.present if STACK in c.labels
-                and (stack is None or c.labels[STACK] == stack)]
-
-    def named(self, names: Iterable[str]) -> list[ContainerInfo]:
-        return [c for c in self.present if c.name in set(names)]
-
-    def pause(self, name_or_id: str) -> None:
-        pass
-
-    def remove(self, name_or_id: str, *, grace: int | None = 5) -> bool:
-        self.removed.append(name_or_id)
-        return True
+    return container(f"{stack}-{role}", {ENDPOINT: endpoint, **labels}, stack=stack, role=role,
+                     status=status)
 
 
 def neighbourhood(*, a_agent: str = "running") -> list[ContainerInfo]:
@@ -89,12 +55,13 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_down_removes_its_labelled_containers_and_its_agents_tasks_only(
         asked: list[str]) -> None:
-    engine = FakeEngine(neighbourhood())
-    done = orchestrator.down("a", engines=Engines({None: engine}))  # type: ignore[dict-item]
-    assert sorted(engine.removed) == sorted(
+    engine = FakeEngine(held=neighbourhood())
+    done = orchestrator.down("a", engines=Engines({None: engine}))
+    removed = engine.called("remove")
+    assert sorted(removed) == sorted(
         f"id-{n}" for n in ("a-zookeeper", "a-master", "a-slave", "a-marathon",
                             "mesos-A1.ca", "mesos-ca2"))
-    assert engine.removed[0] == "id-a-marathon"  # first, so that nothing launches meanwhile
+    assert removed[0] == "id-a-marathon"  # first, so that nothing launches meanwhile
     assert asked == ["127.0.0.1:5051"]
     assert sorted(done.task_containers) == ["mesos-A1.ca", "mesos-ca2"]
     assert done.unreachable_agents == ()
@@ -104,18 +71,18 @@ def test_a_stopped_agent_is_not_asked(asked: list[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # Its address may belong to another stack's agent by now, which would list its own tasks.
     monkeypatch.setitem(REPORTS, "127.0.0.1:5051", REPORTS["127.0.0.2:5051"])
-    engine = FakeEngine(neighbourhood(a_agent="exited"))
-    done = orchestrator.down("a", engines=Engines({None: engine}))  # type: ignore[dict-item]
+    engine = FakeEngine(held=neighbourhood(a_agent="exited"))
+    done = orchestrator.down("a", engines=Engines({None: engine}))
     assert asked == []
-    assert sorted(engine.removed) == sorted(
+    assert sorted(engine.called("remove")) == sorted(
         f"id-{n}" for n in ("a-zookeeper", "a-master", "a-slave", "a-marathon"))
     assert done.unreachable_agents == ("a-slave",)
 
 
 def test_a_stack_of_that_name_only(asked: list[str]) -> None:
-    engine = FakeEngine(neighbourhood())
-    done = orchestrator.down("c", engines=Engines({None: engine}))  # type: ignore[dict-item]
-    assert engine.removed == [] and done.removed == () and asked == []
+    engine = FakeEngine(held=neighbourhood())
+    done = orchestrator.down("c", engines=Engines({None: engine}))
+    assert engine.called("remove") == [] and done.removed == () and asked == []
 
 
 def test_a_purge_that_would_delete_another_stacks_data_dir_removes_nothing(
@@ -123,10 +90,9 @@ def test_a_purge_that_would_delete_another_stacks_data_dir_removes_nothing(
     shared = "/srv/mesostack-unit/shared"
     containers = [member("a", "zookeeper", "127.0.0.1:2181", **{DATA_DIR: shared}),
                   member("b", "zookeeper", "127.0.0.2:2181", **{DATA_DIR: shared + "/zk"})]
-    engine = FakeEngine(containers)
+    engine = FakeEngine(held=containers)
     with pytest.raises(MesostackError, match="stack b's container b-zookeeper"):
-        orchestrator.down("a", engines=Engines({None: engine}),  # type: ignore[dict-item]
-                          purge=True)
-    assert engine.removed == []
-    done = orchestrator.down("a", engines=Engines({None: engine}))  # type: ignore[dict-item]
-    assert engine.removed == ["id-a-zookeeper"] and done.purged == ()
+        orchestrator.down("a", engines=Engines({None: engine}), purge=True)
+    assert engine.called("remove") == []
+    done = orchestrator.down("a", engines=Engines({None: engine}))
+    assert engine.called("remove") == ["id-a-zookeeper"] and done.purged == ()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -127,7 +127,7 @@ class FakeMarathon(BaseAdapter):
         self.queue: list[dict[str, Any]] = []
         self.calls: list[Call] = []
         self.scripted: dict[tuple[str, str], list[Reply]] = {}
-        self.ticks: list[Callable[[FakeMarathon], None]] = []
+        self.ticks: list[Callable[[FakeMarathon], object]] = []
         self.events: bytes | None = None
         self.events_end: Callable[[], None] | None = None
         self.refuse: Exception | None = None
@@ -273,7 +273,7 @@ def respond(request: requests.PreparedRequest, status: int, payload: Any = None,
         kind = "text/plain" if isinstance(payload, str) else "application/json"
         answer.headers = CaseInsensitiveDict({"Content-Type": kind})
         answer._content = text.encode()
-        answer._content_consumed = True
+        cast(Any, answer)._content_consumed = True  # requests' own, not in its stubs
         answer.raw = io.BytesIO(answer._content)
     answer.encoding = get_encoding_from_headers(answer.headers)  # as requests' HTTPAdapter does
     return answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,10 +46,10 @@ ADDED_ENV = {"zookeeper": ["ZOO_ADMINSERVER_ENABLED=false"],
 EXTRA_ENV = {setting for added in ADDED_ENV.values() for setting in added}
 
 
-def settings(command: str) -> dict[str, object]:
+def settings(command: str) -> dict[str, Any]:
     """A `docker run` line as comparable settings (flag spellings normalised)."""
     args = shlex.split(command)[2:]
-    found: dict[str, object] = {"env": set(), "mounts": [], "labels": {}, "privileged": False}
+    found: dict[str, Any] = {"env": set(), "mounts": [], "labels": {}, "privileged": False}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -60,12 +61,12 @@ def settings(command: str) -> dict[str, object]:
         elif key == "--privileged":
             found["privileged"], step = True, 1
         elif key == "-e":
-            found["env"].add(value)  # type: ignore[attr-defined]
+            found["env"].add(value)
         elif key == "-v":
-            found["mounts"].append(value)  # type: ignore[attr-defined]
+            found["mounts"].append(value)
         elif key == "--label":
             name, _, label = value.partition("=")
-            found["labels"][name] = label  # type: ignore[index]
+            found["labels"][name] = label
         elif key in ("--name", "--net", "--restart"):
             found[key.lstrip("-")] = value
         elif key.startswith("-"):
@@ -150,7 +151,7 @@ def test_each_line_carries_every_setting_of_the_tutorials_command(index: int) ->
     for key in ("detach", "mounts", "privileged", "net", "restart", "image"):
         assert ours[key] == theirs[key], key
     assert ours["name"] == f"{STACK}-{ROLES[index]}"
-    assert ours["labels"]["io.mesostack.stack"] == STACK  # type: ignore[index]
+    assert ours["labels"]["io.mesostack.stack"] == STACK
 
 
 def test_start_order_and_stages() -> None:
@@ -207,7 +208,7 @@ def test_a_change_reaches_the_hash_of_what_depends_on_it() -> None:
 def test_values_are_quoted_for_the_shell() -> None:
     config = parse("marathon:\n  env:\n    JAVA_OPTS: -Xmx512m -Dx='y'\n")
     line = docker_run(build(config, "10.0.0.5").spec(Role.MARATHON))
-    assert settings(line)["env"] >= {"JAVA_OPTS=-Xmx512m -Dx='y'"}  # type: ignore[operator]
+    assert settings(line)["env"] >= {"JAVA_OPTS=-Xmx512m -Dx='y'"}
 
 
 def test_the_repositorys_stack_file_is_the_built_in_default() -> None:

@@ -144,8 +144,11 @@ def test_tasks_appear_run_write_their_sandbox_and_die(mesos: dict[str, str]) -> 
     assert wait_until(lambda: task_state() == "TASK_RUNNING", timeout=10, what="TASK_RUNNING")
     executor = _json(agent_url + mesos["agent_state"])["frameworks"][0]["executors"][0]
     assert {"id", "container", "directory", "tasks"} <= executor.keys()
-    read = lambda: requests.get(agent_url + mesos["files"], timeout=2, params={  # noqa: E731
-        "path": executor["directory"] + "/stdout", "offset": 0, "length": 1000}).json()
+
+    def read() -> Any:
+        return requests.get(agent_url + mesos["files"], timeout=2, params={
+            "path": executor["directory"] + "/stdout", "offset": 0, "length": 1000}).json()
+
     assert wait_until(lambda: "Hello Marathon" in read()["data"], timeout=5, what="stdout")
     assert requests.get(agent_url + mesos["files"], timeout=2, params={
         "path": executor["directory"] + "/stdout", "offset": -1}).json() == {

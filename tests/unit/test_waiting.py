@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,7 +13,7 @@ from mesostack.waiting import Pending, TimedOut, merge, run_all, settle, wait
 
 def test_wait_returns_the_first_answer_and_reports_each_new_reason() -> None:
     clock = FakeClock()
-    answers = iter([Pending("a"), Pending("a"), Pending("b"), "done"])
+    answers: Iterator[Pending | str] = iter([Pending("a"), Pending("a"), Pending("b"), "done"])
     seen: list[str] = []
 
     def attempt() -> str:
