@@ -55,14 +55,19 @@ group() {  # fold each step's output in GitHub Actions logs
 
 # step NAME COMMAND...: run one step with a header and its duration; remember the first failure.
 step() {
-    local name=$1 rc=0 t0
+    local name=$1 rc=0 t0 copy copier
     shift
     current=$name
     group group "smoke: $name"
     if declare -F "$1" >/dev/null; then log "==> $name"; else log "==> $name: $*"; fi
     t0=$(now_ms)
-    "$@" 2> >(tee "$errors" >&2) || rc=$?
-    wait "$!" 2>/dev/null || true  # tee has written everything
+    # stderr shown as it comes and kept for the reason; the copier is waited for once the
+    # step's end closed its input, so that everything is shown before what follows.
+    exec {copy}> >(tee "$errors" >&2)
+    copier=$!
+    "$@" 2>&"$copy" || rc=$?
+    exec {copy}>&-
+    wait "$copier" 2>/dev/null || true
     group endgroup
     if [ "$rc" = 0 ]; then
         log "<== $name: ok ($(seconds_since "$t0") s)"
