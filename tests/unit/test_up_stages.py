@@ -1,0 +1,162 @@
+"""`up`'s stages on the shared fake engine and a clock the test drives: which containers are
+created, in which order, and how a failing stage or a dependency that stops ends the run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from fakes import FakeClock, FakeEngine
+from mesostack.config import StackConfig
+from mesostack.events import Event, Phase
+from mesostack.orchestrator import NotReady, Readiness, UpSettings, up
+from mesostack.plan import ContainerSpec, Plan, Role, build
+from mesostack.probes import LeaderState, NotYet, Probe, Ready
+from mesostack.runtime import Engines
+
+# Ports of their own: preflight checks that nothing on this machine holds them.
+STACK = StackConfig.model_validate({
+    "name": "stages", "host_ip": "127.0.0.1",
+    "zookeeper": {"port": 42181}, "master": {"port": 45050},
+    "slave": {"port": 45051, "privileged": False}, "marathon": {"port": 48080}})
+PLAN = build(STACK, "127.0.0.1")
+
+
+class Scripted:
+    """A probe that is ready once `ready()` says so; `on_check` may change the engine."""
+
+    awaited = "the scripted answer"
+
+    def __init__(self, ready: Callable[[], bool], on_check: Callable[[], None]) -> None:
+        self.ready, self.on_check, self.checks = ready, on_check, 0
+
+    def check(self) -> Ready:
+        self.checks += 1
+        self.on_check()
+        if not self.ready():
+            raise NotYet(f"scripted check {self.checks}")
+        return Ready("scripted")
+
+
+class ScriptedReadiness(Readiness):
+    """Every role ready at once unless the test says otherwise; no whole-stage checks."""
+
+    def __init__(self) -> None:
+        self.never: set[Role] = set()
+        self.hooks: dict[Role, Callable[[], None]] = {}
+        self.asked: list[str] = []
+
+    def one(self, spec: ContainerSpec, master: str, leader: LeaderState | None) -> Probe:
+        self.asked.append(spec.name)
+        return Scripted(lambda: spec.role not in self.never,
+                        self.hooks.get(spec.role, lambda: None))
+
+    def whole(self, plan: Plan, role: Role) -> tuple[str, Probe] | None:
+        return None
+
+    def shared_leader(self, master: str, *, ttl: float) -> LeaderState | None:
+        return None
+
+
+def engine_with_images() -> FakeEngine:
+    return FakeEngine(images={s.image: f"sha256:{s.role.value}" for s in PLAN.specs})
+
+
+def run(engine: FakeEngine, readiness: ScriptedReadiness, *, timeout: float = 30
+        ) -> tuple[list[Event], FakeClock]:
+    events: list[Event] = []
+    clock = FakeClock()
+    up(PLAN, engines=Engines({None: engine}), report=events.append,
+       settings=UpSettings(timeout=timeout, clock=clock, readiness=readiness))
+    return events, clock
+
+
+def test_stages_start_in_order_and_a_rerun_changes_nothing() -> None:
+    engine = engine_with_images()
+    readiness = ScriptedReadiness()
+    events, _ = run(engine, readiness)
+    created = engine.called("create_and_start")
+    assert created[:2] == ["stages-zookeeper", "stages-master"]
+    assert sorted(created[2:]) == ["stages-marathon", "stages-slave"]  # one stage, side by side
+    assert [e.component for e in events if e.phase is Phase.READY][:2] == [
+        "stages-zookeeper", "stages-master"]
+    before = list(engine.held)
+    again, _ = run(engine, ScriptedReadiness())
+    assert engine.held == before
+    assert engine.called("create_and_start").count("stages-master") == 1
+    unchanged = {e.component for e in again if e.phase is Phase.UNCHANGED}
+    assert unchanged == {s.name for s in PLAN.specs}
+
+
+def test_a_failing_stage_leaves_the_later_stages_unstarted() -> None:
+    engine = engine_with_images()
+    readiness = ScriptedReadiness()
+    readiness.never.add(Role.MASTER)
+    events: list[Event] = []
+    clock = FakeClock()
+    with pytest.raises(NotReady) as failed:
+        up(PLAN, engines=Engines({None: engine}), report=events.append,
+           settings=UpSettings(timeout=30, clock=clock, readiness=readiness))
+    assert str(failed.value).startswith("stages-master (master) not ready after 30.0 s: "
+                                        "still waiting for scripted check")
+    assert engine.called("create_and_start") == ["stages-zookeeper", "stages-master"]
+    skipped = {e.component for e in events if e.phase is Phase.SKIPPED}
+    assert skipped == {"stages-slave", "stages-marathon"}
+    assert "stages-slave" not in readiness.asked
+    assert clock.now() - 1000 == pytest.approx(30, abs=0.05)  # the fake clock's, not real time
+
+
+def test_a_dependency_stopping_while_a_stage_waits_ends_it_naming_the_dependency() -> None:
+    engine = engine_with_images()
+    engine.log_texts["stages-zookeeper"] = "java.net.BindException: Address already in use\n"
+    readiness = ScriptedReadiness()
+    readiness.never.add(Role.MASTER)
+    readiness.hooks[Role.MASTER] = lambda: engine.update("stages-zookeeper", status="exited",
+                                                         exit_code=1)
+    with pytest.raises(NotReady) as failed:
+        run(engine, readiness, timeout=300)
+    assert str(failed.value).startswith(
+        "stages-zookeeper (zookeeper) stopped while stages-master was starting: its container "
+        "exited with code 1")
+    assert "BindException" in failed.value.detail  # the dependency's last log lines
+    assert engine.called("create_and_start") == ["stages-zookeeper", "stages-master"]
+
+
+def test_a_container_that_keeps_restarting_fails_its_stage_early() -> None:
+    engine = engine_with_images()
+    readiness = ScriptedReadiness()
+    readiness.never.add(Role.ZOOKEEPER)
+    restarts = iter(range(1, 100))
+    readiness.hooks[Role.ZOOKEEPER] = lambda: engine.update("stages-zookeeper",
+                                                            restart_count=next(restarts))
+    with pytest.raises(NotReady, match=r"keeps crashing \(\d+ restarts\)"):
+        run(engine, readiness, timeout=300)
+    assert engine.called("create_and_start") == ["stages-zookeeper"]
+
+
+def test_a_changed_component_is_recreated_with_what_depends_on_it_only() -> None:
+    engine = engine_with_images()
+    run(engine, ScriptedReadiness())
+    ids = {c.name: c.id for c in engine.held}
+    changed = STACK.model_copy(update={"master": STACK.master.model_copy(
+        update={"env": {"MESOS_LOGGING_LEVEL": "INFO"}})})
+    events: list[Event] = []
+    up(build(changed, "127.0.0.1"), engines=Engines({None: engine}), report=events.append,
+       settings=UpSettings(clock=FakeClock(), readiness=ScriptedReadiness()))
+    now = {c.name: c.id for c in engine.held}
+    assert now["stages-zookeeper"] == ids["stages-zookeeper"]
+    assert all(now[n] != ids[n] for n in ("stages-master", "stages-slave", "stages-marathon"))
+
+
+def test_an_interrupted_earlier_run_is_finished() -> None:
+    """A run stopped after ZooKeeper was created (never started) and before the rest."""
+    engine = engine_with_images()
+    zk = PLAN.spec(Role.ZOOKEEPER)
+    engine.create_and_start(zk)
+    engine.update(zk.name, status="created")
+    events, _ = run(engine, ScriptedReadiness())
+    assert engine.called("start") == [zk.name]
+    assert engine.called("create_and_start").count(zk.name) == 1
+    assert any(e.component == zk.name and e.message == "starting the created container"
+               for e in events)
