@@ -6,7 +6,7 @@ on its own with a bound on its time; one that fails is named in `manifest.json` 
 by name (variables and keys named like `*PASSWORD*`, `*TOKEN*`, ...) and by value wherever a
 known secret appears (components echo their own flags into logs and state).
 
-Docker, HTTP and ZooKeeper are reached through runtime, probes and marathon.
+Docker, HTTP and ZooKeeper are reached through runtime, mesos and marathon.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from mesostack.masking import find_secrets, mask_document, mask_text, secret_val
 
 if TYPE_CHECKING:
     from mesostack.config import LoadedConfig
+    from mesostack.mesos import ZooKeeperTree
     from mesostack.plan import Plan
-    from mesostack.probes import ZooKeeperTree
     from mesostack.runtime import ContainerInfo, EngineAPI
 
 PREFIX = "mesostack-bundle"
@@ -401,7 +401,7 @@ def parts(found: Stack) -> list[Part]:
     """Everything to fetch: each container's log and inspect data, each master's and agent's
     state, Marathon's apps, deployments, queue and info, each ZooKeeper server's `srvr` and
     the ZooKeeper tree."""
-    from mesostack import probes
+    from mesostack import mesos
     from mesostack.marathon import Credentials, Marathon
 
     out: list[Part] = []
@@ -423,15 +423,12 @@ def parts(found: Stack) -> list[Part]:
 
     def state(endpoint: str, paths: tuple[str, ...]) -> Callable[[], Answer]:
         def fetch() -> Answer:
-            try:
-                path, document = probes.component_state(endpoint, paths)
-            except probes.NotYet as exc:
-                raise MesostackError(str(exc)) from None
+            path, document = mesos.component_state(endpoint, paths)
             return Answer(document, f"GET http://{endpoint}{path}")
         return fetch
 
-    for role, name, paths in (("master", "master", probes.MASTER_STATE),
-                              ("slave", "agent", probes.AGENT_STATE)):
+    for role, name, paths in (("master", "master", mesos.MASTER_STATE),
+                              ("slave", "agent", mesos.AGENT_STATE)):
         asked = instances(found, role)
         for i in asked:
             out.append(Part(f"mesos/{name}-{i.n}-state.json",
@@ -474,11 +471,7 @@ def parts(found: Stack) -> list[Part]:
         host, _, port = i.endpoint.rpartition(":")
 
         def srvr(host: str = host, port: int = int(port)) -> Answer:
-            try:
-                return Answer(probes.four_letter_word(host, port, "srvr"), f"srvr to {host}:{port}")
-            except OSError as exc:
-                raise MesostackError(f"ZooKeeper on {host}:{port} does not answer: "
-                                     f"{exc.strerror or type(exc).__name__}") from None
+            return Answer(mesos.four_letter_word(host, port, "srvr"), f"srvr to {host}:{port}")
         out.append(Part(f"zookeeper/srvr-{i.n}.txt", f"ZooKeeper {i.endpoint}'s srvr",
                         _refuse(f"not asked: {i.skip}") if i.skip else srvr))
     hosts = ",".join(i.endpoint for i in zookeepers if not i.skip)
@@ -487,9 +480,9 @@ def parts(found: Stack) -> list[Part]:
         if not hosts:
             raise MesostackError("no zookeeper container of the stack is running")
         try:
-            return Answer(probes.zookeeper_tree(hosts), f"ZooKeeper {hosts}")
-        except probes.NotYet as exc:
-            raise MesostackError(f"no answer from {exc}") from None
+            return Answer(mesos.zookeeper_tree(hosts), f"ZooKeeper {hosts}")
+        except mesos.Unanswered as exc:
+            raise MesostackError(f"no answer from {exc.message}") from None
 
     out.append(Part("zookeeper/tree.txt", "the ZooKeeper tree", tree))
     return out

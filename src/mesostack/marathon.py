@@ -21,7 +21,7 @@ import requests
 from mesostack.apps import DeployRequest
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
-from mesostack.probes import AgentFree
+from mesostack.mesos import AgentFree
 
 TIMEOUT = (2.0, 15.0)
 EVENT_SILENCE = 30.0  # Marathon sends a heartbeat more often than that

@@ -29,7 +29,7 @@ from mesostack.bundle import (
     write,
 )
 from mesostack.errors import InputError
-from mesostack.probes import Znode, ZooKeeperTree
+from mesostack.mesos import Znode, ZooKeeperTree
 
 NOW = datetime(2026, 11, 26, 4, 5, 6, tzinfo=UTC)
 

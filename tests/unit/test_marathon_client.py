@@ -46,7 +46,7 @@ from mesostack.marathon import (
     public_url,
     wait_removed,
 )
-from mesostack.probes import AgentFree
+from mesostack.mesos import AgentFree
 from testbed import fixture
 
 URL = "http://127.0.0.1:8080"

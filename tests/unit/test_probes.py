@@ -3,114 +3,38 @@ means, and the polling loop. No sockets: `FakeHttp` answers from a table of URLs
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from fakemesos import (
+    AGENT,
+    AGENT_ID,
+    FRAMEWORK_ID,
+    LEADER_PID,
+    MARATHON,
+    MASTER,
+    FakeHttp,
+    FakeResponse,
+    Route,
+    a_framework,
+    agent_state,
+    an_agent,
+    answer,
+    legacy_master,
+    master_state,
+    modern_master,
+)
 from fakes import FakeClock
-from mesostack import probes
+from mesostack import mesos, probes
 from mesostack.probes import (
     AgentProbe,
-    Http,
     MarathonProbe,
     MasterProbe,
     NotYet,
     Ready,
     TimedOut,
 )
-from testbed import fixture
-
-MASTER = "127.0.0.1:5050"
-AGENT = "127.0.0.1:5051"
-MARATHON = "127.0.0.1:8080"
-LEADER_PID = "master@127.0.0.1:5050"
-AGENT_ID = "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11-S0"
-FRAMEWORK_ID = "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11-0000"
-
-
-@dataclass
-class FakeResponse:
-    status_code: int = 200
-    text: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.text)  # a ValueError when it is not JSON, as with requests
-
-
-def answer(payload: Any, status: int = 200) -> FakeResponse:
-    return FakeResponse(status, json.dumps(payload))
-
-
-Route = FakeResponse | Callable[[], FakeResponse]
-
-
-class FakeHttp(Http):
-    """Answers GETs from `routes` (full URL -> response, or a function making one). A URL on a
-    host:port with no route at all is refused (NotYet, as `Http` does); another path on a known
-    host:port is 404."""
-
-    def __init__(self, routes: dict[str, Route] | None = None) -> None:
-        super().__init__()
-        self.routes: dict[str, Route] = dict(routes or {})
-        self.calls: list[str] = []
-
-    def get(self, url: str, *, waiting: str, redirects: bool = True,
-            read_timeout: float = probes.READ_TIMEOUT) -> Any:
-        self.calls.append(url)
-        route = self.routes.get(url)
-        if route is None:
-            if any(known.startswith(host_of(url) + "/") for known in self.routes):
-                return FakeResponse(404, "")
-            raise NotYet(waiting)
-        return route() if callable(route) else route
-
-
-def host_of(url: str) -> str:
-    scheme, rest = url.split("//", 1)
-    return f"{scheme}//{rest.split('/', 1)[0]}"
-
-
-def master_state(*, pid: str = LEADER_PID, leader: str | None = LEADER_PID,
-                 version: str = "1.4.0", slaves: list[dict[str, Any]] | None = None,
-                 frameworks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A master's state as the stand-ins (and real Mesos) answer it, trimmed to what matters."""
-    state: dict[str, Any] = {
-        "version": version, "id": "0b7a4c2e-5b2d-4e0a-9a43-8f1d6a1c0d11", "pid": pid,
-        "hostname": pid.rsplit("@", 1)[-1].split(":")[0], "activated_slaves": 0.0,
-        "slaves": slaves or [], "frameworks": frameworks or [], "completed_frameworks": [],
-    }
-    if leader is not None:
-        state["leader"] = leader
-    return state
-
-
-def an_agent(agent_id: str = AGENT_ID, *, active: bool = True) -> dict[str, Any]:
-    return {"id": agent_id, "pid": f"slave(1)@{AGENT}", "hostname": "127.0.0.1",
-            "active": active, "resources": {"cpus": 2.0, "mem": 1024.0}}
-
-
-def a_framework(framework_id: str = FRAMEWORK_ID, *, active: bool = True) -> dict[str, Any]:
-    return {"id": framework_id, "name": "marathon", "active": active, "tasks": [],
-            "completed_tasks": []}
-
-
-def modern_master(state: dict[str, Any], endpoint: str = MASTER) -> dict[str, Route]:
-    return {f"http://{endpoint}/master/health": FakeResponse(200),
-            f"http://{endpoint}/master/state": answer(state)}
-
-
-def legacy_master(state: dict[str, Any], endpoint: str = MASTER) -> dict[str, Route]:
-    return {f"http://{endpoint}/master/health": FakeResponse(200),
-            f"http://{endpoint}/master/state.json": answer(state)}
-
-
-def agent_state(agent_id: str = AGENT_ID, **extra: Any) -> dict[str, Any]:
-    return {"version": "1.4.0", "id": agent_id, "pid": f"slave(1)@{AGENT}",
-            "hostname": "127.0.0.1", "frameworks": [], "completed_frameworks": [], **extra}
 
 
 def not_yet(probe: Any) -> str:
@@ -124,9 +48,35 @@ def not_yet(probe: Any) -> str:
 
 def test_fake_http_refuses_unknown_hosts_and_404s_unknown_paths() -> None:
     http = FakeHttp(modern_master(master_state()))
-    with pytest.raises(NotYet, match=r"^waiting$"):
+    with pytest.raises(mesos.Unanswered, match=r"^waiting$"):
         http.get("http://127.0.0.9:5050/master/state", waiting="waiting")
     assert http.get(f"http://{MASTER}/nope", waiting="w").status_code == 404
+
+
+# --- what readiness reads from mesos ----------------------------------------------------------
+
+
+def test_what_status_and_down_read_through_probes_is_not_yet_when_unanswered() -> None:
+    with pytest.raises(NotYet, match=rf"^the agent on {AGENT} to answer /state$"):
+        probes.agent_task_containers(AGENT, http=FakeHttp())
+    with pytest.raises(NotYet, match=r"^a leading master via 127\.0\.0\.1:5050$"):
+        probes.leading_state(FakeHttp(), MASTER)
+    http = FakeHttp(modern_master(master_state(slaves=[an_agent()])))
+    assert [a["id"] for a in probes.leading_state(http, MASTER)["slaves"]] == [AGENT_ID]
+
+
+def test_zookeeper_mode_and_its_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    def srvr(host: str, port: int, word: str, **_: Any) -> str:
+        if host == "10.0.0.1":
+            return "Zookeeper version: 3.8.4\nLatency min/avg/max: 0/0.0/0\nMode: follower\n"
+        raise mesos.Unanswered(f"ZooKeeper on {host}:{port} does not answer: Connection refused")
+
+    monkeypatch.setattr(mesos, "four_letter_word", srvr)
+    assert probes.zookeeper_mode("10.0.0.1", 2181) == "follower"
+    assert probes.ZooKeeperProbe("10.0.0.1", 2181).check() == Ready("mode follower")
+    assert probes.zookeeper_mode("10.0.0.2", 2181) is None
+    assert not_yet(probes.ZooKeeperProbe("10.0.0.2", 2181)) == (
+        "ZooKeeper on 10.0.0.2:2181 to answer `srvr` with a mode")
 
 
 # --- master --------------------------------------------------------------------------------
@@ -197,46 +147,6 @@ def test_master_neither_state_endpoint() -> None:
     http = FakeHttp({f"http://{MASTER}/master/health": FakeResponse(200)})
     message = not_yet(MasterProbe(MASTER, http=http))
     assert message.endswith("(none of /master/state, /master/state.json answered)")
-
-
-def test_leading_state_follows_the_leader_legacy() -> None:
-    """A legacy non-leader answers its own state: `pid` is not `leader`."""
-    other = "127.0.0.2:5050"
-    routes = {
-        **legacy_master(master_state(pid=LEADER_PID, leader=f"master@{other}", version="0.23.0")),
-        **legacy_master(master_state(pid=f"master@{other}", leader=f"master@{other}",
-                                     version="0.23.0", slaves=[an_agent()]), other),
-    }
-    http = FakeHttp(routes)
-    state = probes.leading_state(http, MASTER)
-    assert state["pid"] == f"master@{other}"
-    assert [a["id"] for a in state["slaves"]] == [AGENT_ID]
-    assert http.calls[-1] == f"http://{other}/master/state.json"
-    assert MasterProbe(MASTER, http=http).check().detail == f"leader master@{other}, Mesos 0.23.0"
-
-
-def test_leading_state_leader_unreachable() -> None:
-    http = FakeHttp(legacy_master(master_state(leader="master@127.0.0.2:5050")))
-    with pytest.raises(NotYet, match=r"127\.0\.0\.2:5050") as raised:
-        probes.leading_state(http, MASTER)
-    assert "(" not in str(raised.value)  # refused, not an answer
-
-
-def test_leading_state_real_payloads() -> None:
-    """Real answers: a Mesos 0.28 non-leader pointing at the leader, a Mesos 1.1 leader."""
-    follower = json.loads(
-        fixture("mesos/master-state.non-leader.mesos-0.28.0.banno-vault.json").read_text())
-    leader = json.loads(
-        fixture("mesos/master-state.leader.mesos-1.1.0.huawei-common.json").read_text())
-    follower_at = follower["pid"].rsplit("@", 1)[-1]
-    follower["leader"] = leader["pid"]  # the two samples come from different clusters
-    leader_at = leader["pid"].rsplit("@", 1)[-1]
-    http = FakeHttp({**legacy_master(follower, follower_at), **modern_master(leader, leader_at)})
-    state = probes.leading_state(http, follower_at)
-    assert state["pid"] == state["leader"] == leader["pid"]
-    assert len(state["slaves"]) == 2
-    ready = MasterProbe(follower_at, http=http).check()
-    assert ready.detail == f"leader {leader['pid']}, Mesos 1.1.0"
 
 
 # --- agent ---------------------------------------------------------------------------------
@@ -346,40 +256,6 @@ def test_marathon_framework_not_active(frameworks: list[dict[str, Any]]) -> None
     http = FakeHttp(marathon_routes(info, master_state(frameworks=frameworks)))
     message = not_yet(MarathonProbe(MARATHON, MASTER, http=http))
     assert message == f"the leading master to list framework {FRAMEWORK_ID} as active"
-
-
-# --- agent_task_containers -----------------------------------------------------------------
-
-
-def executor(container: str | None) -> dict[str, Any]:
-    return {"id": "app.1234", "source": "app.1234", "container": container, "tasks": [],
-            "completed_tasks": []}
-
-
-def test_agent_task_containers() -> None:
-    state = agent_state(
-        frameworks=[{"id": FRAMEWORK_ID, "executors": [executor("c1"), executor("")],
-                     "completed_executors": [executor("c2")]}],
-        completed_frameworks=[{"id": "old", "executors": [],
-                               "completed_executors": [executor("c3"), executor(None)]}],
-    )
-    http = FakeHttp({f"http://{AGENT}/state": answer(state)})
-    assert probes.agent_task_containers(AGENT, http=http) == (AGENT_ID, ["c1", "c2", "c3"])
-
-
-def test_agent_task_containers_legacy_and_empty() -> None:
-    http = FakeHttp({f"http://{AGENT}/state.json": answer(agent_state())})
-    assert probes.agent_task_containers(AGENT, http=http) == (AGENT_ID, [])
-
-
-def test_agent_task_containers_unregistered_agent() -> None:
-    http = FakeHttp({f"http://{AGENT}/state": answer({"id": ""})})
-    assert probes.agent_task_containers(AGENT, http=http) == ("", [])
-
-
-def test_agent_task_containers_agent_down() -> None:
-    with pytest.raises(NotYet):
-        probes.agent_task_containers(AGENT, http=FakeHttp())
 
 
 # --- wait ----------------------------------------------------------------------------------
@@ -501,32 +377,6 @@ def test_wait_with_fake_http_probe() -> None:
     assert len(seen) == 1
     assert MASTER in seen[0]
     assert seen[0].endswith("(No leader elected)")
-
-
-# --- component_state (for bundles) -------------------------------------------------------------
-
-
-def test_component_state_finds_the_generation_and_keeps_a_followers_redirect() -> None:
-    legacy = FakeHttp({f"http://{MASTER}/master/state.json": answer(master_state())})
-    path, state = probes.component_state(MASTER, probes.MASTER_STATE, http=legacy)
-    assert path == "/master/state.json" and state["pid"] == LEADER_PID
-    follower = FakeHttp({f"http://{MASTER}/master/state": FakeResponse(
-        307, "", {"Location": "//127.0.0.2:5050/master/state"})})
-    assert probes.component_state(MASTER, probes.MASTER_STATE, http=follower) == (
-        "/master/state", {"redirect": "//127.0.0.2:5050/master/state"})
-
-
-def test_component_state_says_why_there_is_none() -> None:
-    no_leader = FakeHttp({f"http://{MASTER}/master/state": FakeResponse(503, "No leader elected")})
-    cases = [(no_leader, MASTER, probes.MASTER_STATE,
-              "127.0.0.1:5050/master/state answered HTTP 503: No leader elected"),
-             (FakeHttp(), AGENT, probes.AGENT_STATE, "127.0.0.1:5051 does not answer"),
-             (FakeHttp({f"http://{AGENT}/health": FakeResponse(200)}), AGENT,
-              probes.AGENT_STATE, "127.0.0.1:5051 answers none of /state, /state.json")]
-    for http, endpoint, paths, why in cases:
-        with pytest.raises(NotYet) as caught:
-            probes.component_state(endpoint, paths, http=http)
-        assert str(caught.value) == why
 
 
 def test_a_shared_leader_state_asks_the_master_once_per_ttl() -> None:

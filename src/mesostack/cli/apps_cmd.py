@@ -96,7 +96,7 @@ def scale(options: Options, app_id: str, instances: int, marathon_url: str | Non
 def task_logs(options: Options, app_id: str, marathon_url: str | None, credentials: str | None,
               follow: bool, stream: str) -> None:
     """Print the output of APP_ID's tasks, read from their sandboxes on the agents."""
-    from mesostack import console, probes
+    from mesostack import console, mesos
 
     api = client(options, marathon_url, credentials)
     tasks = api.tasks(app_id)
@@ -107,18 +107,20 @@ def task_logs(options: Options, app_id: str, marathon_url: str | None, credentia
     sandboxes = []
     for task in tasks:
         try:
-            sandbox = probes.task_sandbox(master, str(task.get("slaveId", "")),
-                                          str(task.get("id", "")))
-        except probes.NotYet as exc:
+            sandbox = mesos.task_sandbox(master, str(task.get("slaveId", "")),
+                                         str(task.get("id", "")))
+        except mesos.Unanswered as exc:
             raise MesostackError(f"task {task.get('id')}: can't find its sandbox: waiting for "
-                                 f"{exc}", hint="is the agent up? see `mesostack status`") from None
+                                 f"{exc.message}", hint="is the agent up? see `mesostack status`"
+                                 ) from None
         sandboxes.append((str(task.get("id")), sandbox, 0))
     while True:
         for index, (task_id, sandbox, offset) in enumerate(sandboxes):
             try:
-                data, offset = probes.read_sandbox(sandbox, stream, offset)
-            except probes.NotYet as exc:
-                raise MesostackError(f"task {task_id}: can't read its {stream}: {exc}") from None
+                data, offset = mesos.read_sandbox(sandbox, stream, offset)
+            except mesos.Unanswered as exc:
+                raise MesostackError(f"task {task_id}: can't read its {stream}: {exc.message}"
+                                     ) from None
             sandboxes[index] = (task_id, sandbox, offset)
             if data:
                 lines = data.splitlines(keepends=True)

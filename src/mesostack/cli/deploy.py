@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,
                 title: str, watch: EventWatch | None = None) -> float | None:
     """Follow `submitted` with a live display; returns when Marathon announced success."""
-    from mesostack import console, probes
+    from mesostack import console, mesos
     from mesostack.events import Event, Phase
     from mesostack.marathon import AppProgress, follow
 
@@ -35,7 +35,7 @@ def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeou
                              time.monotonic() - started))
 
         followed = follow(api, submitted, timeout=timeout, progress=progress,
-                          offers=lambda: probes.agents_free(master), watch=watch)
+                          offers=lambda: mesos.agents_free(master), watch=watch)
     return followed.success_event_at
 
 
