@@ -40,17 +40,22 @@ def host_of(url: str) -> str:
 class Routes(BaseAdapter):
     """Answers from `routes` (full URL -> response, or a function making one). A URL on a
     host:port with no route at all is refused, as a host where nothing listens is; another
-    path on a known host:port is 404. Every URL asked is recorded in `calls`."""
+    path on a known host:port is 404. Every URL asked is recorded in `calls`, with its timeouts
+    and its Authorization header."""
 
     def __init__(self, routes: Mapping[str, Route]) -> None:
         super().__init__()
         self.routes = dict(routes)
         self.calls: list[str] = []
+        self.timeouts: list[Any] = []  # each call's (connect, read)
+        self.authorizations: list[str | None] = []
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
         url = request.url or ""
         self.calls.append(url)
+        self.timeouts.append(timeout)
+        self.authorizations.append(request.headers.get("Authorization"))
         route = self.routes.get(url)
         if route is None:
             if any(known.startswith(host_of(url) + "/") for known in self.routes):

@@ -13,27 +13,40 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from mesostack.apps import DeployRequest
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.mesos import AgentFree
 
-TIMEOUT = (2.0, 15.0)
+if TYPE_CHECKING:
+    from mesostack.apps import DeployRequest
+
+TIMEOUT = (2.0, 15.0)  # seconds to connect, and to wait for an answer
 EVENT_SILENCE = 30.0  # Marathon sends a heartbeat more often than that
 UNREACHABLE_HINT = "is the stack up? see `mesostack status`"
 
 
 class MarathonError(MesostackError):
-    """Marathon refused or failed (exit 1)."""
+    """Marathon refused or failed (exit 1). `status` is the HTTP status of its answer (None when
+    it did not answer at all), `said` what it said (its message, or the start of its text)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, detail: str = "",
+                 status: int | None = None, said: str = "") -> None:
+        super().__init__(message, hint=hint, detail=detail)
+        self.status = status
+        self.said = said
 
 
 class MarathonUnreachable(MarathonError):
     pass
+
+
+class MarathonNotJson(MarathonError):
+    """Marathon answered, but not with JSON."""
 
 
 class MarathonRejected(InputError):
@@ -71,13 +84,7 @@ def _port_ok(parts: SplitResult) -> bool:
 
 def app_count(endpoint: str, *, session: requests.Session | None = None) -> int | None:
     """How many apps Marathon on `endpoint` knows; None when it does not answer."""
-    http = session or requests.Session()
-    try:
-        answer = http.get(f"http://{endpoint}/v2/apps", timeout=TIMEOUT)
-        apps = answer.json().get("apps") if answer.status_code == 200 else None
-    except (requests.RequestException, ValueError, AttributeError):
-        return None
-    return len(apps) if isinstance(apps, list) else None
+    return Marathon(f"http://{endpoint}", session=session).app_count()
 
 
 def describe_422(body: Any) -> list[str]:
@@ -105,14 +112,19 @@ class Submitted:
 
 
 class Marathon:
-    """One Marathon, by URL (`http://host:8080`), with optional basic auth."""
+    """One Marathon, by URL (`http://host:8080`), with optional basic auth. `session` may be
+    given (one that already carries credentials), and `timeout` (connect, read) shortened for
+    readiness checks."""
 
-    def __init__(self, url: str, *, credentials: Credentials | None = None) -> None:
+    def __init__(self, url: str, *, credentials: Credentials | None = None,
+                 session: requests.Session | None = None,
+                 timeout: tuple[float, float] = TIMEOUT) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
             raise InputError(f"Marathon URL {public_url(url)!r} is not http(s)://host[:port]")
         self.url = public_url(urlunsplit(parts))
-        self.session = requests.Session()
+        self.timeout = timeout
+        self.session = session or requests.Session()
         if parts.username and credentials is None:
             credentials = Credentials(unquote(parts.username), unquote(parts.password or ""))
         if credentials is not None:
@@ -125,35 +137,61 @@ class Marathon:
     ) -> requests.Response:
         try:
             answer = self.session.request(method, self.url + path, json=body, params=params,
-                                          timeout=TIMEOUT, allow_redirects=True)
+                                          timeout=self.timeout, allow_redirects=True)
         except requests.RequestException as exc:
             raise MarathonUnreachable(
-                f"Marathon at {self.url} does not answer: {_why(exc)}",
+                f"Marathon at {self.url} does not answer: {_why(exc, self.timeout)}",
                 hint=UNREACHABLE_HINT) from None
-        if answer.status_code == 401:
+        status = answer.status_code
+        if status not in (401, 403, 502, 503):
+            return answer
+        said = _message(answer)
+        if status == 401:
             raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
-                                hint="give --credentials user:pass or $MARATHON_CREDENTIALS")
-        if answer.status_code == 403:
+                                hint="give --credentials user:pass or $MARATHON_CREDENTIALS",
+                                status=status, said=said)
+        if status == 403:
             raise MarathonError(f"Marathon at {self.url} does not allow {method} {path} for "
-                                "these credentials (403)", hint="use an account that may")
-        if answer.status_code in (502, 503):
-            raise MarathonUnreachable(
-                f"Marathon at {self.url} has no leader ({answer.status_code}: "
-                f"{_message(answer)})", hint=UNREACHABLE_HINT)
-        return answer
+                                "these credentials (403)", hint="use an account that may",
+                                status=status, said=said)
+        raise MarathonUnreachable(f"Marathon at {self.url} has no leader ({status}: {said})",
+                                  hint=UNREACHABLE_HINT, status=status, said=said)
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        answer = self.request("GET", path, params=params)
+        return _json(self._ok(self.request("GET", path, params=params), path))
+
+    def _ok(self, answer: requests.Response, path: str) -> requests.Response:
+        """`answer` when it is a 200; a MarathonError naming the call otherwise."""
         if answer.status_code != 200:
-            raise MarathonError(f"GET {path} on {self.url}: {answer.status_code} "
-                                f"{_message(answer)}")
-        return _json(answer)
+            said = _message(answer)
+            raise MarathonError(f"GET {path} on {self.url}: {answer.status_code} {said}",
+                                status=answer.status_code, said=said)
+        return answer
 
     # --- reading -------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Returns when Marathon answers /ping (it does before it has a leader)."""
+        self._ok(self.request("GET", "/ping"), "/ping")
 
     def info(self) -> dict[str, Any]:
         info = self.get("/v2/info")
         return info if isinstance(info, dict) else {}
+
+    def leader(self) -> str | None:
+        """The leader this Marathon names (`host:port`); None when it names none."""
+        answer = self.get("/v2/leader")
+        leader = answer.get("leader") if isinstance(answer, dict) else None
+        return str(leader) if leader else None
+
+    def app_count(self) -> int | None:
+        """How many apps Marathon knows; None when it does not tell (a look for `status`)."""
+        try:
+            answer = self.get("/v2/apps")
+        except MarathonError:
+            return None
+        apps = answer.get("apps") if isinstance(answer, dict) else None
+        return len(apps) if isinstance(apps, list) else None
 
     def apps(self) -> list[dict[str, Any]]:
         return list(self.get("/v2/apps").get("apps", []))
@@ -261,7 +299,7 @@ class Marathon:
             with self.session.get(
                 self.url + "/v2/events", params={"event_type": types} if types else None,
                 headers={"Accept": "text/event-stream"}, stream=True,
-                timeout=(TIMEOUT[0], EVENT_SILENCE),
+                timeout=(self.timeout[0], EVENT_SILENCE),
             ) as answer:
                 if answer.status_code != 200:
                     return
@@ -299,8 +337,9 @@ def _json(answer: requests.Response, default: Any = None) -> Any:
     except ValueError:
         if default is not None:
             return default
-        raise MarathonError(f"{answer.request.method} {urlsplit(answer.url).path}: Marathon "
-                            f"answered {answer.status_code} without JSON") from None
+        raise MarathonNotJson(f"{answer.request.method} {urlsplit(answer.url).path}: Marathon "
+                              f"answered {answer.status_code} without JSON",
+                              status=answer.status_code) from None
 
 
 def _message(answer: requests.Response) -> str:
@@ -557,12 +596,12 @@ def wait_removed(marathon: Marathon, app_id: str, deployment_id: str, *, timeout
         time.sleep(0.25)
 
 
-def _why(exc: requests.RequestException) -> str:
+def _why(exc: requests.RequestException, timeout: tuple[float, float]) -> str:
     """A few plain words for what went wrong on the wire."""
     if isinstance(exc, requests.ConnectTimeout):
-        return f"no connection within {TIMEOUT[0]:g} s"
+        return f"no connection within {timeout[0]:g} s"
     if isinstance(exc, requests.ReadTimeout):
-        return f"no answer within {TIMEOUT[1]:g} s"
+        return f"no answer within {timeout[1]:g} s"
     text = str(exc)
     for marker, words in (("Connection refused", "connection refused"),
                           ("Connection reset", "connection reset"),

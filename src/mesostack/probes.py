@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from mesostack import mesos, waiting
 from mesostack.credentials import split as split_credentials
+from mesostack.marathon import Marathon, MarathonError, MarathonNotJson
 from mesostack.mesos import Unanswered, master_role
 from mesostack.waiting import SYSTEM, Clock, TimedOut
 
@@ -201,24 +202,48 @@ class MarathonProbe:
 
     @_answered()
     def check(self) -> Ready:
-        base = f"http://{self.endpoint}"
-        ping = self.http.get(f"{base}/ping", waiting=f"Marathon on {self.endpoint} to answer /ping")
-        if ping.status_code == 401:
-            raise NotYet(f"Marathon on {self.endpoint} to accept our credentials (401: set "
-                         "MARATHON_HTTP_CREDENTIALS in marathon.env to the ones it uses)")
-        if ping.status_code != 200:
-            raise NotYet(f"Marathon on {self.endpoint} to answer /ping "
-                         f"(HTTP {ping.status_code}: {ping.text.strip()[:80]})")
-        info = self.http.json(f"{base}/v2/info", waiting=f"Marathon on {self.endpoint} /v2/info")
-        framework_id = info.get("frameworkId") if isinstance(info, dict) else None
+        marathon = _marathon(self.endpoint, self.http)
+        try:
+            marathon.ping()
+        except MarathonError as exc:
+            raise _not_pinged(self.endpoint, exc) from None
+        try:
+            info = marathon.info()
+        except MarathonError as exc:
+            raise _not_yet(f"Marathon on {self.endpoint} /v2/info", exc) from None
+        framework_id = info.get("frameworkId")
         if not framework_id:
             raise NotYet("Marathon to register with the master (no frameworkId yet)")
         leader = _leader(self.leader, self.http, self.master)
         for framework in leader.get("frameworks", []):
             if framework.get("id") == framework_id and framework.get("active"):
-                version = info.get("version", "?") if isinstance(info, dict) else "?"
-                return Ready(f"framework {framework_id}, Marathon {version}")
+                return Ready(f"framework {framework_id}, Marathon {info.get('version', '?')}")
         raise NotYet(f"the leading master to list framework {framework_id} as active")
+
+
+def _marathon(endpoint: str, http: Http) -> Marathon:
+    """The Marathon client for checks: their session (with Marathon's credentials) and their
+    short timeouts."""
+    return Marathon(f"http://{endpoint}", session=http.session,
+                    timeout=(mesos.CONNECT_TIMEOUT, mesos.READ_TIMEOUT))
+
+
+def _not_yet(waiting: str, exc: MarathonError) -> NotYet:
+    """A Marathon call that failed, as what a check still awaits."""
+    if isinstance(exc, MarathonNotJson):
+        return NotYet(f"{waiting} (not JSON)")
+    if exc.status is None:
+        return NotYet(waiting)
+    return NotYet(f"{waiting} (HTTP {exc.status})")
+
+
+def _not_pinged(endpoint: str, exc: MarathonError) -> NotYet:
+    if exc.status == 401:
+        return NotYet(f"Marathon on {endpoint} to accept our credentials (401: set "
+                      "MARATHON_HTTP_CREDENTIALS in marathon.env to the ones it uses)")
+    if exc.status is None:
+        return NotYet(f"Marathon on {endpoint} to answer /ping")
+    return NotYet(f"Marathon on {endpoint} to answer /ping (HTTP {exc.status}: {exc.said[:80]})")
 
 
 # --- whole stages: ensembles, master quorums, Marathon leadership ------------------------------
@@ -279,13 +304,13 @@ class MarathonLeaderProbe:
     http: Http = field(default_factory=Http)
     awaited: str = "one leader among the Marathons"
 
-    @_answered()
     def check(self) -> Ready:
         leaders = {}
         for endpoint in self.endpoints:
-            answer = self.http.json(f"http://{endpoint}/v2/leader",
-                                    waiting=f"Marathon on {endpoint} to name its leader")
-            leaders[endpoint] = answer.get("leader") if isinstance(answer, dict) else None
+            try:
+                leaders[endpoint] = _marathon(endpoint, self.http).leader()
+            except MarathonError as exc:
+                raise _not_yet(f"Marathon on {endpoint} to name its leader", exc) from None
         named = set(leaders.values())
         if len(named) != 1 or None in named:
             raise NotYet(f"one leader among the Marathons ({leaders})")
@@ -293,8 +318,8 @@ class MarathonLeaderProbe:
 
 
 def marathon_leader(endpoint: str, *, http: Http | None = None) -> str | None:
+    """The leader Marathon on `endpoint` names; None when it does not tell (for `status`)."""
     try:
-        answer = (http or Http()).json(f"http://{endpoint}/v2/leader", waiting="leader")
-    except Unanswered:
+        return _marathon(endpoint, http or Http()).leader()
+    except MarathonError:
         return None
-    return str(answer.get("leader")) if isinstance(answer, dict) else None

@@ -37,6 +37,7 @@ from mesostack.marathon import (
     Followed,
     Marathon,
     MarathonError,
+    MarathonNotJson,
     MarathonRejected,
     MarathonUnreachable,
     Submitted,
@@ -132,6 +133,7 @@ class FakeMarathon(BaseAdapter):
         self.events_end: Callable[[], None] | None = None
         self.refuse: Exception | None = None
         self.counter = 0
+        self.timeouts: list[Any] = []  # each request's (connect, read)
 
     # requests' side
 
@@ -143,6 +145,7 @@ class FakeMarathon(BaseAdapter):
         self.calls.append(Call(method, path, parse_qs(split.query), body,
                                request.headers.get("Authorization"),
                                request.headers.get("Accept")))
+        self.timeouts.append(timeout)
         if self.refuse is not None:
             raise self.refuse
         if self.scripted.get((method, path)):
@@ -632,6 +635,53 @@ def test_app_count(fake: FakeMarathon) -> None:
     assert app_count("127.0.0.1:8080", session=session) is None
     fake.refuse = requests.ConnectionError("refused")
     assert app_count("127.0.0.1:8080", session=session) is None
+
+
+def test_the_status_calls_ping_leader_and_app_count(fake: FakeMarathon,
+                                                    marathon: Marathon) -> None:
+    fake.script("GET", "/ping", (200, "pong"), (500, "boom"))
+    marathon.ping()
+    with pytest.raises(MarathonError) as failed:
+        marathon.ping()
+    assert (failed.value.status, failed.value.said) == (500, "boom")
+    fake.script("GET", "/v2/leader", (200, {"leader": "127.0.0.2:8080"}), (200, {}),
+                (404, {"message": "There is no leader"}))
+    assert marathon.leader() == "127.0.0.2:8080"
+    assert marathon.leader() is None
+    with pytest.raises(MarathonError) as no_leader:
+        marathon.leader()
+    assert (no_leader.value.status, no_leader.value.said) == (404, "There is no leader")
+    fake.apps = {"/a": {"id": "/a"}}
+    assert marathon.app_count() == 1
+    fake.script("GET", "/v2/apps", (200, {"apps": "?"}))
+    assert marathon.app_count() is None
+
+
+def test_errors_say_how_marathon_answered(fake: FakeMarathon, marathon: Marathon) -> None:
+    fake.script("GET", "/v2/info", (503, "Could not determine the current leader"),
+                (401, ""), (200, "not json"))
+    for status, kind in ((503, MarathonUnreachable), (401, MarathonError),
+                         (200, MarathonNotJson)):
+        with pytest.raises(kind) as caught:
+            marathon.info()
+        assert caught.value.status == status
+    fake.refuse = requests.ConnectionError("refused")
+    with pytest.raises(MarathonUnreachable) as refused:
+        marathon.info()
+    assert refused.value.status is None
+
+
+def test_a_given_session_and_timeout_are_used(fake: FakeMarathon) -> None:
+    session = requests.Session()
+    session.auth = ("admin", SECRET)
+    session.mount("http://", fake)
+    client = Marathon(URL, session=session, timeout=(1.0, 3.0))
+    client.info()
+    assert fake.calls[-1].authorization == basic("admin", SECRET)
+    assert fake.timeouts == [(1.0, 3.0)]
+    fake.refuse = requests.ReadTimeout("x")
+    with pytest.raises(MarathonUnreachable, match="no answer within 3 s"):
+        client.info()
 
 
 # --- credentials -------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from fakes import FakeClock
 from mesostack import mesos, probes
 from mesostack.probes import (
     AgentProbe,
+    MarathonLeaderProbe,
     MarathonProbe,
     MasterProbe,
     NotYet,
@@ -256,6 +257,62 @@ def test_marathon_framework_not_active(frameworks: list[dict[str, Any]]) -> None
     http = FakeHttp(marathon_routes(info, master_state(frameworks=frameworks)))
     message = not_yet(MarathonProbe(MARATHON, MASTER, http=http))
     assert message == f"the leading master to list framework {FRAMEWORK_ID} as active"
+
+
+def test_marathon_refuses_our_credentials() -> None:
+    http = FakeHttp(marathon_routes({}, master_state(), ping=FakeResponse(401, "")))
+    assert not_yet(MarathonProbe(MARATHON, MASTER, http=http)) == (
+        f"Marathon on {MARATHON} to accept our credentials (401: set MARATHON_HTTP_CREDENTIALS "
+        "in marathon.env to the ones it uses)")
+
+
+def test_marathon_info_not_json() -> None:
+    routes = marathon_routes({}, master_state())
+    routes[f"http://{MARATHON}/v2/info"] = FakeResponse(200, "<html>")
+    message = not_yet(MarathonProbe(MARATHON, MASTER, http=FakeHttp(routes)))
+    assert message == f"Marathon on {MARATHON} /v2/info (not JSON)"
+
+
+def test_marathon_checks_go_through_the_client_with_short_timeouts_and_credentials() -> None:
+    info = {"version": "1.4.0", "frameworkId": FRAMEWORK_ID}
+    http = FakeHttp(marathon_routes(info, master_state(frameworks=[a_framework()])))
+    http.session.auth = ("admin", "s3cret")  # as Http.with_credentials sets it
+    MarathonProbe(MARATHON, MASTER, http=http).check()
+    asked = [(url, timeout, auth) for url, timeout, auth in zip(
+        http.calls, http.transport.timeouts, http.transport.authorizations, strict=True)
+        if MARATHON in url]
+    assert [url for url, _, _ in asked] == [f"http://{MARATHON}/ping",
+                                           f"http://{MARATHON}/v2/info"]
+    assert {timeout for _, timeout, _ in asked} == {(1.0, 3.0)}
+    assert {auth for _, _, auth in asked} == {"Basic YWRtaW46czNjcmV0"}
+
+
+def leaders(*named: FakeResponse) -> FakeHttp:
+    return FakeHttp({f"http://127.0.0.{i}:8080/v2/leader": response
+                     for i, response in enumerate(named, start=1)})
+
+
+def test_marathon_leader_probe_wants_one_leader_named_by_all() -> None:
+    one = answer({"leader": "127.0.0.2:8080"})
+    endpoints = ["127.0.0.1:8080", "127.0.0.2:8080"]
+    assert MarathonLeaderProbe(endpoints, leaders(one, one)).check() == Ready(
+        "leader 127.0.0.2:8080")
+    split = leaders(one, answer({"leader": "127.0.0.1:8080"}))
+    assert not_yet(MarathonLeaderProbe(endpoints, split)) == (
+        "one leader among the Marathons ({'127.0.0.1:8080': '127.0.0.2:8080', "
+        "'127.0.0.2:8080': '127.0.0.1:8080'})")
+    none_yet = leaders(one, FakeResponse(404, '{"message": "There is no leader"}'))
+    assert not_yet(MarathonLeaderProbe(endpoints, none_yet)) == (
+        "Marathon on 127.0.0.2:8080 to name its leader (HTTP 404)")
+    assert not_yet(MarathonLeaderProbe(["127.0.0.9:8080"], leaders())) == (
+        "Marathon on 127.0.0.9:8080 to name its leader")
+
+
+def test_marathon_leader_for_status() -> None:
+    http = leaders(answer({"leader": "127.0.0.1:8080"}), FakeResponse(503, ""))
+    assert probes.marathon_leader("127.0.0.1:8080", http=http) == "127.0.0.1:8080"
+    assert probes.marathon_leader("127.0.0.2:8080", http=http) is None
+    assert probes.marathon_leader("127.0.0.9:8080", http=http) is None
 
 
 # --- wait ----------------------------------------------------------------------------------
