@@ -1,4 +1,5 @@
-"""All terminal output: live progress (stderr), result tables and text (stdout).
+"""All terminal output: live progress, notes, warnings and errors (stderr), result tables and
+text (stdout).
 
 Without a terminal, or with NO_COLOR, output is plain text: one line per change, written
 directly (rich, a tenth of a second to import, is loaded only to draw on a terminal).
@@ -75,6 +76,19 @@ def warn(text: str) -> None:
         _line_to_stderr(f"mesostack: warning: {text}")
     else:
         _err().print(f"mesostack: warning: {text}", markup=False, style="yellow")
+
+
+def note(text: str) -> None:
+    """A line on stderr as it is, on a terminal too: what is said before any live display or
+    at exit (where the stack comes from, an interruption), which needs no rich."""
+    _line_to_stderr(text)
+
+
+def error(message: str, *, detail: str = "") -> None:
+    """A failure's one line, then its detail when it has one (e.g. a container's last logs)."""
+    _line_to_stderr(f"mesostack: error: {message}")
+    if detail:
+        _line_to_stderr(detail)
 
 
 def _line(event: Event) -> str:

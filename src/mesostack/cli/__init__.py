@@ -98,17 +98,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = cli.main(args=argv, prog_name="mesostack", standalone_mode=False)
     except MesostackError as exc:
-        click.echo(f"mesostack: error: {exc}", err=True)
-        if exc.detail:
-            click.echo(exc.detail, err=True)
+        from mesostack import console
+
+        console.error(str(exc), detail=exc.detail)
         sys.exit(int(exc.exit_code))
-    except click.exceptions.Abort:
-        click.echo("mesostack: interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        from mesostack import console
+
+        console.note("mesostack: interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except click.ClickException as exc:
-        exc.show()
+        exc.show()  # click's usage message, as click prints it
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("mesostack: interrupted", err=True)
-        sys.exit(int(ExitCode.INTERRUPTED))
     sys.exit(rc if isinstance(rc, int) else int(ExitCode.OK))

@@ -22,13 +22,12 @@ class Options:
         """The stack file, loaded once; its warnings (e.g. an even number of masters) are
         printed then."""
         if self._loaded is None:
-            import click
-
+            from mesostack import console
             from mesostack.config import load
 
             self._loaded = load(self.file)
             for warning in self._loaded.config.warnings():
-                click.echo(f"mesostack: warning: {warning}", err=True)
+                console.warn(warning)
         return self._loaded
 
     def stack_name(self) -> str:

@@ -29,7 +29,7 @@ def bundle(options: Options, output: str | None, timeout: float) -> None:
 
     loaded = options.load()
     plan, where = options.plan()
-    click.echo(where, err=True)
+    console.note(where)
     now = datetime.now(UTC)
     path = bundle_.output_path(output, plan.stack, now)
     target = bundle_.open_new(path)

@@ -21,14 +21,15 @@ PULL_POLICIES = ("missing", "always", "never")
 @click.pass_obj
 def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: float) -> None:
     """Create and start the stack; each stage waits until the previous one is ready."""
+    from mesostack import console
     from mesostack.plan import dry_run as render
 
     plan, where = options.plan()
-    click.echo(where, err=True)
+    console.note(where)
     if dry_run:  # no engine, no host checks: only the plan (and no heavy imports)
-        click.echo(render(plan, show_secrets=show_secrets), nl=False)
+        console.result(render(plan, show_secrets=show_secrets))
         return
-    from mesostack import console, orchestrator
+    from mesostack import orchestrator
     from mesostack.events import PullPolicy
 
     docker = engines(options)
