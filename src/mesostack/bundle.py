@@ -15,20 +15,19 @@ import io
 import json
 import os
 import platform
-import queue
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from mesostack import __version__
 from mesostack.credentials import CLIENT_VAR, for_marathon
 from mesostack.errors import InputError, MesostackError
 from mesostack.masking import find_secrets, mask_document, mask_text, secret_values
+from mesostack.waiting import SYSTEM, Clock, settle
 
 if TYPE_CHECKING:
     from mesostack.config import LoadedConfig
@@ -117,45 +116,29 @@ def _reason(exc: BaseException) -> str:
     return text[:300]
 
 
-def gather(parts: Sequence[Part], *, timeout: float, workers: int = 8) -> list[Outcome]:
+def gather(
+    parts: Sequence[Part], *, timeout: float, workers: int = 8, clock: Clock = SYSTEM
+) -> list[Outcome]:
     """Fetch every part, `workers` at a time; a part that raises or is not done within
     `timeout` seconds of the start is recorded as failed, and never stops the others."""
-    jobs: queue.Queue[int] = queue.Queue()
-    for index in range(len(parts)):
-        jobs.put(index)
-    results: dict[int, Outcome] = {}
-    done = threading.Condition()
 
-    def work() -> None:
-        while True:
-            try:
-                index = jobs.get_nowait()
-            except queue.Empty:
-                return
-            part = parts[index]
-            start = time.monotonic()
-            try:
-                content, source = part.fetch(), ""
-                if isinstance(content, Answer):
-                    content, source = content.content, content.source
-                outcome = Outcome(part.path, part.what, content,
-                                  seconds=time.monotonic() - start, source=source)
-            except Exception as exc:  # any failure of one part is recorded, not raised
-                outcome = Outcome(part.path, part.what, error=_reason(exc),
-                                  seconds=time.monotonic() - start)
-            with done:
-                results[index] = outcome
-                done.notify_all()
+    def fetch(part: Part) -> tuple[Any, str]:
+        content = part.fetch()
+        return (content.content, content.source) if isinstance(content, Answer) else (content, "")
 
-    for _ in range(min(workers, len(parts))):
-        threading.Thread(target=work, daemon=True).start()  # a stuck call can't hold up exit
-    deadline = time.monotonic() + timeout
-    with done:
-        while len(results) < len(parts) and time.monotonic() < deadline:
-            done.wait(deadline - time.monotonic())
-        finished = dict(results)
-    return [finished.get(i) or Outcome(p.path, p.what, error=f"not done within {timeout:g} s")
-            for i, p in enumerate(parts)]
+    settled = settle(fetch, parts, workers=workers, deadline=clock.now() + timeout, clock=clock)
+    outcomes = []
+    for part, one in zip(parts, settled, strict=True):
+        if not one.done:
+            outcomes.append(Outcome(part.path, part.what, error=f"not done within {timeout:g} s"))
+        elif one.error is not None:  # any failure of one part is recorded, not raised
+            outcomes.append(Outcome(part.path, part.what, error=_reason(one.error),
+                                    seconds=one.seconds))
+        else:
+            content, source = cast(tuple[Any, str], one.value)
+            outcomes.append(Outcome(part.path, part.what, content, seconds=one.seconds,
+                                    source=source))
+    return outcomes
 
 
 # --- rendering (pure) --------------------------------------------------------------------------

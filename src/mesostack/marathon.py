@@ -21,6 +21,7 @@ import requests
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.mesos import AgentFree
+from mesostack.waiting import SYSTEM, Clock, Pending, TimedOut, wait
 
 if TYPE_CHECKING:
     from mesostack.apps import DeployRequest
@@ -356,6 +357,8 @@ def _message(answer: requests.Response) -> str:
 
 FAILURES_TO_GIVE_UP = 3
 UNPLACEABLE_AFTER = 5.0  # seconds an app may wait in the queue before we say why
+FOLLOW_INTERVAL = 0.25  # seconds between looks when the event stream says nothing
+REMOVAL_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)
@@ -437,68 +440,100 @@ class Followed:
     success_event_at: float | None  # time.monotonic() when Marathon announced success
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """How `follow` and its caller talk: each round's progress, told; what the agents have
+    free, asked (only to say why an app can't be placed; None when unknown)."""
+
+    progress: Callable[[list[AppProgress]], None] = lambda _: None
+    offers: Callable[[], Sequence[AgentFree] | None] = lambda: None
+
+
 def follow(
     marathon: Marathon,
     submitted: Submitted,
     *,
     timeout: float,
-    progress: Callable[[list[AppProgress]], None] = lambda _: None,
-    offers: Callable[[], Sequence[AgentFree] | None] = lambda: None,
-    interval: float = 0.25,
+    hooks: Hooks = Hooks(),
     watch: EventWatch | None = None,
+    clock: Clock = SYSTEM,
 ) -> Followed:
     """Wait until the deployments are gone and every app runs (and is healthy) everywhere.
 
-    Marathon's event stream (`watch`, started before submitting) wakes the loop as soon as
+    Marathon's event stream (`watch`, started before submitting) wakes the wait as soon as
     something happens; polling is the fallback. Once every deployment was announced a
     success, that is the answer (no more round trips). Fails early when tasks keep failing or
     when the app can't be placed."""
-    deadline = time.monotonic() + timeout
     own = watch is None
     events = watch or EventWatch(marathon).start(attach_timeout=0)
-    failures: dict[str, set[str]] = {app_id: set() for app_id in submitted.app_ids}
-    waiting_since: dict[str, float] = {}
-    states: list[AppProgress] = []
-
-    def announced() -> float | None:
-        seen = [events.finished_at[d] for d in submitted.deployment_ids
-                if d in events.finished_at]
-        return max(seen) if seen else None
-
+    following = _Following(marathon, submitted, events, hooks, clock)
     try:
-        while True:
-            events.poke.clear()
-            failed = events.failed_deployments & set(submitted.deployment_ids)
-            if failed:
-                raise DeploymentFailed(
-                    f"deployment {', '.join(sorted(failed))} failed",
-                    hint=and_bundle("see `mesostack apps` and the app's task logs"))
-            everything = submitted.deployment_ids and set(submitted.deployment_ids) <= set(
-                events.finished_at)
-            if everything and states:
-                states = [s.deployed() for s in states]
-                progress(states)
-                return Followed(states, announced())
-            # Marathon's deployment_success event counts at once: its /v2/deployments may
-            # still list the deployment for a moment after announcing it.
-            pending = ({d.get("id") for d in marathon.deployments()}
-                       & set(submitted.deployment_ids)) - set(events.finished_at)
-            states = [_progress(marathon, app_id, submitted, failures) for app_id in
-                      submitted.app_ids]
-            progress(states)
-            if not pending and all(s.done for s in states):
-                return Followed(states, announced())
-            _check_queue(marathon, submitted, states, waiting_since, offers)
-            if time.monotonic() >= deadline:
-                summary = "; ".join(str(s) for s in states)
-                raise DeploymentFailed(
-                    f"deployment not finished after {timeout:.0f} s: {summary}",
-                    hint=and_bundle("raise --timeout, or see `mesostack apps` and "
-                                     "`mesostack task-logs`"))
-            events.poke.wait(interval)
+        return wait(following.look, deadline=clock.now() + timeout, interval=FOLLOW_INTERVAL,
+                    wake=events.poke, clock=clock)
+    except TimedOut as exc:
+        raise DeploymentFailed(
+            f"deployment not finished after {timeout:.0f} s: {exc.waiting_for}",
+            hint=and_bundle("raise --timeout, or see `mesostack apps` and "
+                            "`mesostack task-logs`")) from None
     finally:
         if own:
             events.close()
+
+
+class _Following:
+    """One `follow`'s rounds: what was seen so far (failed tasks, how long apps have waited
+    in the queue, the apps' last progress)."""
+
+    def __init__(self, marathon: Marathon, submitted: Submitted, events: EventWatch,
+                 hooks: Hooks, clock: Clock) -> None:
+        self.marathon, self.submitted, self.events = marathon, submitted, events
+        self.hooks, self.clock = hooks, clock
+        self.failures: dict[str, set[str]] = {app_id: set() for app_id in submitted.app_ids}
+        self.waiting_since: dict[str, float] = {}
+        self.states: list[AppProgress] = []
+
+    def look(self) -> Followed:
+        """One round: Followed when done; Pending (the apps' progress) when not yet."""
+        deployments = set(self.submitted.deployment_ids)
+        failed = self.events.failed_deployments & deployments
+        if failed:
+            raise DeploymentFailed(
+                f"deployment {', '.join(sorted(failed))} failed",
+                hint=and_bundle("see `mesostack apps` and the app's task logs"))
+        if deployments and deployments <= set(self.events.finished_at) and self.states:
+            self.states = [s.deployed() for s in self.states]
+            self.hooks.progress(self.states)
+            return Followed(self.states, self._announced())
+        # Marathon's deployment_success event counts at once: its /v2/deployments may
+        # still list the deployment for a moment after announcing it.
+        pending = ({d.get("id") for d in self.marathon.deployments()} & deployments) - set(
+            self.events.finished_at)
+        self.states = [_progress(self.marathon, app_id, self.submitted, self.failures)
+                       for app_id in self.submitted.app_ids]
+        self.hooks.progress(self.states)
+        if not pending and all(s.done for s in self.states):
+            return Followed(self.states, self._announced())
+        self._check_queue()
+        raise Pending("; ".join(str(s) for s in self.states))
+
+    def _announced(self) -> float | None:
+        seen = [self.events.finished_at[d] for d in self.submitted.deployment_ids
+                if d in self.events.finished_at]
+        return max(seen) if seen else None
+
+    def _check_queue(self) -> None:
+        """An app that waits in the queue with nothing running: say which resource is short."""
+        short = [s.app_id for s in self.states if s.running + s.staged < s.instances]
+        if not short:
+            return
+        now = self.clock.now()
+        for entry in self.marathon.queue():
+            app = entry.get("app") or {}
+            if app.get("id") not in short or not (entry.get("delay") or {}).get("overdue", True):
+                continue  # another app, or backing off after a failure: not a placement problem
+            first = self.waiting_since.setdefault(app["id"], now)
+            if now - first >= UNPLACEABLE_AFTER:
+                _check_placement(entry, app, self.hooks.offers)
 
 
 def _progress(
@@ -542,58 +577,44 @@ REASONS = {"InsufficientCpus": "cpus", "InsufficientMemory": "mem", "Insufficien
            "InsufficientPorts": "ports"}
 
 
-def _check_queue(
-    marathon: Marathon,
-    submitted: Submitted,
-    states: list[AppProgress],
-    waiting_since: dict[str, float],
-    offers: Callable[[], Sequence[AgentFree] | None],
+def _check_placement(entry: Mapping[str, Any], app: Mapping[str, Any],
+                     offers: Callable[[], Sequence[AgentFree] | None]) -> None:
+    """Fails when the queue (or, for 0.11's, the agents' free resources) names a resource
+    that no agent has enough of for `app`."""
+    summary = (entry.get("processedOffersSummary") or {}).get("rejectSummaryLastOffers")
+    lacking = [REASONS[r["reason"]] for r in summary or []
+               if r.get("reason") in REASONS and r.get("declined")]
+    free = offers()
+    if not lacking and free is not None:  # 0.11's queue doesn't say: compare ourselves
+        lacking = [key for key in ("cpus", "mem", "disk")
+                   if float(app.get(key) or 0) > max((getattr(a, key) for a in free),
+                                                     default=0.0)]
+    if not lacking or free == []:
+        return  # nothing names a resource, or no agent is registered (yet): keep waiting
+    needs = ", ".join(f"{key} {float(app.get(key) or 0):g}" for key in ("cpus", "mem", "disk"))
+    agents = f"; free: {'; '.join(str(a) for a in free)}" if free else ""
+    raise DeploymentFailed(
+        f"app {app.get('id')} can't be placed: no agent has enough {' or '.join(lacking)} "
+        f"(it asks {needs}{agents})",
+        hint="lower the app's resources, or give the agents more (slave.resources)")
+
+
+def wait_removed(
+    marathon: Marathon, app_id: str, deployment_id: str, *, timeout: float,
+    clock: Clock = SYSTEM,
 ) -> None:
-    """An app that waits in the queue with nothing running: say which resource is short."""
-    short = [s.app_id for s in states if s.running + s.staged < s.instances]
-    if not short:
-        return
-    now = time.monotonic()
-    for entry in marathon.queue():
-        app = entry.get("app") or {}
-        app_id = app.get("id")
-        if app_id not in short:
-            continue
-        delay = entry.get("delay") or {}
-        if not delay.get("overdue", True):
-            continue  # backing off after a failure: not a placement problem
-        first = waiting_since.setdefault(app_id, now)
-        if now - first < UNPLACEABLE_AFTER:
-            continue
-        summary = (entry.get("processedOffersSummary") or {}).get("rejectSummaryLastOffers")
-        lacking = [REASONS[r["reason"]] for r in summary or []
-                   if r.get("reason") in REASONS and r.get("declined")]
-        free = offers()
-        if not lacking and free is not None:  # 0.11's queue doesn't say: compare ourselves
-            lacking = [key for key in ("cpus", "mem", "disk")
-                       if float(app.get(key) or 0) > max((getattr(a, key) for a in free),
-                                                         default=0.0)]
-        if not lacking or free == []:
-            continue  # nothing names a resource, or no agent is registered (yet): keep waiting
-        needs = ", ".join(f"{key} {float(app.get(key) or 0):g}" for key in ("cpus", "mem", "disk"))
-        agents = f"; free: {'; '.join(str(a) for a in free)}" if free else ""
-        raise DeploymentFailed(
-            f"app {app_id} can't be placed: no agent has enough {' or '.join(lacking)} "
-            f"(it asks {needs}{agents})",
-            hint="lower the app's resources, or give the agents more (slave.resources)")
-
-
-def wait_removed(marathon: Marathon, app_id: str, deployment_id: str, *, timeout: float) -> None:
     """Until the removal's deployment is done and Marathon no longer knows the app."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def gone() -> None:
         pending = any(d.get("id") == deployment_id for d in marathon.deployments())
-        if not pending and marathon.app(app_id) is None:
-            return
-        if time.monotonic() >= deadline:
-            raise DeploymentFailed(f"app {app_id} still there after {timeout:.0f} s",
-                                   hint="see `mesostack apps`; retry with --force")
-        time.sleep(0.25)
+        if pending or marathon.app(app_id) is not None:
+            raise Pending(f"app {app_id} to be gone")
+
+    try:
+        wait(gone, deadline=clock.now() + timeout, interval=REMOVAL_INTERVAL, clock=clock)
+    except TimedOut:
+        raise DeploymentFailed(f"app {app_id} still there after {timeout:.0f} s",
+                               hint="see `mesostack apps`; retry with --force") from None
 
 
 def _why(exc: requests.RequestException, timeout: tuple[float, float]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -632,29 +631,15 @@ class Engines:
         self, containers: list[ContainerInfo], *, tail: int | str = "all"
     ) -> Iterator[tuple[str, str]]:
         """(name, line) from several logs as they come, until every container stops."""
-        merged: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
+        from mesostack.waiting import merge
 
-        def pump(container: ContainerInfo) -> None:
-            name = container.name
-            try:
-                for line in self.engine_of(container).follow_logs(name, tail=tail):
-                    merged.put((name, line))
-            except BaseException as exc:  # handed to the reading thread, raised there
-                merged.put(exc)
-            finally:
-                merged.put(None)
+        def lines(container: ContainerInfo) -> Callable[[], Iterator[tuple[str, str]]]:
+            def follow() -> Iterator[tuple[str, str]]:
+                for line in self.engine_of(container).follow_logs(container.name, tail=tail):
+                    yield container.name, line
+            return follow
 
-        for container in containers:
-            threading.Thread(target=pump, args=(container,), daemon=True).start()
-        open_streams = len(containers)
-        while open_streams:
-            item = merged.get()
-            if item is None:
-                open_streams -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
+        return merge([lines(c) for c in containers])
 
 
 def _restart_policy(name: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run
-from fakes import FakeEngine, container
+from fakes import FakeClock, FakeEngine, container
 from mesostack.bundle import (
     Answer,
     Part,
@@ -60,29 +60,49 @@ def test_output_path_default_directory_and_refusal(tmp_path: Path,
 
 
 def test_gather_records_failures_and_slow_parts_without_stopping_the_rest() -> None:
-    release = threading.Event()
+    clock = FakeClock()
+    late, release = threading.Event(), threading.Event()
 
     def boom() -> str:
         raise ConnectionError("the master on 127.0.0.1:5050 does not answer\nsecond line")
 
     def stuck() -> str:
-        release.wait(10)
+        clock.advance(121)  # it takes longer than the whole bundle may
+        late.set()
+        release.wait()
         return "late"
+
+    def after_the_deadline() -> str:
+        late.wait()  # taken after `stuck`: the parts before both are done by now
+        return "last"
 
     parts = [Part("a.txt", "text", lambda: "hello"),
              Part("b.json", "a document", lambda: Answer({"k": 1}, "GET http://x/y")),
              Part("c.json", "the master's state", boom),
-             Part("d.txt", "a slow one", stuck)]
+             Part("d.txt", "a slow one", stuck),
+             Part("e.txt", "one done past the deadline", after_the_deadline)]
     try:
-        outcomes = gather(parts, timeout=0.5, workers=2)
+        outcomes = gather(parts, timeout=120, workers=2, clock=clock)
     finally:
         release.set()
     assert [(o.path, o.ok) for o in outcomes] == [("a.txt", True), ("b.json", True),
-                                                  ("c.json", False), ("d.txt", False)]
+                                                  ("c.json", False), ("d.txt", False),
+                                                  ("e.txt", True)]
     assert outcomes[0].content == "hello"
     assert (outcomes[1].content, outcomes[1].source) == ({"k": 1}, "GET http://x/y")
     assert outcomes[2].error == "the master on 127.0.0.1:5050 does not answer"
-    assert outcomes[3].error == "not done within 0.5 s"
+    assert outcomes[3].error == "not done within 120 s"
+
+
+def test_gather_times_each_part_on_its_clock() -> None:
+    clock = FakeClock()
+
+    def slow() -> str:
+        clock.advance(2.5)
+        return "done"
+
+    (outcome,) = gather([Part("a.txt", "text", slow)], timeout=120, clock=clock)
+    assert (outcome.content, outcome.seconds) == ("done", 2.5)
 
 
 def test_manifest_and_readme_name_what_failed_and_why() -> None:

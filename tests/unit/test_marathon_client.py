@@ -25,6 +25,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
+from fakes import FakeClock
 from mesostack import marathon as marathon_module
 from mesostack.apps import DeployRequest, parse_text
 from mesostack.errors import ExitCode, InputError, MesostackError
@@ -35,6 +36,7 @@ from mesostack.marathon import (
     DeploymentFailed,
     EventWatch,
     Followed,
+    Hooks,
     Marathon,
     MarathonError,
     MarathonNotJson,
@@ -330,6 +332,11 @@ def marathon(fake: FakeMarathon) -> Marathon:
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(marathon_module, "UNPLACEABLE_AFTER", 0.0)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 # --- submit ------------------------------------------------------------------------------------
@@ -811,7 +818,7 @@ def submitted_web(fake: FakeMarathon, marathon: Marathon, **fields: Any) -> Subm
 
 
 def test_follow_returns_once_the_deployment_is_gone_and_every_task_runs(
-        fake: FakeMarathon, marathon: Marathon, fast: None) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock) -> None:
     submitted = submitted_web(fake, marathon)
     fake.ticks = [
         lambda m: m.set("/web", tasksStaged=2),
@@ -821,18 +828,19 @@ def test_follow_returns_once_the_deployment_is_gone_and_every_task_runs(
     ]
     seen: list[tuple[int, int]] = []
 
-    followed = follow(marathon, submitted, timeout=30, interval=0.01,
-                      progress=lambda states: seen.extend((s.staged, s.running) for s in states))
+    followed = follow(marathon, submitted, timeout=30, clock=clock, hooks=Hooks(
+        progress=lambda states: seen.extend((s.staged, s.running) for s in states)))
 
     assert isinstance(followed, Followed)
     (web,) = followed.apps
     assert web.done and str(web) == "/web: 2/2 running"
     assert followed.success_event_at is None  # /v2/events answered 404: polling only
     assert seen == [(2, 0), (1, 1), (0, 2), (0, 2)]
+    assert clock.sleeps == [marathon_module.FOLLOW_INTERVAL] * 3  # a look, then a pause each
 
 
 def test_follow_waits_for_health_when_the_app_has_checks(
-        fake: FakeMarathon, marathon: Marathon, fast: None) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock) -> None:
     submitted = submitted_web(fake, marathon, healthChecks=[{"protocol": "HTTP", "path": "/"}])
     fake.set("/web", tasksRunning=2)
     fake.finish()
@@ -840,8 +848,8 @@ def test_follow_waits_for_health_when_the_app_has_checks(
                   lambda m: m.set("/web", tasksHealthy=2)]
     seen: list[str] = []
 
-    followed = follow(marathon, submitted, timeout=30, interval=0.01,
-                      progress=lambda states: seen.append(str(states[0])))
+    followed = follow(marathon, submitted, timeout=30, clock=clock,
+                      hooks=Hooks(progress=lambda states: seen.append(str(states[0]))))
 
     assert followed.apps[0].done
     assert seen == ["/web: 2/2 running, 0/2 healthy", "/web: 2/2 running, 1/2 healthy",
@@ -849,7 +857,7 @@ def test_follow_waits_for_health_when_the_app_has_checks(
 
 
 def test_follow_gives_up_early_when_tasks_keep_failing(
-        fake: FakeMarathon, marathon: Marathon, fast: None) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock) -> None:
     submitted = submitted_web(fake, marathon, instances=1)
 
     def fail(task: str, offset: float = 0.0) -> Callable[[FakeMarathon], None]:
@@ -861,12 +869,12 @@ def test_follow_gives_up_early_when_tasks_keep_failing(
     fake.ticks = [fail("web.old", offset=-3600),  # from before this deployment: not counted
                   fail("web.1"), fail("web.1"), fail("web.2"), lambda m: None, fail("web.3"),
                   fail("web.4")]
-    began = time.monotonic()
+    began = clock.now()
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, submitted, timeout=60, interval=0.01)
+        follow(marathon, submitted, timeout=60, clock=clock)
 
-    assert time.monotonic() - began < 5
+    assert clock.now() - began == 5 * marathon_module.FOLLOW_INTERVAL  # six looks, not 60 s
     assert caught.value.message == ("app /web: its tasks keep failing (3 so far); last: "
                                     "TASK_FAILED: Command exited with status 1")
     assert caught.value.hint == ("see `mesostack task-logs web`; run `mesostack bundle` to "
@@ -900,7 +908,7 @@ AGENTS = [AgentFree("agent-1", cpus=1.5, mem=256.0, disk=10000.0),
 
 
 def test_an_app_no_agent_has_memory_for_fails_naming_mem(
-        fake: FakeMarathon, marathon: Marathon, fast: None) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock) -> None:
     submitted = submitted_web(fake, marathon, instances=1, mem=4096, cpus=0.5)
     fake.queue = [queue_entry(fake.apps["/web"], rejected={"InsufficientMemory": 12})]
     asked: list[bool] = []
@@ -910,7 +918,7 @@ def test_an_app_no_agent_has_memory_for_fails_naming_mem(
         return AGENTS
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, submitted, timeout=60, interval=0.01, offers=offers)
+        follow(marathon, submitted, timeout=60, hooks=Hooks(offers=offers), clock=clock)
 
     assert caught.value.message == (
         "app /web can't be placed: no agent has enough mem (it asks cpus 0.5, mem 4096, disk 0; "
@@ -919,15 +927,27 @@ def test_an_app_no_agent_has_memory_for_fails_naming_mem(
     assert asked
 
 
+def test_an_app_waits_in_the_queue_for_a_while_before_it_is_called_unplaceable(
+        fake: FakeMarathon, marathon: Marathon, clock: FakeClock) -> None:
+    submitted = submitted_web(fake, marathon, instances=1, mem=4096)
+    fake.queue = [queue_entry(fake.apps["/web"], rejected={"InsufficientMemory": 12})]
+    began = clock.now()
+
+    with pytest.raises(DeploymentFailed, match="no agent has enough mem"):
+        follow(marathon, submitted, timeout=60, clock=clock)
+
+    assert clock.now() - began == marathon_module.UNPLACEABLE_AFTER
+
+
 def test_the_recorded_queue_names_every_declined_resource(
-        fake: FakeMarathon, marathon: Marathon, fast: None) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock) -> None:
     recorded = json.loads(fixture("marathon/responses/v1.10-queue.json").read_text())
     fake.queue = recorded["queue"]
     fake.apps["/foo"] = {**recorded["queue"][1]["app"], "tasksRunning": 0, "tasksStaged": 0}
     submitted = Submitted((fake.deploy(["/foo"]),), ("/foo",), True, time.time())
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, submitted, timeout=60, interval=0.01, offers=lambda: None)
+        follow(marathon, submitted, timeout=60, clock=clock)
 
     assert caught.value.message == (
         "app /foo can't be placed: no agent has enough cpus or mem or disk "
@@ -940,13 +960,13 @@ def test_the_recorded_queue_names_every_declined_resource(
     ({"cpus": 2.0, "mem": 2048.0, "disk": 50000.0}, "cpus or mem or disk"),
 ])
 def test_a_legacy_queue_entry_is_compared_with_the_agents(
-        fake: FakeMarathon, marathon: Marathon, fast: None, needs: dict[str, float],
-        short: str) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock,
+        needs: dict[str, float], short: str) -> None:
     submitted = submitted_web(fake, marathon, instances=1, **needs)
     fake.queue = [queue_entry(fake.apps["/web"])]
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, submitted, timeout=60, interval=0.01, offers=lambda: AGENTS)
+        follow(marathon, submitted, timeout=60, hooks=Hooks(offers=lambda: AGENTS), clock=clock)
 
     assert f"can't be placed: no agent has enough {short} (it asks cpus" in caught.value.message
     assert caught.value.message.endswith("free: agent-1 cpus 1.5 mem 256 disk 10000; "
@@ -955,7 +975,7 @@ def test_a_legacy_queue_entry_is_compared_with_the_agents(
 
 @pytest.mark.parametrize("case", ["legacy-without-offers", "backing-off", "other-app"])
 def test_a_queue_that_says_nothing_waits_for_the_timeout(
-        fake: FakeMarathon, marathon: Marathon, fast: None, case: str) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock, case: str) -> None:
     submitted = submitted_web(fake, marathon, instances=3, mem=4096)
     fake.set("/web", tasksRunning=1)
     app = fake.apps["/web"]
@@ -965,18 +985,18 @@ def test_a_queue_that_says_nothing_waits_for_the_timeout(
         "other-app": queue_entry({**app, "id": "/other"}, rejected={"InsufficientMemory": 3}),
     }[case]
     fake.queue = [entry]
-    began = time.monotonic()
+    began = clock.now()
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, submitted, timeout=0.3, interval=0.01)
+        follow(marathon, submitted, timeout=10, clock=clock)
 
-    assert 0.3 <= time.monotonic() - began < 5
-    assert caught.value.message == "deployment not finished after 0 s: /web: 1/3 running"
+    assert clock.now() - began == 10
+    assert caught.value.message == "deployment not finished after 10 s: /web: 1/3 running"
     assert "--timeout" in (caught.value.hint or "")
 
 
 def test_follow_times_out_with_a_progress_summary(
-        fake: FakeMarathon, marathon: Marathon, fast: None) -> None:
+        fake: FakeMarathon, marathon: Marathon, fast: None, clock: FakeClock) -> None:
     first = submitted_web(fake, marathon)
     second = marathon.submit(request_for({**WEB, "id": "/api", "healthChecks": [{}]}))
     fake.set("/web", tasksRunning=2)
@@ -985,18 +1005,19 @@ def test_follow_times_out_with_a_progress_summary(
                      first.started)
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, both, timeout=1, interval=0.05)
+        follow(marathon, both, timeout=1, clock=clock)
 
     assert caught.value.message == ("deployment not finished after 1 s: /web: 2/2 running; "
                                     "/api: 1/2 running, 1 staged, 1/2 healthy")
 
 
-def test_an_app_gone_while_deploying_fails(fake: FakeMarathon, marathon: Marathon) -> None:
+def test_an_app_gone_while_deploying_fails(fake: FakeMarathon, marathon: Marathon,
+                                           clock: FakeClock) -> None:
     submitted = submitted_web(fake, marathon)
     fake.ticks = [lambda m: m.apps.pop("/web")]
 
     with pytest.raises(DeploymentFailed, match="app /web is gone from Marathon"):
-        follow(marathon, submitted, timeout=30, interval=0.01)
+        follow(marathon, submitted, timeout=30, clock=clock)
 
 
 def test_follow_hears_deployment_success_on_the_event_stream(
@@ -1013,7 +1034,7 @@ def test_follow_hears_deployment_success_on_the_event_stream(
     fake.events_end = fake.finish  # Marathon drops the deployment once it announced success
     began = time.monotonic()
 
-    followed = follow(marathon, submitted, timeout=30, interval=0.01)
+    followed = follow(marathon, submitted, timeout=30)  # woken by the stream's thread
 
     assert followed.success_event_at is not None
     assert began <= followed.success_event_at <= time.monotonic()
@@ -1024,7 +1045,7 @@ def test_follow_hears_deployment_success_on_the_event_stream(
 
 
 def test_an_announced_success_ends_the_follow_without_another_round_trip(
-        fake: FakeMarathon, marathon: Marathon) -> None:
+        fake: FakeMarathon, marathon: Marathon, clock: FakeClock) -> None:
     submitted = submitted_web(fake, marathon, healthChecks=[{"protocol": "HTTP", "path": "/"}])
     (deployment,) = submitted.deployment_ids
     watch = EventWatch(marathon)  # fed by hand here, as its stream thread feeds it
@@ -1035,12 +1056,14 @@ def test_an_announced_success_ends_the_follow_without_another_round_trip(
         watch.finished_at[deployment] = time.monotonic()  # deployment_success arrives
         watch.poke.set()
 
-    followed = follow(marathon, submitted, timeout=30, interval=5, watch=watch,
-                      progress=progress)
+    began = clock.now()
+    followed = follow(marathon, submitted, timeout=30, watch=watch, clock=clock,
+                      hooks=Hooks(progress=progress))
 
     assert seen == ["/web: 0/2 running, 0/2 healthy", "/web: 2/2 running, 2/2 healthy"]
     assert followed.apps[0].done and followed.success_event_at is not None
     assert len(fake.requests_to("GET", "/v2/apps/web")) == 1  # the first look only
+    assert clock.now() == began  # the poke cut the pause short: no time passed
 
 
 def test_follow_fails_on_a_deployment_failed_event(fake: FakeMarathon,
@@ -1051,7 +1074,7 @@ def test_follow_fails_on_a_deployment_failed_event(fake: FakeMarathon,
                       {"eventType": "deployment_failed", "id": deployment, "timestamp": now()})
 
     with pytest.raises(DeploymentFailed) as caught:
-        follow(marathon, submitted, timeout=30, interval=0.01)
+        follow(marathon, submitted, timeout=30)  # woken by the stream's thread
 
     assert caught.value.message == f"deployment {deployment} failed"
 
@@ -1060,31 +1083,35 @@ def test_follow_fails_on_a_deployment_failed_event(fake: FakeMarathon,
 
 
 def test_wait_removed_returns_once_the_deployment_and_the_app_are_gone(
-        fake: FakeMarathon, marathon: Marathon) -> None:
+        fake: FakeMarathon, marathon: Marathon, clock: FakeClock) -> None:
     marathon.submit(request_for(WEB))
     fake.finish()
     deployment = marathon.remove("/web")
     fake.calls.clear()
     fake.ticks = [lambda m: None, lambda m: m.finish(), lambda m: m.apps.pop("/web")]
 
-    wait_removed(marathon, "/web", deployment, timeout=10)
+    wait_removed(marathon, "/web", deployment, timeout=10, clock=clock)
 
     assert [(c.method, c.path) for c in fake.calls] == [
         ("GET", "/v2/deployments"),
         ("GET", "/v2/deployments"), ("GET", "/v2/apps/web"),
         ("GET", "/v2/deployments"), ("GET", "/v2/apps/web"),
     ]
+    assert clock.sleeps == [marathon_module.REMOVAL_INTERVAL] * 2
 
 
-def test_wait_removed_times_out(fake: FakeMarathon, marathon: Marathon) -> None:
+def test_wait_removed_times_out(fake: FakeMarathon, marathon: Marathon,
+                                clock: FakeClock) -> None:
     marathon.submit(request_for(WEB))
     fake.finish()
     deployment = marathon.remove("/web")
+    began = clock.now()
 
     with pytest.raises(DeploymentFailed) as caught:
-        wait_removed(marathon, "/web", deployment, timeout=0.1)
+        wait_removed(marathon, "/web", deployment, timeout=10, clock=clock)
 
-    assert caught.value.message == "app /web still there after 0 s"
+    assert clock.now() - began == 10
+    assert caught.value.message == "app /web still there after 10 s"
     assert "--force" in (caught.value.hint or "")
 
 

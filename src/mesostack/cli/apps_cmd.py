@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +12,10 @@ from mesostack.cli._common import Options
 from mesostack.cli._marathon import client, marathon_options, master_endpoint
 from mesostack.cli.deploy import follow_live, wait_options
 from mesostack.errors import MesostackError
+from mesostack.waiting import SYSTEM, Clock, Pending, wait
+
+if TYPE_CHECKING:
+    from mesostack.mesos import Http, Sandbox
 
 
 @click.command()
@@ -103,7 +109,6 @@ def task_logs(options: Options, app_id: str, marathon_url: str | None, credentia
     if not tasks:
         raise MesostackError(f"app {app_id} has no tasks", hint="see `mesostack apps`")
     master = master_endpoint(options, api)
-    prefix = len(tasks) > 1
     sandboxes = []
     for task in tasks:
         try:
@@ -113,19 +118,42 @@ def task_logs(options: Options, app_id: str, marathon_url: str | None, credentia
             raise MesostackError(f"task {task.get('id')}: can't find its sandbox: waiting for "
                                  f"{exc.message}", hint="is the agent up? see `mesostack status`"
                                  ) from None
-        sandboxes.append((str(task.get("id")), sandbox, 0))
-    while True:
-        for index, (task_id, sandbox, offset) in enumerate(sandboxes):
+        sandboxes.append((str(task.get("id")), sandbox))
+    print_logs(sandboxes, stream, follow=follow, show=console.result)
+
+
+LOG_INTERVAL = 0.5  # seconds between reads of the sandboxes with --follow
+
+
+def print_logs(
+    sandboxes: Sequence[tuple[str, Sandbox]],
+    stream: str,
+    *,
+    follow: bool,
+    show: Callable[[str], None],
+    http: Http | None = None,
+    clock: Clock = SYSTEM,
+) -> None:
+    """Each task's `stream` (stdout, stderr) from its sandbox, its lines prefixed with the
+    task's id when there are several; with `follow`, new output as it comes, without end."""
+    from mesostack import mesos
+
+    offsets = [0] * len(sandboxes)
+    prefix = len(sandboxes) > 1
+
+    def read() -> None:
+        for index, (task_id, sandbox) in enumerate(sandboxes):
             try:
-                data, offset = mesos.read_sandbox(sandbox, stream, offset)
+                data, offsets[index] = mesos.read_sandbox(sandbox, stream, offsets[index],
+                                                          http=http)
             except mesos.Unanswered as exc:
                 raise MesostackError(f"task {task_id}: can't read its {stream}: {exc.message}"
                                      ) from None
-            sandboxes[index] = (task_id, sandbox, offset)
             if data:
                 lines = data.splitlines(keepends=True)
-                console.result("".join(f"{task_id} | {line}" if prefix else line
-                                       for line in lines).rstrip("\n"))
-        if not follow:
-            return
-        time.sleep(0.5)
+                show("".join(f"{task_id} | {line}" if prefix else line
+                             for line in lines).rstrip("\n"))
+        if follow:
+            raise Pending(f"more of the tasks' {stream}")
+
+    wait(read, deadline=None, interval=LOG_INTERVAL, clock=clock)

@@ -22,7 +22,7 @@ def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeou
     """Follow `submitted` with a live display; returns when Marathon announced success."""
     from mesostack import console, mesos
     from mesostack.events import Event, Phase
-    from mesostack.marathon import AppProgress, follow
+    from mesostack.marathon import AppProgress, Hooks, follow
 
     master = master_endpoint(options, api)
     started = time.monotonic()
@@ -34,8 +34,8 @@ def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeou
                 report(Event(state.app_id, phase, str(state).split(": ", 1)[1],
                              time.monotonic() - started))
 
-        followed = follow(api, submitted, timeout=timeout, progress=progress,
-                          offers=lambda: mesos.agents_free(master), watch=watch)
+        hooks = Hooks(progress=progress, offers=lambda: mesos.agents_free(master))
+        followed = follow(api, submitted, timeout=timeout, hooks=hooks, watch=watch)
     return followed.success_event_at
 
 
