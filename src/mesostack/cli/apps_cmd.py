@@ -9,8 +9,13 @@ from typing import TYPE_CHECKING
 import click
 
 from mesostack.cli._common import Options
-from mesostack.cli._marathon import client, marathon_options, master_endpoint
-from mesostack.cli.deploy import follow_live, wait_options
+from mesostack.cli._marathon import (
+    client,
+    follow_live,
+    marathon_options,
+    master_endpoint,
+    wait_options,
+)
 from mesostack.errors import MesostackError
 from mesostack.waiting import SYSTEM, Clock, Pending, wait
 

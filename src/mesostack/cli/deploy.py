@@ -11,42 +11,16 @@ from typing import TYPE_CHECKING
 import click
 
 from mesostack.cli._common import Options
-from mesostack.cli._marathon import client, marathon_options, master_endpoint, resolve_url
+from mesostack.cli._marathon import (
+    client,
+    follow_live,
+    marathon_options,
+    resolve_url,
+    wait_options,
+)
 
 if TYPE_CHECKING:
-    from mesostack.marathon import EventWatch, Marathon, Submitted
-
-
-def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,
-                title: str, watch: EventWatch | None = None) -> float | None:
-    """Follow `submitted` with a live display; returns when Marathon announced success."""
-    from mesostack import console, mesos
-    from mesostack.events import Event, Phase
-    from mesostack.marathon import AppProgress, Hooks, follow
-
-    master = master_endpoint(options, api)
-    started = time.monotonic()
-    with console.progress(title) as report:
-
-        def progress(states: list[AppProgress]) -> None:
-            for state in states:
-                phase = Phase.READY if state.done else Phase.WAITING
-                report(Event(state.app_id, phase, str(state).split(": ", 1)[1],
-                             time.monotonic() - started))
-
-        hooks = Hooks(progress=progress, offers=lambda: mesos.agents_free(master))
-        followed = follow(api, submitted, timeout=timeout, hooks=hooks, watch=watch)
-    return followed.success_event_at
-
-
-def wait_options(func: click.decorators.FC) -> click.decorators.FC:
-    func = click.option("--timeout", type=click.FloatRange(min=1), default=300.0,
-                        show_default=True, metavar="SECONDS",
-                        help="How long to wait for the deployment.")(func)
-    func = click.option("--wait/--no-wait", default=True, show_default=True,
-                        help="Follow the deployment until it is done.")(func)
-    return click.option("--force", is_flag=True,
-                        help="Override a deployment that holds the app.")(func)
+    from mesostack.marathon import Submitted
 
 
 @click.command()
