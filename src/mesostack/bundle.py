@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from mesostack import __version__
+from mesostack.components import KINDS, Documents, Kind
 from mesostack.credentials import CLIENT_VAR, for_marathon
 from mesostack.errors import InputError, MesostackError
 from mesostack.masking import find_secrets, mask_document, mask_text, secret_values
@@ -381,12 +382,16 @@ def known_secrets(found: Stack) -> set[str]:
 
 
 def parts(found: Stack) -> list[Part]:
-    """Everything to fetch: each container's log and inspect data, each master's and agent's
-    state, Marathon's apps, deployments, queue and info, each ZooKeeper server's `srvr` and
-    the ZooKeeper tree."""
-    from mesostack import mesos
-    from mesostack.marathon import Credentials, Marathon
+    """Everything to fetch: each container's log and inspect data, then each component's
+    documents as its role's description says (each master's and agent's state, Marathon's
+    apps, deployments, queue and info, each ZooKeeper server's `srvr` and the ZooKeeper tree)."""
+    out = _container_parts(found)
+    for kind in sorted(KINDS.values(), key=lambda k: list(Documents).index(k.documents)):
+        out += _COLLECTORS[kind.documents](found, kind)
+    return out
 
+
+def _container_parts(found: Stack) -> list[Part]:
     out: list[Part] = []
     for c in [*found.containers, *found.tasks]:
         engine = found.engines[c.engine]
@@ -403,27 +408,36 @@ def parts(found: Stack) -> list[Part]:
         out.append(Part(f"containers/{c.name}/logs.txt", f"{c.name}'s log", logs))
         out.append(Part(f"containers/{c.name}/inspect.json", f"{c.name}'s inspect data",
                         inspect))
+    return out
 
-    def state(endpoint: str, paths: tuple[str, ...]) -> Callable[[], Answer]:
+
+def _mesos_parts(found: Stack, kind: Kind) -> list[Part]:
+    """Each instance's own state document."""
+    from mesostack import mesos
+
+    name, paths = kind.document_name, mesos.STATE_PATHS[kind.document_name]
+
+    def state(endpoint: str) -> Callable[[], Answer]:
         def fetch() -> Answer:
             path, document = mesos.component_state(endpoint, paths)
             return Answer(document, f"GET http://{endpoint}{path}")
         return fetch
 
-    for role, name, paths in (("master", "master", mesos.MASTER_STATE),
-                              ("slave", "agent", mesos.AGENT_STATE)):
-        asked = instances(found, role)
-        for i in asked:
-            out.append(Part(f"mesos/{name}-{i.n}-state.json",
-                            f"the {name}'s state on {i.endpoint}",
-                            _refuse(f"not asked: {i.skip}") if i.skip
-                            else state(i.endpoint, paths)))
-        if not asked:
-            out.append(Part(f"mesos/{name}-1-state.json", f"the {name}'s state",
-                            _refuse(f"the stack has no {role} container")))
+    asked = instances(found, kind.role)
+    if not asked:
+        return [Part(f"mesos/{name}-1-state.json", f"the {name}'s state",
+                     _refuse(f"the stack has no {kind.role.value} container"))]
+    return [Part(f"mesos/{name}-{i.n}-state.json", f"the {name}'s state on {i.endpoint}",
+                 _refuse(f"not asked: {i.skip}") if i.skip else state(i.endpoint))
+            for i in asked]
+
+
+def _marathon_parts(found: Stack, kind: Kind) -> list[Part]:
+    """Marathon's info, apps, deployments and queue, from the first instance that answers."""
+    from mesostack.marathon import Credentials, Marathon
 
     credentials = marathon_credentials(found)
-    marathons = instances(found, "marathon")
+    marathons = instances(found, kind.role)
 
     def marathon(path: str, params: Mapping[str, str] | None = None) -> Callable[[], Answer]:
         def fetch() -> Answer:
@@ -441,7 +455,7 @@ def parts(found: Stack) -> list[Part]:
             raise error or MesostackError("the stack has no marathon container")
         return fetch
 
-    out += [
+    return [
         Part("marathon/info.json", "Marathon's /v2/info", marathon("/v2/info")),
         Part("marathon/apps.json", "Marathon's apps and their tasks",
              marathon("/v2/apps", {"embed": "apps.tasks"})),
@@ -449,7 +463,13 @@ def parts(found: Stack) -> list[Part]:
         Part("marathon/queue.json", "Marathon's launch queue", marathon("/v2/queue")),
     ]
 
-    zookeepers = instances(found, "zookeeper")
+
+def _zookeeper_parts(found: Stack, kind: Kind) -> list[Part]:
+    """Each server's `srvr`, and the whole tree from those that run."""
+    from mesostack import mesos
+
+    zookeepers = instances(found, kind.role)
+    out: list[Part] = []
     for i in zookeepers:
         host, _, port = i.endpoint.rpartition(":")
 
@@ -469,6 +489,13 @@ def parts(found: Stack) -> list[Part]:
 
     out.append(Part("zookeeper/tree.txt", "the ZooKeeper tree", tree))
     return out
+
+
+_COLLECTORS: dict[Documents, Callable[[Stack, Kind], list[Part]]] = {
+    Documents.ZOOKEEPER: _zookeeper_parts,
+    Documents.MESOS: _mesos_parts,
+    Documents.MARATHON: _marathon_parts,
+}
 
 
 def versions(found: Stack, outcomes: Sequence[Outcome]) -> dict[str, Any]:

@@ -297,11 +297,11 @@ class Counts:
 
 
 class Documents(StrEnum):
-    """Which protocol a role's state is read with, for diagnostic bundles."""
+    """Which protocol a role's state is read with, for diagnostic bundles (in their order)."""
 
-    ZOOKEEPER = "zookeeper"  # four-letter words and the znode tree
     MESOS = "mesos"  # a state document over HTTP
     MARATHON = "marathon"  # Marathon's REST API
+    ZOOKEEPER = "zookeeper"  # four-letter words and the znode tree
 
 
 @dataclass(frozen=True)
@@ -316,8 +316,7 @@ class Kind:
     stage_probe: tuple[str, Callable[[Plan], Probe | None]]  # several of it, as a whole
     look: Callable[[str, str, Mapping[str, str]], Look]  # status: (endpoint, master, env)
     documents: Documents
-    document_name: str = ""  # its state's file name in a bundle
-    state_paths: tuple[str, ...] = ()  # modern first, then 0.23's
+    document_name: str = ""  # what its state document is called (mesos.STATE_PATHS, bundles)
     counts: Callable[[str, str, Mapping[str, str]], Counts] | None = None  # (master, endpoint, env)
     note: Callable[[Sequence[str]], str] | None = None  # on all its endpoints, for status
     failure_context: Callable[[Plan], str] | None = None  # added to a not-ready message
@@ -352,7 +351,6 @@ KINDS: dict[Role, Kind] = {
         look=_master_look,
         documents=Documents.MESOS,
         document_name="master",
-        state_paths=("/master/state", "/master/state.json"),
         counts=_master_counts,
         failure_context=_quorum_context,
         has_ui=True,
@@ -367,7 +365,6 @@ KINDS: dict[Role, Kind] = {
         look=_agent_look,
         documents=Documents.MESOS,
         document_name="agent",
-        state_paths=("/state", "/state.json"),
         runs_tasks=True,
     ),
     Role.MARATHON: Kind(

@@ -28,6 +28,7 @@ DOCUMENT_TIMEOUT = 10.0  # a large cluster's state takes longer than a readiness
 
 MASTER_STATE = ("/master/state", "/master/state.json")
 AGENT_STATE = ("/state", "/state.json")
+STATE_PATHS = {"master": MASTER_STATE, "agent": AGENT_STATE}  # by the role's document name
 
 
 class Unanswered(MesostackError):
