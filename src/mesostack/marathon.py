@@ -21,7 +21,7 @@ import requests
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.mesos import AgentFree
-from mesostack.waiting import SYSTEM, Clock, Pending, TimedOut, wait
+from mesostack.waiting import SYSTEM, Clock, Pending, Poll, TimedOut, wait
 
 if TYPE_CHECKING:
     from mesostack.apps import DeployRequest
@@ -468,8 +468,8 @@ def follow(
     events = watch or EventWatch(marathon).start(attach_timeout=0)
     following = _Following(marathon, submitted, events, hooks, clock)
     try:
-        return wait(following.look, deadline=clock.now() + timeout, interval=FOLLOW_INTERVAL,
-                    wake=events.poke, clock=clock)
+        return wait(following.look, deadline=clock.now() + timeout,
+                    poll=Poll(FOLLOW_INTERVAL, wake=events.poke), clock=clock)
     except TimedOut as exc:
         raise DeploymentFailed(
             f"deployment not finished after {timeout:.0f} s: {exc.waiting_for}",
@@ -611,7 +611,7 @@ def wait_removed(
             raise Pending(f"app {app_id} to be gone")
 
     try:
-        wait(gone, deadline=clock.now() + timeout, interval=REMOVAL_INTERVAL, clock=clock)
+        wait(gone, deadline=clock.now() + timeout, poll=Poll(REMOVAL_INTERVAL), clock=clock)
     except TimedOut:
         raise DeploymentFailed(f"app {app_id} still there after {timeout:.0f} s",
                                hint="see `mesostack apps`; retry with --force") from None

@@ -29,7 +29,7 @@ from mesostack.plan import (
 )
 from mesostack.roles import Role, order_of
 from mesostack.runtime import ContainerInfo, EngineAPI, Engines, PullProgress
-from mesostack.waiting import SYSTEM, Clock, TimedOut, run_all, settle, wait
+from mesostack.waiting import SYSTEM, Clock, Poll, TimedOut, run_all, settle, wait
 
 if TYPE_CHECKING:
     from mesostack.checks import Check
@@ -471,6 +471,7 @@ def _kind_flag(container: ContainerInfo, flag: str) -> bool:
 
 
 AGENT_PATIENCE = 5.0  # seconds a running agent gets to answer /state during `down`
+AGENT_POLL_INTERVAL = 0.2
 
 
 def task_containers(
@@ -489,8 +490,9 @@ def task_containers(
     def ask(agent: ContainerInfo) -> tuple[str, list[str]] | None:
         endpoint = agent.labels.get(LABEL_ENDPOINT, "")
         try:
-            return wait(lambda: probes.agent_task_containers(endpoint), retry=(probes.NotYet,),
-                        deadline=clock.now() + patience, interval=0.2, clock=clock)
+            return wait(lambda: probes.agent_task_containers(endpoint),
+                        deadline=clock.now() + patience,
+                        poll=Poll(AGENT_POLL_INTERVAL, retry=(probes.NotYet,)), clock=clock)
         except TimedOut:
             return None
 

@@ -50,8 +50,9 @@ def wait(
 ) -> Ready:
     """Poll `probe` with the one wait (`mesostack.waiting.wait`) until ready or `deadline` (on
     `clock`); NotYet means "not yet". Raises TimedOut with what was last awaited."""
-    return waiting.wait(probe.check, deadline=deadline, interval=interval, retry=(NotYet,),
-                        awaited=probe.awaited, on_wait=on_wait, alive=alive, clock=clock)
+    poll = waiting.Poll(interval, retry=(NotYet,), awaited=probe.awaited)
+    return waiting.wait(probe.check, deadline=deadline, poll=poll, on_wait=on_wait, alive=alive,
+                        clock=clock)
 
 
 @contextmanager

@@ -57,39 +57,48 @@ def _nothing(*_: object) -> None:
     return None
 
 
+@dataclass(frozen=True)
+class Poll:
+    """How to poll: how often, which exceptions mean "not yet" (their text says what is
+    awaited), what is awaited before anything said so, and an event that cuts a pause short
+    (an event stream saying that something happened)."""
+
+    interval: float = 0.1
+    retry: tuple[type[BaseException], ...] = (Pending,)
+    awaited: str = ""
+    wake: threading.Event | None = None
+
+
 def wait(
     attempt: Callable[[], T],
     *,
     deadline: float | None,
-    interval: float = 0.1,
-    retry: tuple[type[BaseException], ...] = (Pending,),
-    awaited: str = "",
+    poll: Poll = Poll(),
     on_wait: Callable[[str], None] = _nothing,
     alive: Callable[[], None] = _nothing,
-    wake: threading.Event | None = None,
     clock: Clock = SYSTEM,
 ) -> T:
-    """Call `attempt` until it returns; an exception of `retry` means "not yet" (its text is
-    handed to `on_wait` when it changes). `alive` may raise to give up early (a container that
-    exited). `deadline` is on `clock`'s scale; None waits for ever. `wake` cuts a pause short
-    (an event stream saying that something happened). Raises TimedOut with what was awaited."""
+    """Call `attempt` until it returns; an exception of `poll.retry` means "not yet" (its text
+    is handed to `on_wait` when it changes). `alive` may raise to give up early (a container
+    that exited). `deadline` is on `clock`'s scale; None waits for ever. Raises TimedOut with
+    what was awaited last."""
     start = clock.now()
     last: str | None = None
     while True:
-        if wake is not None:
-            wake.clear()
+        if poll.wake is not None:
+            poll.wake.clear()
         try:
             return attempt()
-        except retry as exc:
+        except poll.retry as exc:
             if str(exc) != last:
                 last = str(exc)
                 on_wait(last)
         alive()
         if deadline is not None and clock.now() >= deadline:
-            raise TimedOut(last or awaited, clock.now() - start)
-        clock.sleep(interval if deadline is None else min(interval, max(0.0, deadline -
-                                                                          clock.now())),
-                    wake=wake)
+            raise TimedOut(last or poll.awaited, clock.now() - start)
+        pause = poll.interval if deadline is None else min(poll.interval,
+                                                          max(0.0, deadline - clock.now()))
+        clock.sleep(pause, wake=poll.wake)
 
 
 # --- side by side ------------------------------------------------------------------------------
@@ -126,35 +135,13 @@ def settle(
         return []
     if len(items) == 1 and deadline is None:
         return [_one(work, items[0], clock)]
-    jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(len(items)):
-        jobs.put(index)
-    results: dict[int, Settled[R]] = {}
-    changed = threading.Condition()
-
-    def run() -> None:
-        while True:
-            try:
-                index = jobs.get_nowait()
-            except queue.Empty:
-                return
-            outcome = _one(work, items[index], clock)
-            with changed:
-                results[index] = outcome
-                changed.notify_all()
-
-    threads = [threading.Thread(target=run, daemon=True)
+    pool = _Pool(work, items, clock)
+    threads = [threading.Thread(target=pool.run, daemon=True)
                for _ in range(min(workers, len(items)))]
     for thread in threads:
         thread.start()
     try:
-        with changed:
-            while len(results) < len(items):
-                left = None if deadline is None else deadline - clock.now()
-                if left is not None and left <= 0:
-                    break
-                changed.wait(left)
-            finished = dict(results)
+        finished = pool.until(deadline)
     except BaseException:
         if cancel is not None:
             cancel.set()
@@ -162,6 +149,39 @@ def settle(
             thread.join()
         raise
     return [finished.get(i) or Settled(done=False) for i in range(len(items))]
+
+
+class _Pool(Generic[T, R]):
+    """The items still to do, and the outcomes so far."""
+
+    def __init__(self, work: Callable[[T], R], items: Sequence[T], clock: Clock) -> None:
+        self.work, self.items, self.clock = work, items, clock
+        self.jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(len(items)):
+            self.jobs.put(index)
+        self.results: dict[int, Settled[R]] = {}
+        self.changed = threading.Condition()
+
+    def run(self) -> None:
+        while True:
+            try:
+                index = self.jobs.get_nowait()
+            except queue.Empty:
+                return
+            outcome = _one(self.work, self.items[index], self.clock)
+            with self.changed:
+                self.results[index] = outcome
+                self.changed.notify_all()
+
+    def until(self, deadline: float | None) -> dict[int, Settled[R]]:
+        """The outcomes once every item is done, or those done by `deadline`."""
+        with self.changed:
+            while len(self.results) < len(self.items):
+                left = None if deadline is None else deadline - self.clock.now()
+                if left is not None and left <= 0:
+                    break
+                self.changed.wait(left)
+            return dict(self.results)
 
 
 def _one(work: Callable[[T], R], item: T, clock: Clock) -> Settled[R]:

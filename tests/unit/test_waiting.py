@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fakes import FakeClock
-from mesostack.waiting import Pending, TimedOut, merge, run_all, settle, wait
+from mesostack.waiting import Pending, Poll, TimedOut, merge, run_all, settle, wait
 
 
 def test_wait_returns_the_first_answer_and_reports_each_new_reason() -> None:
@@ -22,7 +22,7 @@ def test_wait_returns_the_first_answer_and_reports_each_new_reason() -> None:
             raise answer
         return answer
 
-    assert wait(attempt, deadline=clock.now() + 10, interval=0.5, on_wait=seen.append,
+    assert wait(attempt, deadline=clock.now() + 10, poll=Poll(0.5), on_wait=seen.append,
                 clock=clock) == "done"
     assert seen == ["a", "b"]
     assert clock.sleeps == [0.5, 0.5, 0.5]
@@ -36,7 +36,7 @@ def test_a_timeout_says_what_was_awaited_last_and_how_long_it_waited() -> None:
         raise Pending(f"the answer at {clock.now() - start:g}")
 
     with pytest.raises(TimedOut) as caught:
-        wait(never, deadline=start + 3, interval=1, clock=clock)
+        wait(never, deadline=start + 3, poll=Poll(1), clock=clock)
     assert caught.value.waited == clock.now() - start == 3
     assert caught.value.waiting_for == "the answer at 3"
 
@@ -48,7 +48,7 @@ def test_the_last_pause_ends_at_the_deadline() -> None:
         raise Pending("x")
 
     with pytest.raises(TimedOut):
-        wait(never, deadline=clock.now() + 2.5, interval=1, clock=clock)
+        wait(never, deadline=clock.now() + 2.5, poll=Poll(1), clock=clock)
     assert clock.sleeps == [1, 1, 0.5]
 
 
@@ -62,7 +62,7 @@ def test_without_a_deadline_it_waits_for_ever() -> None:
             raise Pending("more")
         return 7
 
-    assert wait(slowly, deadline=None, interval=60, clock=clock) == 7
+    assert wait(slowly, deadline=None, poll=Poll(60), clock=clock) == 7
     assert len(clock.sleeps) == 999
 
 
@@ -99,7 +99,7 @@ def test_a_set_wake_event_cuts_the_pause_short() -> None:
         return "ok"
 
     start = clock.now()
-    assert wait(attempt, deadline=None, interval=5, wake=wake, clock=clock) == "ok"
+    assert wait(attempt, deadline=None, poll=Poll(5, wake=wake), clock=clock) == "ok"
     assert clock.now() == start  # no pause was slept out
 
 

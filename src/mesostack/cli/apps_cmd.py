@@ -17,7 +17,7 @@ from mesostack.cli._marathon import (
     wait_options,
 )
 from mesostack.errors import MesostackError
-from mesostack.waiting import SYSTEM, Clock, Pending, wait
+from mesostack.waiting import SYSTEM, Clock, Pending, Poll, wait
 
 if TYPE_CHECKING:
     from mesostack.mesos import Http, Sandbox
@@ -161,4 +161,4 @@ def print_logs(
         if follow:
             raise Pending(f"more of the tasks' {stream}")
 
-    wait(read, deadline=None, interval=LOG_INTERVAL, clock=clock)
+    wait(read, deadline=None, poll=Poll(LOG_INTERVAL), clock=clock)
