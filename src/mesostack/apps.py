@@ -304,20 +304,25 @@ def _check_json_data(value: Any, doc: _Doc, path: _Path, *, within: frozenset[in
     if isinstance(value, dict | list):
         if id(value) in within:
             raise doc.error(path, "refers to itself (a YAML alias inside its own anchor)")
-        within = within | {id(value)}
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise doc.error(path, f"key {_got(key)} must be a string (write it in quotes)")
-            _check_json_data(item, doc, (*path, key), within=within)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_json_data(item, doc, (*path, index), within=within)
+        _check_json_items(value, doc, path, within=within | {id(value)})
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise doc.error(path, f"{value} is not a number JSON can carry")
     elif not (value is None or isinstance(value, str | int)):
         raise doc.error(path, f"a {type(value).__name__} can't be sent as JSON")
+
+
+def _check_json_items(value: dict[Any, Any] | list[Any], doc: _Doc, path: _Path, *,
+                      within: frozenset[int]) -> None:
+    """Each item of a mapping (with string keys) or a list."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_data(item, doc, (*path, index), within=within)
+        return
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise doc.error(path, f"key {_got(key)} must be a string (write it in quotes)")
+        _check_json_data(item, doc, (*path, key), within=within)
 
 
 def _check_id(obj: dict[str, Any], doc: _Doc, path: _Path, *, base: str, what: str) -> str:

@@ -186,32 +186,35 @@ def cap_log(text: str, limit: int = LOG_LIMIT) -> str:
     return f"[... {len(raw) - limit} earlier bytes left out ...]\n{kept}"
 
 
-def manifest(
-    *,
-    name: str,
-    stack: str,
-    created: datetime,
-    stack_file: str,
-    outcomes: Sequence[Outcome],
-    containers: Sequence[Mapping[str, Any]],
-    seconds: float,
-    masked: int,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Heading:
+    """What a bundle is: its name, the stack and its file, when and how fast it was made."""
+
+    name: str
+    stack: str
+    created: datetime
+    stack_file: str
+    seconds: float
+    masked: int  # how many distinct secret values were masked
+
+
+def manifest(heading: Heading, *, outcomes: Sequence[Outcome],
+             containers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the bundle holds and what could not be collected, and why."""
     return {
-        "bundle": name,
-        "stack": stack,
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bundle": heading.name,
+        "stack": heading.stack,
+        "created": heading.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mesostack": __version__,
-        "stack_file": stack_file,
-        "seconds": round(seconds, 2),
+        "stack_file": heading.stack_file,
+        "seconds": round(heading.seconds, 2),
         "containers": list(containers),
         "collected": [{"path": o.path, "what": o.what, "source": o.source,
                        "seconds": round(o.seconds, 2)} for o in outcomes if o.ok and o.path],
         "failed": [{"path": o.path, "what": o.what, "error": o.error}
                    for o in outcomes if not o.ok],
         "masking": {
-            "masked_values": masked,
+            "masked_values": heading.masked,
             "rule": "values of variables and keys named like *PASSWORD*, *SECRET*, *TOKEN*, "
                     "*CREDENTIAL* (MARATHON_HTTP_CREDENTIALS among them), and URLs' passwords, "
                     "are replaced by *** wherever they appear",
@@ -572,10 +575,9 @@ def make(
             secrets |= find_secrets(o.content)
     name = bundle_name(plan.stack, now)
     source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
-    document = manifest(name=name, stack=plan.stack, created=now, stack_file=source,
-                        outcomes=outcomes, containers=container_rows(found),
-                        seconds=time.monotonic() - started,
-                        masked=len({s for s in secrets if s}))
+    heading = Heading(name=name, stack=plan.stack, created=now, stack_file=source,
+                      seconds=time.monotonic() - started, masked=len({s for s in secrets if s}))
+    document = manifest(heading, outcomes=outcomes, containers=container_rows(found))
     extra = {"stack.yaml": effective_config(loaded, plan),
              "versions.json": versions(found, outcomes),
              "manifest.json": document, "README.txt": readme(document)}

@@ -16,6 +16,7 @@ from clirun import run
 from fakes import FakeClock, FakeEngine, container
 from mesostack.bundle import (
     Answer,
+    Heading,
     Part,
     bundle_name,
     cap_log,
@@ -113,9 +114,9 @@ def test_manifest_and_readme_name_what_failed_and_why() -> None:
                         timeout=5)]
     containers = [{"name": "s-zookeeper", "role": "zookeeper", "status": "running",
                    "image": "zk:1", "task": False}]
-    document = manifest(name="mesostack-bundle-s-x", stack="s", created=NOW,
-                        stack_file="stack.yaml", outcomes=outcomes, containers=containers,
-                        seconds=1.234, masked=2)
+    heading = Heading(name="mesostack-bundle-s-x", stack="s", created=NOW,
+                      stack_file="stack.yaml", seconds=1.234, masked=2)
+    document = manifest(heading, outcomes=outcomes, containers=containers)
     assert document["created"] == "2026-11-26T04:05:06Z"
     assert [c["path"] for c in document["collected"]] == ["zookeeper/tree.txt"]
     assert document["failed"] == [

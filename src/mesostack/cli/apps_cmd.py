@@ -57,8 +57,10 @@ def apps(options: Options, marathon_url: str | None, credentials: str | None,
 @marathon_options
 @wait_options
 @click.pass_obj
-def remove(options: Options, app_id: str, marathon_url: str | None, credentials: str | None,
-           wait: bool, timeout: float, force: bool) -> None:
+def remove(  # noqa: PLR0913 (click passes each option as a parameter)
+    options: Options, app_id: str, marathon_url: str | None, credentials: str | None,
+    wait: bool, timeout: float, force: bool,
+) -> None:
     """Remove APP_ID from Marathon (and wait until its tasks are gone)."""
     from mesostack import console
     from mesostack.marathon import wait_removed
@@ -78,8 +80,10 @@ def remove(options: Options, app_id: str, marathon_url: str | None, credentials:
 @marathon_options
 @wait_options
 @click.pass_obj
-def scale(options: Options, app_id: str, instances: int, marathon_url: str | None,
-          credentials: str | None, wait: bool, timeout: float, force: bool) -> None:
+def scale(  # noqa: PLR0913 (click passes each option as a parameter)
+    options: Options, app_id: str, instances: int, marathon_url: str | None,
+    credentials: str | None, wait: bool, timeout: float, force: bool,
+) -> None:
     """Run INSTANCES tasks of APP_ID."""
     from mesostack import console
     from mesostack.marathon import Submitted

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
               help="Validate and print what would be sent (JSON lines); no network at all.")
 @wait_options
 @click.pass_obj
-def deploy(options: Options, files: tuple[str, ...], marathon_url: str | None,
-           credentials: str | None, dry_run: bool, wait: bool, timeout: float,
-           force: bool) -> None:
+def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
+    options: Options, files: tuple[str, ...], marathon_url: str | None,
+    credentials: str | None, dry_run: bool, wait: bool, timeout: float, force: bool,
+) -> None:
     """Create or update the apps or groups in FILE... (JSON or YAML) and follow them."""
     from mesostack import apps, console
     from mesostack.marathon import EventWatch, Submitted, public_url
