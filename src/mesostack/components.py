@@ -320,7 +320,7 @@ class Kind:
     counts: Callable[[str, str, Mapping[str, str]], Counts] | None = None  # (master, endpoint, env)
     note: Callable[[Sequence[str]], str] | None = None  # on all its endpoints, for status
     failure_context: Callable[[Plan], str] | None = None  # added to a not-ready message
-    has_ui: bool = False  # status shows http://endpoint
+    ui_name: str = ""  # what its web UI is called; `up` and `status` show its URL
     runs_tasks: bool = False  # Docker task containers run beside it (found through it)
     launches_tasks: bool = False  # frozen first on `down`, so nothing launches meanwhile
 
@@ -353,7 +353,7 @@ KINDS: dict[Role, Kind] = {
         document_name="master",
         counts=_master_counts,
         failure_context=_quorum_context,
-        has_ui=True,
+        ui_name="Mesos",
     ),
     Role.SLAVE: Kind(
         role=Role.SLAVE,
@@ -377,7 +377,7 @@ KINDS: dict[Role, Kind] = {
         look=_marathon_look,
         documents=Documents.MARATHON,
         counts=_marathon_counts,
-        has_ui=True,
+        ui_name="Marathon",
         launches_tasks=True,
     ),
 }

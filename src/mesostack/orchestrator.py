@@ -69,10 +69,8 @@ class UpResult:
 
     @property
     def urls(self) -> dict[str, str]:
-        return {
-            "Mesos": f"http://{self.plan.spec(Role.MASTER).endpoint}",
-            "Marathon": f"http://{self.plan.spec(Role.MARATHON).endpoint}",
-        }
+        return {kind.ui_name: f"http://{self.plan.spec(role).endpoint}"
+                for role, kind in KINDS.items() if kind.ui_name}
 
 
 class Readiness:
@@ -599,7 +597,7 @@ def _look(c: ContainerInfo, master: str) -> tuple[ComponentStatus, Counts]:
             detail = f"waiting for {exc}"
         if ready and kind.counts is not None:
             counts = kind.counts(master, endpoint, c.env)
-    url = f"http://{endpoint}" if kind is not None and kind.has_ui else ""
+    url = f"http://{endpoint}" if kind is not None and kind.ui_name else ""
     return (ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail, look.leadership,
                             url, c.labels.get(LABEL_HOST, "")), counts)
 
