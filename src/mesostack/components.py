@@ -1,8 +1,9 @@
-"""Each component role described once: how its container is built (per image family), how its
-readiness is probed, what `status` looks at and `bundle` collects, and how it is named.
+"""Each component role described once: what it depends on and mounts, how its readiness is
+probed, what `status` looks at and `bundle` collects, and how it is named. How each image takes
+its settings is its family's (`families`).
 
 plan, orchestrator, status, bundle and logs read this table; none of them branches on a role.
-A new role or image family is an addition here. Readiness and state functions import the
+A new role is an addition here (and its families there). Readiness and state functions import the
 probes (and so `requests`) only when called, so that planning stays free of network libraries.
 """
 
@@ -13,8 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from mesostack import imageref
-from mesostack.config import Placement, StackConfig, Volume
+from mesostack.config import StackConfig, Volume
 from mesostack.credentials import SERVER_VAR as STACK_VAR  # Marathon's own credentials
 from mesostack.roles import Role
 
@@ -22,81 +22,12 @@ if TYPE_CHECKING:
     from mesostack.plan import ContainerSpec, Plan
     from mesostack.probes import LeaderState, Probe
 
-ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
-MASTER_WORK = "/var/lib/mesos"
-AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
+from mesostack.families import MASTER_WORK, ZK_DATA
+
 HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
-ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
-
-
-# --- what a container's settings are built from ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Where:
-    """One instance's place in the stack: what its environment is built from."""
-
-    config: StackConfig
-    ip: str
-    place: Placement
-    zk_ips: tuple[str, ...]
-
-    def zk_url(self, path: str) -> str:
-        port = self.config.zookeeper.port
-        return "zk://" + ",".join(f"{h}:{port}" for h in self.zk_ips) + path
-
-
-@dataclass(frozen=True)
-class Family:
-    """How the images of one family take their settings."""
-
-    name: str
-    matches: Callable[[str], bool]  # by the image reference
-    env: Callable[[Where], dict[str, str]]
-    port_variable: str | None  # set when the port is not the default; None: `env` has it
-
-
-def _any_image(_: str) -> bool:
-    return True
 
 
 # --- ZooKeeper ---------------------------------------------------------------------------------
-
-
-def _mesoscloud_zookeeper(where: Where) -> dict[str, str]:
-    env = {"MYID": str(where.place.index), "SERVERS": ",".join(where.zk_ips),
-           # the official image (3.5+) would take :8080, Marathon's, for its AdminServer
-           "ZOO_ADMINSERVER_ENABLED": "false"}
-    if where.config.zookeeper.data_dir:
-        env["ZOO_DATA_DIR"] = ZK_DATA
-    return env
-
-
-def _official_zookeeper(where: Where) -> dict[str, str]:
-    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;CLIENT`; an ensemble's servers
-    bind their client port to their own address, so several can share a machine on 127.0.0.x."""
-    port = where.config.zookeeper.port
-    ensemble = len(where.zk_ips) > 1
-    servers = " ".join(f"server.{n}={ip}:2888:3888;{f'{ip}:' if ensemble else ''}{port}"
-                       for n, ip in enumerate(where.zk_ips, start=1))
-    env = {
-        "ZOO_MY_ID": str(where.place.index),
-        "ZOO_SERVERS": servers,
-        # readiness asks `srvr`; `ruok` for people's own checks (3.5+ allow only `srvr`)
-        "ZOO_4LW_COMMANDS_WHITELIST": ZK_FOUR_LETTER_WORDS,
-        # 3.5+ would take :8080, Marathon's, for its AdminServer
-        "ZOO_ADMINSERVER_ENABLED": "false",
-    }
-    if where.config.zookeeper.data_dir:  # snapshots and transaction log, both mounted
-        env["ZOO_DATA_DIR"] = env["ZOO_DATA_LOG_DIR"] = ZK_DATA
-    return env
-
-
-def is_official_zookeeper(image: str) -> bool:
-    """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
-    keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
-    mesoscloud's MYID and SERVERS."""
-    return imageref.parse(image).path in ("zookeeper", "library/zookeeper")
 
 
 def _zookeeper_mounts(config: StackConfig) -> list[Volume]:
@@ -140,12 +71,6 @@ def _ensemble_note(endpoints: Sequence[str]) -> str:
 
 
 # --- Mesos master ------------------------------------------------------------------------------
-
-
-def _master_env(where: Where) -> dict[str, str]:
-    return {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
-            "MESOS_QUORUM": str(where.config.quorum), "MESOS_ZK": where.zk_url("/mesos"),
-            "MESOS_WORK_DIR": MASTER_WORK}
 
 
 def _master_mounts(config: StackConfig) -> list[Volume]:
@@ -200,15 +125,6 @@ def _quorum_context(plan: Plan) -> str:
 # --- Mesos agent -------------------------------------------------------------------------------
 
 
-def _agent_env(where: Where) -> dict[str, str]:
-    slave = where.config.slave
-    env = {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
-           "MESOS_MASTER": where.zk_url("/mesos"), "MESOS_WORK_DIR": slave.data_dir or AGENT_WORK}
-    if slave.resources:
-        env["MESOS_RESOURCES"] = slave.resources
-    return env
-
-
 def _agent_mounts(config: StackConfig) -> list[Volume]:
     mounts = [Volume(path, path) for path in HOST_MOUNTS]
     if config.slave.data_dir:
@@ -230,12 +146,6 @@ def _agent_look(endpoint: str, master: str, _env: Mapping[str, str]) -> Look:
 
 
 # --- Marathon ----------------------------------------------------------------------------------
-
-
-def _marathon_env(where: Where) -> dict[str, str]:
-    return {"MARATHON_HOSTNAME": where.ip, "MARATHON_HTTPS_ADDRESS": where.ip,
-            "MARATHON_HTTP_ADDRESS": where.ip, "MARATHON_MASTER": where.zk_url("/mesos"),
-            "MARATHON_ZK": where.zk_url("/marathon")}
 
 
 def _no_mounts(_: StackConfig) -> list[Volume]:
@@ -310,7 +220,6 @@ class Kind:
 
     role: Role
     depends_on: tuple[Role, ...]
-    families: tuple[Family, ...]  # the first that matches an image wins; the last takes any
     mounts: Callable[[StackConfig], list[Volume]]
     probe: Callable[[ContainerSpec, str, LeaderState | None], Probe]  # one container's readiness
     stage_probe: tuple[str, Callable[[Plan], Probe | None]]  # several of it, as a whole
@@ -324,16 +233,11 @@ class Kind:
     runs_tasks: bool = False  # Docker task containers run beside it (found through it)
     launches_tasks: bool = False  # frozen first on `down`, so nothing launches meanwhile
 
-    def family(self, image: str) -> Family:
-        return next(f for f in self.families if f.matches(image))
-
 
 KINDS: dict[Role, Kind] = {
     Role.ZOOKEEPER: Kind(
         role=Role.ZOOKEEPER,
         depends_on=(),
-        families=(Family("official", is_official_zookeeper, _official_zookeeper, None),
-                  Family("mesoscloud", _any_image, _mesoscloud_zookeeper, "ZOO_PORT")),
         mounts=_zookeeper_mounts,
         probe=_zookeeper_probe,
         stage_probe=("zookeeper", _ensemble_probe),
@@ -344,7 +248,6 @@ KINDS: dict[Role, Kind] = {
     Role.MASTER: Kind(
         role=Role.MASTER,
         depends_on=(Role.ZOOKEEPER,),
-        families=(Family("mesos", _any_image, _master_env, "MESOS_PORT"),),
         mounts=_master_mounts,
         probe=_master_probe,
         stage_probe=("masters", _masters_probe),
@@ -358,7 +261,6 @@ KINDS: dict[Role, Kind] = {
     Role.SLAVE: Kind(
         role=Role.SLAVE,
         depends_on=(Role.MASTER,),
-        families=(Family("mesos", _any_image, _agent_env, "MESOS_PORT"),),
         mounts=_agent_mounts,
         probe=_agent_probe,
         stage_probe=("agents", lambda _: None),
@@ -370,7 +272,6 @@ KINDS: dict[Role, Kind] = {
     Role.MARATHON: Kind(
         role=Role.MARATHON,
         depends_on=(Role.MASTER,),
-        families=(Family("marathon", _any_image, _marathon_env, "MARATHON_HTTP_PORT"),),
         mounts=_no_mounts,
         probe=_marathon_probe,
         stage_probe=("marathons", _marathons_probe),

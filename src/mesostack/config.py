@@ -112,6 +112,10 @@ class Component(_Model):
     on: list[str] | None = Field(
         None, description="Placement: the `hosts` (by name) that run one each."
     )
+    family: str | None = Field(
+        None, description="The image's family, when its name doesn't say (a mirrored or "
+        "home-built image); `mesostack doctor` lists the families it knows."
+    )
 
     @field_validator("image")
     @classmethod
@@ -384,6 +388,17 @@ class StackConfig(_Model):
                 seen[key] = f"{role} {place.index}" if place.of > 1 else role
         return self
 
+    @model_validator(mode="after")
+    def _families(self) -> StackConfig:
+        from mesostack.families import names
+
+        for role in self.ROLES:
+            chosen = self.component(role).family
+            if chosen is not None and chosen not in names(role):
+                raise ValueError(f"{role}.family: no family {chosen!r} for {role}; choose one "
+                                 f"of {', '.join(names(role))}")
+        return self
+
     @property
     def quorum(self) -> int:
         masters = len(self.placements("master"))
@@ -473,6 +488,19 @@ def parse_volume(text: str) -> Volume:
 class LoadedConfig:
     config: StackConfig
     source: Path | None  # None: the built-in default
+    text: str = ""  # the file as read
+
+    def where(self, path: Sequence[str]) -> str:
+        """`file:line` of the key at `path` (as far as the file has it), or what the stack is
+        when it is the built-in default."""
+        if self.source is None:
+            return "the built-in default stack"
+        try:
+            _, root = yamlfile.load(self.text, _StackLoader)
+        except yaml.YAMLError:
+            root = None
+        line = _line_of(root, path)
+        return f"{self.source}:{line}" if line else str(self.source)
 
 
 def find_file(explicit: str | None) -> Path | None:
@@ -497,7 +525,7 @@ def load(explicit: str | None = None) -> LoadedConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: can't read: {exc}") from None
-    return LoadedConfig(parse(text, source=str(path)), path)
+    return LoadedConfig(parse(text, source=str(path)), path, text)
 
 
 class _StackLoader(UniqueKeyLoader):

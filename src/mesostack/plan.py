@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from mesostack import __version__
-from mesostack.components import KINDS, Where, is_official_zookeeper
+from mesostack.components import KINDS
 from mesostack.config import (
     MASK,
     Component,
@@ -24,6 +24,7 @@ from mesostack.config import (
     is_secret,
     parse_volume,
 )
+from mesostack.families import Where, family_for, is_official_zookeeper
 from mesostack.roles import Role
 
 LABEL_PREFIX = "io.mesostack."
@@ -55,6 +56,7 @@ class ContainerSpec:
     host: str = ""  # the host's name from `hosts:`; "" for a stack on host_ip
     docker: str | None = None  # that host's Docker endpoint; None: the usual one
     index: int = 0  # 1-based among several of its role; 0 when it is the only one
+    family: str = ""  # its image's family (`families`); not part of its config hash
 
     @property
     def endpoint(self) -> str:
@@ -156,13 +158,14 @@ def _spec(config: StackConfig, role: Role, where: Where, *, name: str,
         host=where.place.host,
         docker=where.place.docker,
         index=where.place.index if where.place.of > 1 else 0,
+        family=family_for(role, component.image, component.family).name,
     )
 
 
 def _env(config: StackConfig, role: Role, where: Where) -> dict[str, str]:
     """What the image's family takes, and its port variable when the port isn't the default."""
     component = config.component(role)
-    family = KINDS[role].family(component.image)
+    family = family_for(role, component.image, component.family)
     env = family.env(where)
     default_port = type(component).model_fields["port"].default
     if family.port_variable and component.port != default_port:

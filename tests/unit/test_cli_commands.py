@@ -165,7 +165,7 @@ class FakeDocker:
 FAKE_ENGINE_STACK = """\
 name: schema1
 host_ip: 127.0.0.1
-zookeeper: {port: 39181}
+zookeeper: {port: 39181, family: conventions}  # the tutorial image, on a port of its own
 master: {port: 39050}
 slave: {port: 39051, privileged: false}
 marathon: {port: 39080}

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from mesostack import components
-from mesostack.components import KINDS, Family, Where
+from mesostack import families
+from mesostack.components import KINDS
 from mesostack.config import StackConfig, parse
+from mesostack.families import FAMILIES, Family, Where, family_for
 from mesostack.plan import Role, build
 from mesostack.roles import order_of, role_named
 
 
 def test_every_role_is_described_and_takes_any_image_last() -> None:
-    assert list(KINDS) == list(Role)
+    assert list(KINDS) == list(Role) == list(FAMILIES)
     for role, kind in KINDS.items():
         assert kind.role is role
-        assert kind.families[-1].matches("registry.example:5000/anything/at-all:1")
+        assert FAMILIES[role][-1].matches("registry.example:5000/anything/at-all:1")
+        assert not FAMILIES[role][-1].known
         assert all(dep.order < role.order for dep in kind.depends_on)
 
 
@@ -28,12 +28,22 @@ def test_roles_are_named_by_value_and_alias() -> None:
     assert [order_of(label) for label in ("marathon", "zookeeper", "task")] == [3, 0, 4]
 
 
-def test_the_image_picks_its_family() -> None:
-    zk = KINDS[Role.ZOOKEEPER]
-    assert zk.family("zookeeper:3.9.3").name == "official"
-    assert zk.family("mirror.example:5000/library/zookeeper@sha256:" + "0" * 64).name == (
-        "official")
-    assert zk.family("mesoscloud/zookeeper:3.4.6-ubuntu-14.04").name == "mesoscloud"
+@pytest.mark.parametrize(("role", "image", "family"), [
+    (Role.ZOOKEEPER, "zookeeper:3.9.3", "official"),
+    (Role.ZOOKEEPER, "zookeeper", "official"),
+    (Role.ZOOKEEPER, "mirror.example:5000/library/zookeeper@sha256:" + "0" * 64, "official"),
+    (Role.ZOOKEEPER, "zookeeper:3.4.13", "official-3.4"),
+    (Role.ZOOKEEPER, "mesoscloud/zookeeper:3.4.6-ubuntu-14.04", "mesoscloud"),
+    (Role.ZOOKEEPER, "127.0.0.1:5000/mesostack-test/zookeeper:testbed", "conventions"),
+    (Role.MASTER, "mesoscloud/mesos-master:0.23.0-ubuntu-14.04", "mesoscloud"),
+    (Role.MASTER, "mesosphere/mesos-master:1.7.1", "mesosphere"),
+    (Role.SLAVE, "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04", "mesoscloud"),
+    (Role.MARATHON, "mesosphere/marathon:v1.11.24", "mesosphere"),
+    (Role.MARATHON, "mesosphere/marathon:v0.11.1", "mesosphere-legacy"),
+    (Role.MARATHON, "my.registry/marathon:1.11", "conventions"),
+])
+def test_the_image_picks_its_family(role: Role, image: str, family: str) -> None:
+    assert family_for(role, image).name == family
 
 
 def test_a_new_family_is_one_addition_to_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,9 +55,8 @@ def test_a_new_family_is_one_addition_to_the_table(monkeypatch: pytest.MonkeyPat
 
     family = Family("example", lambda image: image.startswith("example/zookeeper"),
                     bitnami_like, "ZOO_PORT_NUMBER")
-    kind = KINDS[Role.ZOOKEEPER]
-    monkeypatch.setitem(components.KINDS, Role.ZOOKEEPER,
-                        replace(kind, families=(family, *kind.families)))
+    monkeypatch.setitem(families.FAMILIES, Role.ZOOKEEPER,
+                        (family, *FAMILIES[Role.ZOOKEEPER]))
     config = parse("zookeeper: {image: 'example/zookeeper:3.9', port: 2182}\n")
     env = dict(build(config, "10.0.0.5").spec(Role.ZOOKEEPER).env)
     assert env == {"ZOO_SERVER_ID": "1", "ZOO_SERVERS": "10.0.0.5:2888:3888",

@@ -170,7 +170,7 @@ def test_user_env_overrides_and_adds() -> None:
 
 def test_ports_resources_and_data_dirs() -> None:
     config = parse(
-        "zookeeper: {port: 2182, data_dir: /srv/zk}\n"
+        "zookeeper: {image: example/zookeeper, port: 2182, data_dir: /srv/zk}\n"
         "master: {port: 5060, data_dir: /srv/master}\n"
         "slave: {port: 5061, resources: 'cpus:2;mem:2048', data_dir: /srv/agent,"
         " volumes: ['/etc/hosts:/etc/hosts:ro', '/run/docker.sock:/var/run/docker.sock']}\n"

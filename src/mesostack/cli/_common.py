@@ -17,6 +17,7 @@ class Options:
     def __init__(self, file: str | None = None) -> None:
         self.file = file
         self._loaded: LoadedConfig | None = None
+        self._planned: tuple[Plan, str] | None = None
 
     def load(self) -> LoadedConfig:
         """The stack file, loaded once; its warnings (e.g. an even number of masters) are
@@ -33,8 +34,19 @@ class Options:
     def stack_name(self) -> str:
         return self.load().config.name
 
-    def plan(self) -> tuple[Plan, str]:
-        """The plan and a line saying where host_ip and the stack came from."""
+    def plan(self, *, strict: bool = False) -> tuple[Plan, str]:
+        """The plan and a line saying where host_ip and the stack came from. A setting its
+        images can't honour fails a `strict` command (one that would act on it: up, doctor,
+        config); the others (down, status, logs...) only warn, so that a stack can always be
+        looked at and taken down."""
+        if self._planned is None:
+            self._planned = self._build()
+            _judge(self.load(), self._planned[0], strict=strict)
+        elif strict:
+            _judge(self.load(), self._planned[0], strict=True)
+        return self._planned
+
+    def _build(self) -> tuple[Plan, str]:
         from mesostack import hostinfo
         from mesostack.plan import build
 
@@ -51,6 +63,18 @@ class Options:
             where = f"stack {config.name} from {source}; hosts " + ", ".join(
                 f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
         return build(config, host_ip), where
+
+
+def _judge(loaded: LoadedConfig, plan: Plan, *, strict: bool) -> None:
+    from mesostack import console
+    from mesostack.errors import InputError
+    from mesostack.families import refusals
+
+    for refusal in refusals(plan):
+        message = f"{loaded.where(refusal.path)}: {'.'.join(refusal.path)}: {refusal.why}"
+        if strict:
+            raise InputError(message)
+        console.warn(message)
 
 
 def engines(options: Options, *, also_default: bool = False) -> Engines:

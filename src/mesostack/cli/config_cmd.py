@@ -18,6 +18,7 @@ def config(options: Options, show_secrets: bool) -> None:
     from mesostack import console
     from mesostack.config import to_yaml
 
+    options.plan(strict=True)  # what the images can't honour is refused here too
     console.result(to_yaml(options.load().config, show_secrets=show_secrets))
 
 

@@ -13,7 +13,7 @@ def doctor(options: Options) -> int:
     """Check this host and engine for the stack; exit 1 when a blocking check fails."""
     from mesostack import checks, console
 
-    plan, where = options.plan()
+    plan, where = options.plan(strict=True)
     console.info(where)
     found = checks.doctor(plan, engines(options))
     console.checks_table([(c.name, c.verdict.value, c.found, c.fix) for c in found])

@@ -24,7 +24,7 @@ def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: 
     from mesostack import console
     from mesostack.plan import dry_run as render
 
-    plan, where = options.plan()
+    plan, where = options.plan(strict=True)
     console.note(where)
     if dry_run:  # no engine, no host checks: only the plan (and no heavy imports)
         console.result(render(plan, show_secrets=show_secrets))

@@ -1,0 +1,319 @@
+"""PURE: image families, each described once: which images belong to it, how they take their
+settings (the variables their entrypoints read, and those they ignore), what their own image
+config sets (ENV, USER), and what they cannot do (a refusal names the field, the image and why).
+
+A family is recognised by the image's name; a component's `family:` key in the stack file
+overrides that (a mirrored or home-built image says what it is). An image of no known family
+is treated by its role's conventions, and `doctor` says so. A new family is an addition to
+FAMILIES; nothing else branches on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mesostack import imageref
+from mesostack.config import Placement, StackConfig
+from mesostack.roles import Role
+
+if TYPE_CHECKING:
+    from mesostack.plan import ContainerSpec, Plan
+
+ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
+MASTER_WORK = "/var/lib/mesos"
+AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
+ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
+CONVENTIONS = "conventions"  # the name of each role's fallback: an image of no known family
+
+
+@dataclass(frozen=True)
+class Where:
+    """One instance's place in the stack: what its environment is built from."""
+
+    config: StackConfig
+    ip: str
+    place: Placement
+    zk_ips: tuple[str, ...]
+
+    def zk_url(self, path: str) -> str:
+        port = self.config.zookeeper.port
+        return "zk://" + ",".join(f"{h}:{port}" for h in self.zk_ips) + path
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A setting an image can't honour: the stack file's field, and why (the image named)."""
+
+    path: tuple[str, ...]  # e.g. ("zookeeper", "port")
+    why: str
+
+
+Refuse = Callable[["Plan", Sequence["ContainerSpec"]], list[Refusal]]
+
+
+def _nothing_refused(_plan: Plan, _specs: Sequence[ContainerSpec]) -> list[Refusal]:
+    return []
+
+
+@dataclass(frozen=True)
+class Family:
+    """How the images of one family take their settings, and what they can't do."""
+
+    name: str
+    matches: Callable[[str], bool]  # by the image reference
+    env: Callable[[Where], dict[str, str]]
+    port_variable: str | None  # set when the port is not the default; None: `env` has it
+    refuse: Refuse = _nothing_refused  # on the plan's containers of this family
+    image_env: Mapping[str, str] = field(default_factory=dict)  # what the image's ENV sets
+    summary: str = ""  # for `doctor`: what mesostack knows of it
+
+    @property
+    def known(self) -> bool:
+        return self.name != CONVENTIONS
+
+
+def version_of(image: str) -> tuple[int, ...] | None:
+    """The release a tag names: `3.4.13`, `v1.11.24`, `0.23.0-ubuntu-14.04`; None for `latest`,
+    a digest or a tag that names none."""
+    found = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", imageref.parse(image).tag or "")
+    return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
+
+def _shown(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def _named(*paths: str, at_least: tuple[int, ...] | None = None,
+           below: tuple[int, ...] | None = None) -> Callable[[str], bool]:
+    """Images whose path (registry left out, `library/` too) is one of `paths`, with a tag's
+    version in [at_least, below) when those are given (an unversioned tag counts as newest)."""
+
+    def matches(image: str) -> bool:
+        path = imageref.parse(image).path.removeprefix("library/")
+        if path not in paths:
+            return False
+        version = version_of(image)
+        if version is None:
+            return below is None
+        return (at_least is None or version >= at_least) and (below is None or version < below)
+
+    return matches
+
+
+def _any_image(_: str) -> bool:
+    return True
+
+
+# --- ZooKeeper ---------------------------------------------------------------------------------
+
+
+def _myid_servers(where: Where) -> dict[str, str]:
+    """mesoscloud/zookeeper's MYID and SERVERS (what the tutorial gives it)."""
+    env = {"MYID": str(where.place.index), "SERVERS": ",".join(where.zk_ips),
+           # the official image (3.5+) would take :8080, Marathon's, for its AdminServer
+           "ZOO_ADMINSERVER_ENABLED": "false"}
+    if where.config.zookeeper.data_dir:
+        env["ZOO_DATA_DIR"] = ZK_DATA
+    return env
+
+
+def _official_35(where: Where) -> dict[str, str]:
+    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;CLIENT`; an ensemble's servers
+    bind their client port to their own address, so several can share a machine on 127.0.0.x."""
+    port = where.config.zookeeper.port
+    ensemble = len(where.zk_ips) > 1
+    servers = " ".join(f"server.{n}={ip}:2888:3888;{f'{ip}:' if ensemble else ''}{port}"
+                       for n, ip in enumerate(where.zk_ips, start=1))
+    env = {
+        "ZOO_MY_ID": str(where.place.index),
+        "ZOO_SERVERS": servers,
+        # readiness asks `srvr`; `ruok` for people's own checks (3.5+ allow only `srvr`)
+        "ZOO_4LW_COMMANDS_WHITELIST": ZK_FOUR_LETTER_WORDS,
+        # 3.5+ would take :8080, Marathon's, for its AdminServer
+        "ZOO_ADMINSERVER_ENABLED": "false",
+    }
+    if where.config.zookeeper.data_dir:  # snapshots and transaction log, both mounted
+        env["ZOO_DATA_DIR"] = env["ZOO_DATA_LOG_DIR"] = ZK_DATA
+    return env
+
+
+def _official_34(where: Where) -> dict[str, str]:
+    """3.4's QuorumPeerConfig splits a server line at ':' into host and two ports (a `;CLIENT`
+    part would be read as the election port); its client port is ZOO_PORT, on every address."""
+    servers = " ".join(f"server.{n}={ip}:2888:3888" for n, ip in enumerate(where.zk_ips, start=1))
+    env = {"ZOO_MY_ID": str(where.place.index), "ZOO_SERVERS": servers}
+    if where.config.zookeeper.data_dir:
+        env["ZOO_DATA_DIR"] = env["ZOO_DATA_LOG_DIR"] = ZK_DATA
+    return env
+
+
+def is_official_zookeeper(image: str) -> bool:
+    """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
+    keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
+    mesoscloud's MYID and SERVERS."""
+    return imageref.parse(image).path in ("zookeeper", "library/zookeeper")
+
+
+def _fixed_client_port(port: int) -> Refuse:
+    """Images whose client port is fixed (or set for every address): that port only, and one
+    server per engine (two on one machine would both bind 0.0.0.0:PORT)."""
+
+    def refuse(plan: Plan, specs: Sequence[ContainerSpec]) -> list[Refusal]:
+        found: list[Refusal] = []
+        image = specs[0].image
+        if port and any(s.port != port for s in specs):
+            found.append(Refusal(("zookeeper", "port"), f"{specs[0].port}: {image} always "
+                                 f"listens on {port} (its entrypoint writes clientPort={port} "
+                                 f"for every address); use {port}"))
+        engines = [s.docker for s in specs]
+        shared = next((e for e in engines if engines.count(e) > 1), "unset")
+        if shared != "unset":
+            found.append(Refusal(("zookeeper", "count"), f"{image} binds its client port on "
+                                 "every address, so two of its servers can't share an engine "
+                                 f"({shared or 'this machine'}'s); put each on a host with an "
+                                 "engine of its own, or use the official image `zookeeper:3.9`"))
+        return found
+
+    return refuse
+
+
+def _official_34_refusals(plan: Plan, specs: Sequence[ContainerSpec]) -> list[Refusal]:
+    """3.4's client port binds every address: one server per engine. Up to 3.4.13 it is
+    ZOO_PORT; the 3.4.14 image writes clientPort=2181 whatever ZOO_PORT says."""
+    version = version_of(specs[0].image) or (3, 4)
+    return _fixed_client_port(2181 if version >= (3, 4, 14) else 0)(plan, specs)
+
+
+ZOOKEEPER = (
+    Family("official", _named("zookeeper", at_least=(3, 5)), _official_35, None,
+           summary="the official image, 3.5+: ZOO_MY_ID, ZOO_SERVERS with each server's client "
+                   "address, the four-letter-word whitelist, the AdminServer turned off"),
+    Family("official-3.4", _named("zookeeper", below=(3, 5)), _official_34, "ZOO_PORT",
+           refuse=_official_34_refusals,
+           summary="the official image, 3.4: ZOO_MY_ID, ZOO_SERVERS without client addresses, "
+                   "the client port (ZOO_PORT up to 3.4.13, 2181 from 3.4.14) on every address"),
+    Family("mesoscloud", _named("mesoscloud/zookeeper"), _myid_servers, None,
+           refuse=_fixed_client_port(2181),
+           summary="mesoscloud/zookeeper: MYID and SERVERS; its client port is 2181 on every "
+                   "address"),
+    Family(CONVENTIONS, _any_image, _myid_servers, "ZOO_PORT",
+           summary="not a known image: given MYID and SERVERS, as mesoscloud/zookeeper takes"),
+)
+
+
+# --- Mesos -------------------------------------------------------------------------------------
+
+
+def _master_env(where: Where) -> dict[str, str]:
+    return {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
+            "MESOS_QUORUM": str(where.config.quorum), "MESOS_ZK": where.zk_url("/mesos"),
+            "MESOS_WORK_DIR": MASTER_WORK}
+
+
+def _agent_env(where: Where) -> dict[str, str]:
+    slave = where.config.slave
+    env = {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
+           "MESOS_MASTER": where.zk_url("/mesos"), "MESOS_WORK_DIR": slave.data_dir or AGENT_WORK}
+    if slave.resources:
+        env["MESOS_RESOURCES"] = slave.resources
+    return env
+
+
+MASTER = (
+    Family("mesoscloud", _named("mesoscloud/mesos-master"), _master_env, "MESOS_PORT",
+           summary="mesoscloud/mesos-master (Mesos 0.23): the MESOS_* variables"),
+    Family("mesosphere", _named("mesosphere/mesos-master"), _master_env, "MESOS_PORT",
+           summary="mesosphere/mesos-master (Mesos 1.x): the MESOS_* variables"),
+    Family(CONVENTIONS, _any_image, _master_env, "MESOS_PORT",
+           summary="not a known image: given the MESOS_* variables"),
+)
+AGENT = (
+    Family("mesoscloud", _named("mesoscloud/mesos-slave"), _agent_env, "MESOS_PORT",
+           image_env={"MESOS_CONTAINERIZERS": "docker,mesos"},
+           summary="mesoscloud/mesos-slave (Mesos 0.23): the MESOS_* variables; its image sets "
+                   "the docker,mesos containerizers"),
+    Family("mesosphere", _named("mesosphere/mesos-slave"), _agent_env, "MESOS_PORT",
+           summary="mesosphere/mesos-slave (Mesos 1.x): the MESOS_* variables"),
+    Family(CONVENTIONS, _any_image, _agent_env, "MESOS_PORT",
+           summary="not a known image: given the MESOS_* variables"),
+)
+
+
+# --- Marathon ----------------------------------------------------------------------------------
+
+MESOS_USER = "MARATHON_MESOS_USER"
+MARATHON_NEEDS_MESOS = ((1, 7), (1, 5))  # Marathon 1.7 and later need Mesos 1.5 or later
+
+
+def _marathon_env(where: Where) -> dict[str, str]:
+    return {"MARATHON_HOSTNAME": where.ip, "MARATHON_HTTPS_ADDRESS": where.ip,
+            "MARATHON_HTTP_ADDRESS": where.ip, "MARATHON_MASTER": where.zk_url("/mesos"),
+            "MARATHON_ZK": where.zk_url("/marathon")}
+
+
+def _marathon_as_nobody(where: Where) -> dict[str, str]:
+    """The image runs Marathon as `nobody`, and its tasks would run as that user too: they run
+    as root, as the tutorial's do, unless the stack file names a user."""
+    env = _marathon_env(where)
+    if MESOS_USER not in where.config.marathon.env:
+        env[MESOS_USER] = "root"
+    return env
+
+
+def _needs_mesos_15(plan: Plan, specs: Sequence[ContainerSpec]) -> list[Refusal]:
+    """Marathon 1.7+ registers with a framework API that Mesos before 1.5 doesn't have."""
+    (marathon_from, mesos_from) = MARATHON_NEEDS_MESOS
+    found: list[Refusal] = []
+    for spec in specs[:1]:
+        version = version_of(spec.image)
+        masters = plan.of(Role.MASTER)
+        mesos = version_of(masters[0].image) if masters else None
+        if version and version >= marathon_from and mesos and mesos < mesos_from:
+            found.append(Refusal(("marathon", "image"), f"{spec.image} is Marathon "
+                                 f"{_shown(version)}, which needs Mesos {_shown(mesos_from)} or "
+                                 f"later; master.image {masters[0].image} is Mesos "
+                                 f"{_shown(mesos)}"))
+    return found
+
+
+MARATHON = (
+    Family("mesosphere", _named("mesosphere/marathon", at_least=(1, 7)), _marathon_as_nobody,
+           "MARATHON_HTTP_PORT", refuse=_needs_mesos_15,
+           summary="mesosphere/marathon 1.7+: runs as nobody (mesostack sets "
+                   f"{MESOS_USER}=root unless the stack file sets it); needs Mesos 1.5+"),
+    Family("mesosphere-legacy", _named("mesosphere/marathon", below=(1, 7)), _marathon_env,
+           "MARATHON_HTTP_PORT", summary="mesosphere/marathon before 1.7: the MARATHON_* "
+                                         "variables"),
+    Family(CONVENTIONS, _any_image, _marathon_env, "MARATHON_HTTP_PORT",
+           summary="not a known image: given the MARATHON_* variables"),
+)
+
+FAMILIES: dict[Role, tuple[Family, ...]] = {
+    Role.ZOOKEEPER: ZOOKEEPER, Role.MASTER: MASTER, Role.SLAVE: AGENT, Role.MARATHON: MARATHON}
+
+
+def names(role: Role) -> list[str]:
+    return [f.name for f in FAMILIES[role]]
+
+
+def family_for(role: Role, image: str, chosen: str | None = None) -> Family:
+    """The family `chosen` in the stack file, else the first whose images include `image`."""
+    if chosen is not None:
+        return next(f for f in FAMILIES[role] if f.name == chosen)
+    return next(f for f in FAMILIES[role] if f.matches(image))
+
+
+def refusals(plan: Plan) -> list[Refusal]:
+    """What the stack's images can't honour, role by role."""
+    found: list[Refusal] = []
+    for role in Role:
+        specs = plan.of(role)
+        by_family: dict[str, list[ContainerSpec]] = {}
+        for spec in specs:
+            by_family.setdefault(spec.family, []).append(spec)
+        for name, members in by_family.items():
+            found += family_for(role, members[0].image, name).refuse(plan, members)
+    return found
