@@ -111,6 +111,7 @@ class FakeEngine:
 
     held: list[ContainerInfo] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)
+    image_envs: dict[str, dict[str, str]] = field(default_factory=dict)  # reference: its ENV
     registry: dict[str, str] = field(default_factory=dict)
     refusal: str | None = None
     log_texts: dict[str, str] = field(default_factory=dict)
@@ -143,6 +144,10 @@ class FakeEngine:
     def image_id(self, ref: str) -> str | None:
         self._call("image_id", ref)
         return self.images.get(ref)
+
+    def image_env(self, ref: str) -> dict[str, str] | None:
+        self._call("image_env", ref)
+        return dict(self.image_envs.get(ref, {})) if ref in self.images else None
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str:
         self._call("pull", ref)

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
 from mesostack import hostinfo
-from mesostack.plan import LABEL_DATA_DIR, LABEL_HASH, LABEL_ROLE, LABEL_STACK, Plan, Role
+from mesostack.plan import (
+    LABEL_DATA_DIR,
+    LABEL_HASH,
+    LABEL_ROLE,
+    LABEL_STACK,
+    ContainerSpec,
+    Plan,
+    Role,
+)
 from mesostack.runtime import (
     SCHEMA1_FIX,
     ContainerInfo,
@@ -60,15 +68,67 @@ def engine_facts(facts: EngineFacts) -> list[Check]:
     return rows
 
 
-def cgroups(facts: EngineFacts, plan: Plan) -> Check:
-    agent_needs_v1 = any(s.privileged for s in plan.of(Role.SLAVE))
+ImageEnv = Callable[[ContainerSpec], Mapping[str, str]]
+
+
+def cgroups(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
+    """Each agent judged by what it will really run with (its image's ENV, then the stack's
+    settings) against the host's cgroup version: released agents' Docker containerizer needs a
+    v1 `cpu` hierarchy, their Linux launcher (the default for root with freezer listed in
+    /proc/cgroups) a v1 freezer, their cgroups/* isolators v1 controllers."""
     if facts.cgroup_version == "1":
-        return Check("cgroups", Verdict.OK, "cgroup v1 (released Mesos agents need it)")
-    verdict = Verdict.FAIL if agent_needs_v1 else Verdict.WARN
-    return Check("cgroups", verdict, f"cgroup v{facts.cgroup_version} only",
-                 "released Mesos agents need a cgroup v1 `cpu` hierarchy: boot the host with "
-                 "systemd.unified_cgroup_hierarchy=0, or run command tasks only with the "
-                 "agent of examples/ci/stack.yaml (privileged off, posix launcher)")
+        return [Check("cgroups", Verdict.OK, "cgroup v1 (released Mesos agents need it for "
+                      "Docker tasks)")]
+    found = [problem for spec in plan.of(Role.SLAVE)
+             for problem in _agent_on_v2(spec, image_env(spec), facts.cgroup_version)]
+    return found or [Check("cgroups", Verdict.OK, f"cgroup v{facts.cgroup_version} only: the "
+                           "agents run command tasks (mesos containerizer, posix launcher)")]
+
+
+def _agent_on_v2(spec: ContainerSpec, image_env: Mapping[str, str], version: str) -> list[Check]:
+    env = {**image_env, **dict(spec.env)}
+
+    def said(name: str, default: str) -> str:
+        value = env.get(name, default)
+        origin = (" (its image's ENV)" if name in image_env and name not in dict(spec.env)
+                  else " (Mesos' default)" if name not in env else "")
+        return f"{name}={value}{origin}"
+
+    host = f"this engine's host has cgroup v{version} only"
+    rows = []
+    if "docker" in env.get("MESOS_CONTAINERIZERS", "mesos").split(","):
+        rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
+                          f"{said('MESOS_CONTAINERIZERS', 'mesos')}: the Docker containerizer "
+                          f"needs a cgroup v1 `cpu` hierarchy and {host}",
+                          "set `slave.env.MESOS_CONTAINERIZERS: mesos` (command tasks only), "
+                          "or boot the host with systemd.unified_cgroup_hierarchy=0"))
+    if env.get("MESOS_LAUNCHER", "") != "posix":
+        rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
+                          f"{said('MESOS_LAUNCHER', 'linux')}: the Linux launcher mounts a "
+                          f"cgroup v1 freezer and {host}", "set `slave.env.MESOS_LAUNCHER: posix`"))
+    if "cgroups/" in env.get("MESOS_ISOLATION", ""):
+        rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
+                          f"{said('MESOS_ISOLATION', '')}: cgroups isolators need cgroup v1 "
+                          f"controllers and {host}",
+                          "set `slave.env.MESOS_ISOLATION: posix/cpu,posix/mem`"))
+    return rows
+
+
+def family_env(spec: ContainerSpec) -> Mapping[str, str]:
+    """What the image's family is known to set in its ENV (for an image not pulled yet)."""
+    from mesostack.families import family_for
+
+    return family_for(spec.role, spec.image, spec.family or None).image_env
+
+
+def engine_env(engine: EngineAPI) -> ImageEnv:
+    """The image's own ENV as `engine` has it, else what its family is known to set."""
+
+    def of(spec: ContainerSpec) -> Mapping[str, str]:
+        found = engine.image_env(spec.image)
+        return found if found is not None else family_env(spec)
+
+    return of
 
 
 def host_ip(plan: Plan) -> Check:
@@ -315,7 +375,7 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
         part = only(plan, endpoint)
         rows += [
             *engine_facts(facts),
-            cgroups(facts, part),
+            *cgroups(facts, part, engine_env(engine)),
             *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
             *images(part, engine),
             *neighbours(plan, engine.all_containers(), endpoint=endpoint,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,10 +137,10 @@ class _Run:
         self.existing = {c.name: c for c in engines.containers(stack=plan.stack)}
         _refuse_foreign_names(plan, engines, self.existing)
         _preflight([*checks_.host_ips(plan), *checks_.ports(plan, self.existing),
-                    *(checks_.cgroups(engines[e].facts(), checks_.only(plan, e))
-                      for e in plan.docker_endpoints),
+                    *self.cgroups(checks_.family_env),
                     *checks_.shared_engines(plan, engines)])
         self.image_ids = _ensure_images(self)
+        _preflight(self.cgroups(None))  # again, with the images' own ENV
         for endpoint in plan.docker_endpoints:
             _preflight(checks_.privileged(plan, engines[endpoint], self.existing,
                                           needs_test=True, endpoint=endpoint))
@@ -148,6 +148,15 @@ class _Run:
             self.report(Event(gone.name, Phase.REMOVING, "no longer in the stack"))
             engines.engine_of(gone).remove(gone.id)
             self.report(Event(gone.name, Phase.REMOVED))
+
+    def cgroups(self, image_env: Callable[[ContainerSpec], Mapping[str, str]] | None
+                ) -> list[Check]:
+        """The agents against each host's cgroup version; `image_env` None: the engine's."""
+        from mesostack import checks as checks_
+
+        return [check for e in self.plan.docker_endpoints
+                for check in checks_.cgroups(self.engines[e].facts(), checks_.only(self.plan, e),
+                                             image_env or checks_.engine_env(self.engines[e]))]
 
     def stages(self) -> list[str]:
         """Each stage in turn; the names of the containers that changed."""

@@ -221,6 +221,8 @@ class EngineAPI(Protocol):
 
     def image_id(self, ref: str) -> str | None: ...
 
+    def image_env(self, ref: str) -> dict[str, str] | None: ...
+
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str: ...
 
     def registry_problem(self, ref: str) -> str | None: ...
@@ -312,6 +314,16 @@ class Engine:
             return str(self._client.images.get(ref).id)
         except docker.errors.ImageNotFound:
             return None
+
+    @_engine_call("looking up an image")
+    def image_env(self, ref: str) -> dict[str, str] | None:
+        """What the image's own config sets in its containers' environment (its ENV lines);
+        None when the engine doesn't have it."""
+        try:
+            config = self._client.api.inspect_image(ref).get("Config") or {}
+        except docker.errors.ImageNotFound:
+            return None
+        return dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str:
         """Pull `ref`, reporting progress; returns the image id. Registry credentials come from

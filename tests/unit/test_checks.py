@@ -48,12 +48,44 @@ def plan(text: str = "") -> Plan:
     return build(parse(text) if text else StackConfig(), "127.0.0.1")
 
 
-def test_cgroup_v2_blocks_a_privileged_agent_and_warns_otherwise() -> None:
-    assert checks.cgroups(facts(), plan()).verdict is Verdict.OK
-    v2 = checks.cgroups(facts(cgroup_version="2"), plan())
-    assert v2.verdict is Verdict.FAIL and "cgroup v1" in v2.fix
-    relaxed = checks.cgroups(facts(cgroup_version="2"), plan("slave: {privileged: false}"))
-    assert relaxed.verdict is Verdict.WARN
+def test_cgroup_v1_passes_every_agent() -> None:
+    [row] = checks.cgroups(facts(), plan(), checks.family_env)
+    assert row.verdict is Verdict.OK
+
+
+def test_on_cgroup_v2_the_agent_is_judged_by_its_effective_settings_not_privileged() -> None:
+    """The tutorial's agent, unprivileged as the presets' comment invites: its image's ENV still
+    says docker,mesos (mesoscloud/mesos-slave's Dockerfile), and without MESOS_LAUNCHER=posix a
+    root agent picks the Linux launcher (flags.cpp: LinuxLauncher::available())."""
+    v2 = facts(cgroup_version="2")
+    rows = checks.cgroups(v2, plan("slave: {privileged: false}"), checks.family_env)
+    assert [r.verdict for r in rows] == [Verdict.FAIL, Verdict.FAIL]
+    assert rows[0].found == (
+        "mesostack-slave: MESOS_CONTAINERIZERS=docker,mesos (its image's ENV): the Docker "
+        "containerizer needs a cgroup v1 `cpu` hierarchy and this engine's host has cgroup v2 "
+        "only")
+    assert rows[0].fix.startswith("set `slave.env.MESOS_CONTAINERIZERS: mesos`")
+    assert "MESOS_LAUNCHER=linux (Mesos' default)" in rows[1].found
+    assert rows[1].fix == "set `slave.env.MESOS_LAUNCHER: posix`"
+    fixed = plan("slave:\n  privileged: true\n  env: {MESOS_CONTAINERIZERS: mesos, "
+                 "MESOS_LAUNCHER: posix}\n")
+    [ok] = checks.cgroups(v2, fixed, checks.family_env)
+    assert ok.verdict is Verdict.OK and "command tasks" in ok.found
+
+
+def test_the_images_own_env_counts_where_the_engine_has_the_image() -> None:
+    home_built = plan("slave: {image: 'me/agent:1', env: {MESOS_LAUNCHER: posix}}\n")
+    assert checks.cgroups(facts(cgroup_version="2"), home_built, checks.family_env)[
+        0].verdict is Verdict.OK  # nothing known of it
+    engine = FakeEngine(images={"me/agent:1": "sha256:a"},
+                        image_envs={"me/agent:1": {"MESOS_CONTAINERIZERS": "mesos,docker"}})
+    [row] = checks.cgroups(facts(cgroup_version="2"), home_built, checks.engine_env(engine))
+    assert row.verdict is Verdict.FAIL
+    assert "MESOS_CONTAINERIZERS=mesos,docker (its image's ENV)" in row.found
+    isolated = plan("slave:\n  image: me/agent:1\n  env: {MESOS_CONTAINERIZERS: mesos, "
+                    "MESOS_LAUNCHER: posix, MESOS_ISOLATION: 'cgroups/cpu,cgroups/mem'}\n")
+    [row] = checks.cgroups(facts(cgroup_version="2"), isolated, checks.engine_env(engine))
+    assert row.fix == "set `slave.env.MESOS_ISOLATION: posix/cpu,posix/mem`"
 
 
 def test_rootless_and_desktop_engines_are_flagged() -> None:

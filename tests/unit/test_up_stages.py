@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from fakes import FakeClock, FakeEngine
+from fakes import FakeClock, FakeEngine, engine_facts
 from mesostack.config import StackConfig
 from mesostack.events import Event, Phase
-from mesostack.orchestrator import NotReady, Readiness, UpSettings, up
+from mesostack.orchestrator import NotReady, PreflightFailed, Readiness, UpSettings, up
 from mesostack.plan import ContainerSpec, Plan, Role, build
 from mesostack.probes import LeaderState, NotYet, Probe, Ready
 from mesostack.runtime import Engines
@@ -160,3 +160,15 @@ def test_an_interrupted_earlier_run_is_finished() -> None:
     assert engine.called("create_and_start").count(zk.name) == 1
     assert any(e.component == zk.name and e.message == "starting the created container"
                for e in events)
+
+
+def test_an_agent_the_hosts_cgroups_cant_run_is_refused_before_anything_is_created() -> None:
+    """The tutorial's agent on a cgroup-v2-only host: its image says docker,mesos."""
+    engine = engine_with_images()
+    engine.info = engine_facts(cgroup_version="2")
+    engine.image_envs[PLAN.spec(Role.SLAVE).image] = {"MESOS_CONTAINERIZERS": "docker,mesos"}
+    with pytest.raises(PreflightFailed) as refused:
+        run(engine, ScriptedReadiness())
+    assert str(refused.value).startswith("stages-slave: MESOS_CONTAINERIZERS=docker,mesos "
+                                         "(its image's ENV): the Docker containerizer needs")
+    assert engine.called("create_and_start") == []
