@@ -71,7 +71,8 @@ slave:                     # the Mesos agent (`agent:` is the same section)
   port: 5051
   privileged: true         # it controls cgroups (needs a cgroup v1 host); it mounts
   #                        # /sys/fs/cgroup and the Docker socket. Engines that refuse
-  #                        # --privileged: set false
+  #                        # --privileged: set false (that alone doesn't make it run on
+  #                        # cgroup v2: `mesostack doctor` names what does)
   # resources: cpus:2;mem:2048   # MESOS_RESOURCES: what it offers; default: the machine's
 
 marathon:                  # UI and REST API on http://<host_ip>:8080
@@ -101,7 +102,8 @@ slave:                     # the Mesos agent (`agent:` is the same section)
   image: {slave:<32} # released agents need a cgroup v1 host
   port: 5051
   privileged: true         # it controls cgroups; it mounts /sys/fs/cgroup and the Docker
-  #                        # socket. Engines that refuse --privileged: set false
+  #                        # socket. Engines that refuse --privileged: set false (on cgroup
+  #                        # v2 also the settings above; `mesostack doctor` checks them)
   # resources: cpus:2;mem:2048   # MESOS_RESOURCES: what it offers; default: the machine's
   env:
     MESOS_SYSTEMD_ENABLE_SUPPORT: false   # no systemd inside the container
