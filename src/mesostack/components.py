@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from mesostack.config import StackConfig, Volume
+from mesostack.config import Volume
 from mesostack.credentials import SERVER_VAR as STACK_VAR  # Marathon's own credentials
 from mesostack.roles import Role
 
@@ -22,16 +22,16 @@ if TYPE_CHECKING:
     from mesostack.plan import ContainerSpec, Plan
     from mesostack.probes import LeaderState, Probe
 
-from mesostack.families import MASTER_WORK, ZK_DATA
+from mesostack.families import DOCKER_SOCKET, MASTER_WORK, ZK_DATA, Where
 
-HOST_MOUNTS = ("/sys/fs/cgroup", "/var/run/docker.sock")
+CGROUPS = "/sys/fs/cgroup"
 
 
 # --- ZooKeeper ---------------------------------------------------------------------------------
 
 
-def _zookeeper_mounts(config: StackConfig) -> list[Volume]:
-    zk = config.zookeeper
+def _zookeeper_mounts(where: Where) -> list[Volume]:
+    zk = where.config.zookeeper
     return [Volume(zk.data_dir, ZK_DATA)] if zk.data_dir else []
 
 
@@ -73,8 +73,8 @@ def _ensemble_note(endpoints: Sequence[str]) -> str:
 # --- Mesos master ------------------------------------------------------------------------------
 
 
-def _master_mounts(config: StackConfig) -> list[Volume]:
-    directory = config.master.data_dir
+def _master_mounts(where: Where) -> list[Volume]:
+    directory = where.config.master.data_dir
     return [Volume(directory, MASTER_WORK)] if directory else []
 
 
@@ -125,11 +125,14 @@ def _quorum_context(plan: Plan) -> str:
 # --- Mesos agent -------------------------------------------------------------------------------
 
 
-def _agent_mounts(config: StackConfig) -> list[Volume]:
-    mounts = [Volume(path, path) for path in HOST_MOUNTS]
-    if config.slave.data_dir:
+def _agent_mounts(where: Where) -> list[Volume]:
+    """The host's cgroups, and the socket of the engine it runs on as the agent's own
+    /var/run/docker.sock (its Docker tasks go to that engine, as siblings)."""
+    mounts = [Volume(CGROUPS, CGROUPS), Volume(where.engine_socket, DOCKER_SOCKET)]
+    directory = where.config.slave.data_dir
+    if directory:
         # Same path inside and out: the agent hands sandbox paths to the host's engine.
-        mounts.append(Volume(config.slave.data_dir, config.slave.data_dir))
+        mounts.append(Volume(directory, directory))
     return mounts
 
 
@@ -148,7 +151,7 @@ def _agent_look(endpoint: str, master: str, _env: Mapping[str, str]) -> Look:
 # --- Marathon ----------------------------------------------------------------------------------
 
 
-def _no_mounts(_: StackConfig) -> list[Volume]:
+def _no_mounts(_: Where) -> list[Volume]:
     return []
 
 
@@ -220,7 +223,7 @@ class Kind:
 
     role: Role
     depends_on: tuple[Role, ...]
-    mounts: Callable[[StackConfig], list[Volume]]
+    mounts: Callable[[Where], list[Volume]]
     probe: Callable[[ContainerSpec, str, LeaderState | None], Probe]  # one container's readiness
     stage_probe: tuple[str, Callable[[Plan], Probe | None]]  # several of it, as a whole
     look: Callable[[str, str, Mapping[str, str]], Look]  # status: (endpoint, master, env)

@@ -223,6 +223,17 @@ class Host(_Model):
         "tcp://host:2376 (TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) or ssh://user@host.",
     )
 
+    docker_socket: str | None = Field(
+        None, description="Where its engine's socket is on that host, for the agents to mount "
+        "(the Engine API doesn't say): default the path of a unix:// `docker`, else "
+        "/var/run/docker.sock.",
+    )
+
+    @field_validator("docker_socket")
+    @classmethod
+    def _socket(cls, value: str | None) -> str | None:
+        return None if value is None else _check_abs(value, "docker_socket")
+
     @field_validator("name")
     @classmethod
     def _host_name(cls, value: str) -> str:
@@ -256,6 +267,7 @@ class Placement:
     docker: str | None
     index: int  # 1-based
     of: int  # how many instances of this component
+    docker_socket: str | None = None  # the host's engine socket as the host sees it, if given
 
 
 class StackConfig(_Model):
@@ -417,7 +429,7 @@ class StackConfig(_Model):
         else:
             count = component.count or 1
             chosen = [self.hosts[i % len(self.hosts)] for i in range(count)]
-        return [Placement(h.name, h.ip, h.docker, i + 1, len(chosen))
+        return [Placement(h.name, h.ip, h.docker, i + 1, len(chosen), h.docker_socket)
                 for i, h in enumerate(chosen)]
 
     def warnings(self) -> list[str]:

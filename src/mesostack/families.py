@@ -26,6 +26,8 @@ ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
 MASTER_WORK = "/var/lib/mesos"
 AGENT_WORK = "/tmp/mesos"  # Mesos 0.23's default; 1.x agents and masters require a work dir
 ZK_FOUR_LETTER_WORDS = "srvr,ruok,stat,mntr,conf,isro"
+DOCKER_SOCKET = "/var/run/docker.sock"  # where an engine's socket usually is, and where the
+# agent looks for it
 CONVENTIONS = "conventions"  # the name of each role's fallback: an image of no known family
 
 
@@ -37,6 +39,7 @@ class Where:
     ip: str
     place: Placement
     zk_ips: tuple[str, ...]
+    engine_socket: str = DOCKER_SOCKET  # on its host: the socket of the engine it is created on
 
     def zk_url(self, path: str) -> str:
         port = self.config.zookeeper.port

@@ -24,7 +24,7 @@ from mesostack.config import (
     is_secret,
     parse_volume,
 )
-from mesostack.families import Where, family_for, is_official_zookeeper
+from mesostack.families import DOCKER_SOCKET, Where, family_for, is_official_zookeeper
 from mesostack.roles import Role
 
 LABEL_PREFIX = "io.mesostack."
@@ -118,9 +118,11 @@ def container_name(stack: str, role: Role, place: Placement | None = None) -> st
     return f"{stack}-{role.value}{suffix}"
 
 
-def build(config: StackConfig, host_ip: str) -> Plan:
+def build(config: StackConfig, host_ip: str, *, docker_host: str | None = None) -> Plan:
     """The containers of `config`, in start order. `host_ip` (already resolved from `auto`)
-    is the address of a stack without `hosts:`; with hosts, each instance binds its host's."""
+    is the address of a stack without `hosts:`; with hosts, each instance binds its host's.
+    `docker_host` is the usual engine's endpoint ($DOCKER_HOST), whose socket the agents on it
+    mount."""
     zk_ips = tuple(_ip_of(p, host_ip) for p in config.placements(Role.ZOOKEEPER))
     names = {role: [container_name(config.name, role, p) for p in config.placements(role)]
              for role in Role}
@@ -129,8 +131,9 @@ def build(config: StackConfig, host_ip: str) -> Plan:
     for role in Role:
         deps = tuple(name for dep in KINDS[role].depends_on for name in names[dep])
         for place, name in zip(config.placements(role), names[role], strict=True):
-            spec = _spec(config, role, Where(config, _ip_of(place, host_ip), place, zk_ips),
-                         name=name, depends_on=deps)
+            where = Where(config, _ip_of(place, host_ip), place, zk_ips,
+                          engine_socket=_socket_of(place, docker_host))
+            spec = _spec(config, role, where, name=name, depends_on=deps)
             hashes[name] = spec_hash(spec, [hashes[d] for d in deps])
             specs.append(replace(spec, labels=_labels(config, spec, hashes[name])))
     return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum)
@@ -138,6 +141,15 @@ def build(config: StackConfig, host_ip: str) -> Plan:
 
 def _ip_of(place: Placement, host_ip: str) -> str:
     return place.ip if place.host else host_ip
+
+
+def _socket_of(place: Placement, docker_host: str | None) -> str:
+    """The socket, on its own host, of the engine a container is created on: a unix
+    endpoint's path; for a remote engine what its host entry says, else the usual path."""
+    endpoint = place.docker or docker_host or ""
+    if endpoint.startswith("unix://"):
+        return endpoint.removeprefix("unix://")
+    return place.docker_socket or DOCKER_SOCKET
 
 
 def _spec(config: StackConfig, role: Role, where: Where, *, name: str,
@@ -151,7 +163,7 @@ def _spec(config: StackConfig, role: Role, where: Where, *, name: str,
         host_ip=where.ip,
         port=component.port,
         env=tuple({**_env(config, role, where), **component.env}.items()),
-        mounts=tuple(_merge_mounts(kind.mounts(config), component)),
+        mounts=tuple(_merge_mounts(kind.mounts(where), component)),
         privileged=component.privileged,
         restart=component.restart.value,
         depends_on=depends_on,

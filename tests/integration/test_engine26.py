@@ -8,9 +8,11 @@ $MESOSTACK_TEST_DOCKER26; by hand: `scripts/engine26 up`. No test here binds a p
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -124,3 +126,32 @@ def test_a_client_pinned_at_api_1_20_is_refused(engine: Engine) -> None:
 
     assert answer.status_code == 400
     assert REFUSAL in answer.json()["message"]
+
+
+def test_an_agent_drives_the_engine_it_was_created_on(
+        client26: docker.DockerClient, docker_client: docker.DockerClient,
+        tmp_path: Path) -> None:
+    """A stack on this engine through DOCKER_HOST: its agent mounts this engine's socket (not
+    /var/run/docker.sock, the machine's 20.10), so its Docker tasks run here."""
+    from stackbed import Stack
+
+    stack = Stack(client26, tmp_path, "modern")
+    on26 = {"DOCKER_HOST": ENDPOINT}
+    try:
+        up = stack.cli("up", env=on26)
+        assert up.returncode == 0, up.stderr
+        app = {"id": "docker-26", "cmd": "sleep 600", "cpus": 0.1, "mem": 16,
+               "container": {"type": "DOCKER", "docker": {
+                   "image": IMAGES["task"], "network": "HOST",
+                   "parameters": [{"key": "label", "value": f"{TEST_LABEL}={stack.run_id}"}]}}}
+        (tmp_path / "app.json").write_text(json.dumps(app))
+        deployed = stack.cli("deploy", str(tmp_path / "app.json"), env=on26)
+        assert deployed.returncode == 0, deployed.stderr
+        mine = {"label": f"{TEST_LABEL}={stack.run_id}"}
+        assert len(client26.containers.list(filters=mine)) == 1
+        assert docker_client.containers.list(all=True, filters=mine) == []
+        down = stack.cli("down", env=on26)
+        assert down.returncode == 0, down.stderr
+        assert client26.containers.list(all=True, filters=mine) == []
+    finally:
+        stack.remove_all()

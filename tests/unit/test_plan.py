@@ -306,3 +306,30 @@ def test_an_official_zookeeper_ensemble_numbers_its_servers() -> None:
         env = dict(spec.env)
         assert env["ZOO_MY_ID"] == str(spec.index) and env["ZOO_SERVERS"] == servers
         assert "MYID" not in env and "SERVERS" not in env
+
+
+def agent_socket(config: StackConfig, docker_host: str | None = None, index: int = 0) -> str:
+    spec = build(config, "10.0.0.5", docker_host=docker_host).of(Role.SLAVE)[index]
+    return next(f"{m.source}:{m.target}" for m in spec.mounts
+                if m.target == "/var/run/docker.sock")
+
+
+def test_the_agent_mounts_the_socket_of_the_engine_it_runs_on() -> None:
+    """Its Docker tasks go to the engine whose socket it has as /var/run/docker.sock: the one it
+    was created on, not whichever engine listens on the host's default path."""
+    assert agent_socket(StackConfig()) == "/var/run/docker.sock:/var/run/docker.sock"
+    rootless = agent_socket(StackConfig(), "unix:///run/user/1000/docker.sock")
+    assert rootless == "/run/user/1000/docker.sock:/var/run/docker.sock"
+    assert agent_socket(StackConfig(), "tcp://10.0.0.9:2376") == (
+        "/var/run/docker.sock:/var/run/docker.sock")
+    hosts = parse(
+        "hosts:\n"
+        "  - {name: a, ip: 10.0.0.1, docker: 'unix:///srv/engine-a.sock'}\n"
+        "  - {name: b, ip: 10.0.0.2, docker: 'ssh://root@10.0.0.2',"
+        " docker_socket: /run/user/0/docker.sock}\n"
+        "  - {name: c, ip: 10.0.0.3, docker: 'tcp://10.0.0.3:2376'}\n"
+        "slave: {on: [a, b, c]}\n")
+    assert [agent_socket(hosts, "unix:///elsewhere.sock", i) for i in range(3)] == [
+        "/srv/engine-a.sock:/var/run/docker.sock",
+        "/run/user/0/docker.sock:/var/run/docker.sock",
+        "/var/run/docker.sock:/var/run/docker.sock"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Options:
         if config.hosts:
             where = f"stack {config.name} from {source}; hosts " + ", ".join(
                 f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
-        return build(config, host_ip), where
+        return build(config, host_ip, docker_host=os.environ.get("DOCKER_HOST")), where
 
 
 def _judge(loaded: LoadedConfig, plan: Plan, *, strict: bool) -> None:
