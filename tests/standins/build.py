@@ -106,6 +106,8 @@ class Image:
 
 IMAGES = (
     Image("zookeeper"),
+    Image("zookeeper-mesoscloud", suite="bullseye"),
+    Image("zookeeper-official", suite="trixie"),
     Image("mesos-master", ("common.py", "master.py")),
     Image("mesos-slave", ("common.py", "agent.py")),
     Image("marathon", ("common.py", "marathon.py", "marathon_api.py", "validation.py")),
