@@ -16,7 +16,8 @@ REGISTRY = "127.0.0.1:5000"
 TEST_LABEL = "io.mesostack.test"
 IMAGES = {
     name: f"{REGISTRY}/mesostack-test/{name}:testbed"
-    for name in ("zookeeper", "mesos-master", "mesos-slave", "marathon", "task")
+    for name in ("zookeeper", "zookeeper-mesoscloud", "zookeeper-official", "mesos-master",
+                 "mesos-slave", "marathon", "task")
 }
 GENERATIONS = ("legacy", "modern")
 

@@ -3,9 +3,13 @@
 
 A Debian root filesystem comes from ``mmdebstrap`` (the machine's own apt sources, every package
 in ``--include``: an engine without a bridge gives builds no network), is ``docker import``-ed as
-the base, and each test image is a COPY-only Dockerfile on top. Tags are a hash of the build
-inputs, so an unchanged rebuild is a no-op; each image is also tagged ``:testbed`` (the name
-``examples/testbed.yaml`` uses) and both tags are pushed to the local registry.
+a base, and each test image is a COPY-only Dockerfile on top. There is one base per Debian
+suite: the machine's own for the stand-ins, and older or newer suites for images that need
+that suite's real packages (their sources are the machine's, with its codename swapped). Tags
+are a hash of the build inputs, so an unchanged rebuild is a no-op; each image is also tagged
+``:testbed`` (the name ``examples/testbed.yaml`` uses) and both tags are pushed to the local
+registry. Every build context has an empty ``empty/`` folder, for a Dockerfile's
+``COPY --chown=... empty/ /some/dir/`` to make an owned, empty directory.
 
 Standard library only: it runs before the project's virtualenv exists.
 
@@ -28,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 REGISTRY = "127.0.0.1:5000"
 STABLE_TAG = "testbed"
 
-# Everything any test image needs, installed once into the shared base.
+# Everything the machine's-suite images need, installed once into their shared base.
 BASE_PACKAGES = (
     "zookeeper",  # the real ZooKeeper server (Debian 12: 3.8)
     "default-jre-headless",
@@ -39,18 +43,71 @@ BASE_PACKAGES = (
 APT_SOURCE_FILES = ("/etc/apt/sources.list", "/etc/apt/sources.list.d")
 # Bump when the way the base is made changes in a way the inputs above do not show.
 BASE_RECIPE = "minbase;no-recommends;no-docs;v2"
+HOST_SUITE = ""  # the machine's own suite, read from /etc/os-release
+
+# The official zookeeper image's user (uid and gid 1000), made before Debian's zookeeper package
+# is unpacked, so that its postinst finds it and owns its directories by it.
+ZOOKEEPER_USER_HOOK = (
+    'echo "zookeeper:x:1000:" >> "$1/etc/group" && '
+    'echo "zookeeper:x:1000:1000::/home/zookeeper:/bin/sh" >> "$1/etc/passwd"'
+)
+
+
+@dataclass(frozen=True)
+class Stub:
+    """An empty package made here that provides another, to keep a dependency out of a base."""
+
+    package: str
+    provides: str
+    depends: str
+    why: str
+
+    def control(self) -> str:
+        return (f"Package: {self.package}\nVersion: 1\nArchitecture: all\n"
+                f"Maintainer: mesostack test bed <testbed@localhost>\n"
+                f"Provides: {self.provides}\nDepends: {self.depends}\n"
+                f"Description: {self.why}\n")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A shared base: one Debian suite with every package its images need."""
+
+    codename: str
+    packages: tuple[str, ...]
+    essential_hooks: tuple[str, ...] = ()  # run after the Essential set, before `packages`
+    stubs: tuple[Stub, ...] = ()
+
+
+# Debian 13's zookeeper depends on the full default-jre (GTK, Mesa, LLVM: ~300 MB more) where a
+# server needs only the headless one.
+HEADLESS_JRE = Stub("mesostack-testbed-jre", "default-jre", "default-jre-headless",
+                    "the headless JRE standing in for default-jre on the test bed")
+
+SUITES = {
+    HOST_SUITE: Suite(HOST_SUITE, BASE_PACKAGES),
+    # ZooKeeper 3.4.13 (Debian 11), for the mesoscloud/zookeeper-like image.
+    "bullseye": Suite("bullseye", ("zookeeper", "default-jre-headless")),
+    # ZooKeeper 3.9.3 (Debian 13), for the official zookeeper-like image: gosu drops to its
+    # user as the real entrypoint does, nc answers `echo ruok | nc` as in the real image.
+    "trixie": Suite("trixie", ("zookeeper", "default-jre-headless", "gosu", "netcat-openbsd"),
+                    essential_hooks=(ZOOKEEPER_USER_HOOK,), stubs=(HEADLESS_JRE,)),
+}
 
 
 @dataclass(frozen=True)
 class Image:
-    """A test image: its folder under images/ plus extra files copied into its build context."""
+    """A test image: its folder under images/, extra files for its context, its base's suite."""
 
     name: str
     extra_files: tuple[str, ...] = ()
+    suite: str = HOST_SUITE
 
 
 IMAGES = (
     Image("zookeeper"),
+    Image("zookeeper-mesoscloud", suite="bullseye"),
+    Image("zookeeper-official", suite="trixie"),
     Image("mesos-master", ("common.py", "master.py")),
     Image("mesos-slave", ("common.py", "agent.py")),
     Image("marathon", ("common.py", "marathon.py", "marathon_api.py", "validation.py")),
@@ -92,34 +149,113 @@ def os_codename() -> str:
     sys.exit("build.py: /etc/os-release names no VERSION_CODENAME; is this a Debian machine?")
 
 
-def apt_sources() -> list[str]:
+def apt_sources() -> list[Path]:
     """The machine's own apt source files (mmdebstrap reads mirrors from them)."""
-    found: list[str] = []
+    found: list[Path] = []
     for entry in APT_SOURCE_FILES:
         path = Path(entry)
         if path.is_file():
-            found.append(str(path))
+            found.append(path)
         elif path.is_dir():
             found += sorted(
-                str(p) for p in path.iterdir() if p.suffix in (".list", ".sources") and p.is_file()
+                p for p in path.iterdir() if p.suffix in (".list", ".sources") and p.is_file()
             )
     if not found:
         sys.exit("build.py: no apt sources found under /etc/apt; mmdebstrap needs one")
     return found
 
 
-def build_base() -> str:
-    suite = os_codename()
-    tag = "mesostack-test/base:" + digest(
-        suite.encode(), ",".join(sorted(BASE_PACKAGES)).encode(), BASE_RECIPE.encode()
-    )
+def _swapped(word: str, host: str, suite: str) -> str | None:
+    """`bookworm-security` -> `trixie-security`; None for a suite not of the host's release."""
+    if word == host or word.startswith(host + "-"):
+        return suite + word[len(host):]
+    return None
+
+
+def _one_line_entry(line: str, host: str, suite: str) -> str | None:
+    """`deb [opts] URI SUITE COMPONENTS...` for `suite`; None for a comment or another release."""
+    fields = line.split()
+    if fields[:1] not in (["deb"], ["deb-src"]):
+        return None
+    at = 1
+    if len(fields) > 1 and fields[1].startswith("["):
+        at = next((n for n, f in enumerate(fields) if f.endswith("]")), len(fields)) + 1
+    at += 1  # past the URI
+    new = _swapped(fields[at], host, suite) if len(fields) > at else None
+    return None if new is None else " ".join([*fields[:at], new, *fields[at + 1:]])
+
+
+def _deb822_stanza(stanza: str, host: str, suite: str) -> str | None:
+    """A deb822 stanza whose `Suites:` name `suite`; None when none is of the host's release."""
+    lines = stanza.strip().splitlines()
+    for n, line in enumerate(lines):
+        key, _, value = line.partition(":")
+        names = [_swapped(w, host, suite) for w in value.split()]
+        if key.strip().lower() == "suites" and any(names):
+            lines[n] = "Suites: " + " ".join(w for w in names if w)
+            return "\n".join(lines) + "\n"
+    return None
+
+
+def suite_sources(text: str, *, deb822: bool, host: str, suite: str) -> str:
+    """An apt source file (deb822 or one-line) for `suite` from the machine's own: each entry
+    for the host's codename (and its -updates, -security) names `suite` instead; entries for
+    other releases (a vendor's repository) are dropped, as they have no such suite."""
+    if deb822:
+        stanzas = [_deb822_stanza(s, host, suite) for s in text.split("\n\n")]
+        return "\n".join(s for s in stanzas if s)
+    lines = [_one_line_entry(line, host, suite) for line in text.splitlines()]
+    return "".join(line + "\n" for line in lines if line)
+
+
+def mirror_files(suite: str, tmp: str) -> list[str]:
+    """Source files for mmdebstrap: the machine's own, or copies of them for another suite."""
+    host = os_codename()
+    if suite in (HOST_SUITE, host):
+        return [str(p) for p in apt_sources()]
+    made = []
+    for n, path in enumerate(apt_sources()):
+        text = suite_sources(path.read_text(), deb822=path.suffix == ".sources",
+                             host=host, suite=suite)
+        if text.strip():
+            made.append(os.path.join(tmp, f"{n}-{suite}{path.suffix}"))
+            Path(made[-1]).write_text(text)
+    if not made:
+        sys.exit(f"build.py: no apt source under /etc/apt names {host}, to make {suite}'s from")
+    return made
+
+
+def base_tag(suite: Suite) -> str:
+    codename = suite.codename or os_codename()
+    parts = [codename.encode(), ",".join(sorted(suite.packages)).encode(), BASE_RECIPE.encode()]
+    parts += [h.encode() for h in suite.essential_hooks]
+    parts += [stub.control().encode() for stub in suite.stubs]
+    return "mesostack-test/base:" + digest(*parts)
+
+
+def stub_debs(suite: Suite, tmp: str) -> list[str]:
+    """The suite's stub packages, built with dpkg-deb; mmdebstrap installs them by path."""
+    made = []
+    for stub in suite.stubs:
+        root = Path(tmp) / stub.package
+        (root / "DEBIAN").mkdir(parents=True)
+        (root / "DEBIAN" / "control").write_text(stub.control())
+        made.append(f"{root}.deb")
+        run("dpkg-deb", "--root-owner-group", "--build", str(root), made[-1], capture=True)
+    return made
+
+
+def build_base(suite: Suite) -> str:
+    tag = base_tag(suite)
     if image_exists(tag):
         return tag
     if shutil.which("mmdebstrap") is None:
         sys.exit("build.py: mmdebstrap is missing; install it with `apt-get install -y mmdebstrap`")
+    codename = suite.codename or os_codename()
     with tempfile.TemporaryDirectory(prefix="mesostack-rootfs-") as tmp:
         rootfs = os.path.join(tmp, "rootfs.tar")
-        print(f"building {tag} with mmdebstrap ({suite})", file=sys.stderr, flush=True)
+        print(f"building {tag} with mmdebstrap ({codename})", file=sys.stderr, flush=True)
+        stubs = stub_debs(suite, tmp)
         run(
             "mmdebstrap",
             "--quiet",
@@ -127,12 +263,15 @@ def build_base() -> str:
             "--aptopt=APT::Install-Recommends false",
             "--dpkgopt=path-exclude=/usr/share/doc/*",
             "--dpkgopt=path-exclude=/usr/share/locale/*",
-            "--include=" + ",".join(BASE_PACKAGES),
-            suite,
+            *(f"--essential-hook={hook}" for hook in suite.essential_hooks),
+            # dpkg inside the root file system reads the stubs by their paths out here
+            *(["--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount"] if stubs else []),
+            "--include=" + ",".join((*suite.packages, *stubs)),
+            codename,
             rootfs,
-            *apt_sources(),
+            *mirror_files(suite.codename, tmp),
         )
-        run("docker", "import", rootfs, tag)
+        run("docker", "import", rootfs, tag, capture=True)  # its stdout: the image id
     return tag
 
 
@@ -147,6 +286,7 @@ def build_image(image: Image, *, base: str, registry: str) -> str:
     if not image_exists(tag):
         with tempfile.TemporaryDirectory(prefix=f"mesostack-{image.name}-") as ctx:
             shutil.copytree(folder, ctx, dirs_exist_ok=True)
+            (Path(ctx) / "empty").mkdir(exist_ok=True)
             for extra in extras:
                 shutil.copy2(extra, Path(ctx) / extra.name)
             print(f"building {tag}", file=sys.stderr, flush=True)
@@ -161,9 +301,11 @@ def main() -> None:
     parser.add_argument("--no-push", action="store_true", help="build and tag only")
     args = parser.parse_args()
 
-    base = build_base()
+    bases: dict[str, str] = {}
     for image in IMAGES:
-        tag = build_image(image, base=base, registry=args.registry)
+        if image.suite not in bases:
+            bases[image.suite] = build_base(SUITES[image.suite])
+        tag = build_image(image, base=bases[image.suite], registry=args.registry)
         stable = tag.rsplit(":", 1)[0] + ":" + STABLE_TAG
         run("docker", "tag", tag, stable)
         if not args.no_push:
