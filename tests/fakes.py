@@ -82,6 +82,7 @@ class FactFields(TypedDict, total=False):
     security_options: tuple[str, ...]
     root_dir: str
     endpoint: str
+    min_api_version: str
 
 
 FAKE_ENDPOINT = "unix:///var/run/docker.sock"

@@ -114,6 +114,34 @@ def _agent_on_v2(spec: ContainerSpec, image_env: Mapping[str, str], version: str
     return rows
 
 
+def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
+    """An agent whose Docker containerizer runs its image's own Docker client: the engine must
+    accept that client's API version (Docker 25+ refuse below 1.24, 29 below 1.44)."""
+    from mesostack.families import family_for
+
+    floor = _api(facts.min_api_version)
+    rows = []
+    for spec in plan.of(Role.SLAVE):
+        env = {**image_env(spec), **dict(spec.env)}
+        speaks = family_for(spec.role, spec.image, spec.family or None).docker_api
+        if floor is None or speaks is None or speaks >= floor or (
+                "docker" not in env.get("MESOS_CONTAINERIZERS", "mesos").split(",")):
+            continue
+        rows.append(Check("docker client", Verdict.FAIL, f"{spec.name}: {spec.image}'s Docker "
+                          f"client speaks API {speaks[0]}.{speaks[1]}; the engine at "
+                          f"{facts.endpoint} (Docker {facts.server_version}) accepts "
+                          f"{facts.min_api_version} and later, so its Docker containerizer "
+                          "fails (and a restarted agent, whose recovery runs `docker ps -a`, "
+                          "exits)", "set `slave.env.MESOS_CONTAINERIZERS: mesos` (command tasks "
+                          "only), or use an agent image with a current Docker client"))
+    return rows
+
+
+def _api(text: str) -> tuple[int, int] | None:
+    major, dot, minor = text.partition(".")
+    return (int(major), int(minor)) if dot and major.isdigit() and minor.isdigit() else None
+
+
 def family_env(spec: ContainerSpec) -> Mapping[str, str]:
     """What the image's family is known to set in its ENV (for an image not pulled yet)."""
     from mesostack.families import family_for
@@ -376,6 +404,7 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
         rows += [
             *engine_facts(facts),
             *cgroups(facts, part, engine_env(engine)),
+            *agent_clients(facts, part, engine_env(engine)),
             *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
             *images(part, engine),
             *neighbours(plan, engine.all_containers(), endpoint=endpoint,

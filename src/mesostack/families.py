@@ -71,6 +71,7 @@ class Family:
     port_variable: str | None  # set when the port is not the default; None: `env` has it
     refuse: Refuse = _nothing_refused  # on the plan's containers of this family
     image_env: Mapping[str, str] = field(default_factory=dict)  # what the image's ENV sets
+    docker_api: tuple[int, int] | None = None  # the API its bundled Docker client speaks
     summary: str = ""  # for `doctor`: what mesostack knows of it
 
     @property
@@ -236,8 +237,11 @@ MASTER = (
 AGENT = (
     Family("mesoscloud", _named("mesoscloud/mesos-slave"), _agent_env, "MESOS_PORT",
            image_env={"MESOS_CONTAINERIZERS": "docker,mesos"},
+           # its Dockerfile installs the Docker of its day (2015, Docker 1.8: API 1.20), which
+           # the Docker containerizer runs (`docker ps -a` on every recovery, in 0.23)
+           docker_api=(1, 20),
            summary="mesoscloud/mesos-slave (Mesos 0.23): the MESOS_* variables; its image sets "
-                   "the docker,mesos containerizers"),
+                   "the docker,mesos containerizers; its Docker client speaks API 1.20"),
     Family("mesosphere", _named("mesosphere/mesos-slave"), _agent_env, "MESOS_PORT",
            summary="mesosphere/mesos-slave (Mesos 1.x): the MESOS_* variables"),
     Family(CONVENTIONS, _any_image, _agent_env, "MESOS_PORT",

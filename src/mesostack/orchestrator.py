@@ -151,12 +151,16 @@ class _Run:
 
     def cgroups(self, image_env: Callable[[ContainerSpec], Mapping[str, str]] | None
                 ) -> list[Check]:
-        """The agents against each host's cgroup version; `image_env` None: the engine's."""
+        """The agents against each host's cgroup version and engine API; `image_env` None: the
+        images' own, as the engine has them."""
         from mesostack import checks as checks_
 
-        return [check for e in self.plan.docker_endpoints
-                for check in checks_.cgroups(self.engines[e].facts(), checks_.only(self.plan, e),
-                                             image_env or checks_.engine_env(self.engines[e]))]
+        found: list[Check] = []
+        for e in self.plan.docker_endpoints:
+            facts, part = self.engines[e].facts(), checks_.only(self.plan, e)
+            env = image_env or checks_.engine_env(self.engines[e])
+            found += [*checks_.cgroups(facts, part, env), *checks_.agent_clients(facts, part, env)]
+        return found
 
     def stages(self) -> list[str]:
         """Each stage in turn; the names of the containers that changed."""

@@ -125,6 +125,7 @@ class EngineFacts:
     security_options: tuple[str, ...]
     root_dir: str
     endpoint: str
+    min_api_version: str = ""  # the oldest API version it accepts from clients ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ class Engine:
             security_options=tuple(info.get("SecurityOptions") or ()),
             root_dir=str(info.get("DockerRootDir", "")),
             endpoint=self.endpoint,
+            min_api_version=str(version.get("MinAPIVersion", "")),
         )
 
     # --- images --------------------------------------------------------------------------------

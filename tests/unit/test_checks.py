@@ -280,3 +280,22 @@ def test_disk_only_for_a_local_engine() -> None:
     assert checks.disk(facts(root_dir="/nonexistent/docker"), local=True).verdict is Verdict.INFO
     assert checks.disk(facts(root_dir="/"), local=True).verdict in (
         Verdict.OK, Verdict.WARN, Verdict.FAIL)
+
+
+def test_an_agent_whose_docker_client_the_engine_refuses_fails_with_the_fix() -> None:
+    """The tutorial's agent runs its image's 2015 Docker client (API 1.20); Docker 25 and later
+    accept 1.24 and up ("client version 1.20 is too old", measured on Docker 26.1)."""
+    docker26 = facts(server_version="26.1.5", api_version="1.45", min_api_version="1.24")
+    tutorial = plan("slave: {privileged: false}")
+    [row] = checks.agent_clients(docker26, tutorial, checks.family_env)
+    assert row.verdict is Verdict.FAIL
+    assert row.found.startswith(
+        "mesostack-slave: mesoscloud/mesos-slave:0.23.0-ubuntu-14.04's Docker client speaks API "
+        "1.20; the engine at unix:///var/run/docker.sock (Docker 26.1.5) accepts 1.24 and later")
+    assert row.fix.startswith("set `slave.env.MESOS_CONTAINERIZERS: mesos`")
+    command_only = plan("slave: {env: {MESOS_CONTAINERIZERS: mesos}}")
+    assert checks.agent_clients(docker26, command_only, checks.family_env) == []
+    docker20 = facts(server_version="20.10.24", api_version="1.41", min_api_version="1.12")
+    assert checks.agent_clients(docker20, tutorial, checks.family_env) == []
+    modern = plan("slave: {image: 'mesosphere/mesos-slave:1.7.1'}")
+    assert checks.agent_clients(docker26, modern, checks.family_env) == []  # not known: no word

@@ -133,7 +133,8 @@ class FakeDocker:
         self.missing, self.refusal, self.at_once = missing, refusal, at_once
         self.containers = SimpleNamespace(list=lambda **_: [], get=self._no_container)
         self.images = SimpleNamespace(get=self._image, get_registry_data=self._registry)
-        self.api = SimpleNamespace(pull=self._pull, containers=lambda **_: [])
+        self.api = SimpleNamespace(pull=self._pull, containers=lambda **_: [],
+                                   inspect_image=self._inspect_image)
 
     def _no_container(self, name: str) -> None:
         raise self.errors.NotFound(f"No such container: {name}")
@@ -142,6 +143,10 @@ class FakeDocker:
         if ref == self.missing:
             raise self.errors.ImageNotFound(f"No such image: {ref}")
         return SimpleNamespace(id="sha256:" + "0" * 64)
+
+    def _inspect_image(self, ref: str) -> dict[str, Any]:
+        self._image(ref)
+        return {"Config": {"Env": ["PATH=/usr/bin"]}}
 
     def _registry(self, ref: str) -> None:
         if ref == self.missing:
