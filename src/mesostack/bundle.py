@@ -51,15 +51,27 @@ def bundle_name(stack: str, now: datetime) -> str:
 
 def output_path(option: str | None, stack: str, now: datetime) -> Path:
     """Where the bundle goes: `--output` (a file, or a directory to put the usual name in),
-    else the usual name in the current directory. An existing file is never overwritten."""
-    default = f"{bundle_name(stack, now)}.tar.gz"
-    path = Path(option) if option else Path(default)
-    if option and path.is_dir():
-        path = path / default
-    if path.exists() or path.is_symlink():
-        raise InputError(f"{path} already exists; not overwriting it",
-                         hint="remove it or give another --output")
-    return path
+    else the usual name in the current directory. An existing file is never overwritten: a
+    named file that exists is refused; the usual name, taken by a bundle of the same second,
+    gets `-2`, `-3`..."""
+    if option and not Path(option).is_dir():
+        path = Path(option)
+        if _taken(path):
+            raise InputError(f"{path} already exists; not overwriting it",
+                             hint="remove it or give another --output")
+        return path
+    directory = Path(option) if option else Path()
+    name = bundle_name(stack, now)
+    for suffix in ("", *(f"-{n}" for n in range(2, 100))):
+        path = directory / f"{name}{suffix}.tar.gz"
+        if not _taken(path):
+            return path
+    raise InputError(f"{directory / name}.tar.gz and 98 more of that second already exist",
+                     hint="give another --output")
+
+
+def _taken(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def open_new(path: Path) -> IO[bytes]:

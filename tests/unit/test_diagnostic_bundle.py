@@ -60,6 +60,14 @@ def test_output_path_default_directory_and_refusal(tmp_path: Path,
     assert (tmp_path / "x.tgz").read_text() == "precious"
 
 
+def test_two_bundles_of_one_second_get_names_of_their_own(tmp_path: Path) -> None:
+    first = output_path(str(tmp_path), "s", NOW)
+    first.write_text("the first")
+    second = output_path(str(tmp_path), "s", NOW)
+    assert second == tmp_path / "mesostack-bundle-s-20261126T040506Z-2.tar.gz"
+    assert first.read_text() == "the first"
+
+
 def test_gather_records_failures_and_slow_parts_without_stopping_the_rest() -> None:
     clock = FakeClock()
     late, release = threading.Event(), threading.Event()
