@@ -232,3 +232,24 @@ def test_logs_never_show_the_stack_s_secrets(capsys: pytest.CaptureFixture[str],
     assert "demo-zookeeper | binding to port" in out
     for secret in ("s3cr3t-pa55", "hunter2-db", "YWRtaW46czNjcjN0LXBhNTU="):
         assert secret not in out + err
+
+
+def test_host_ip_option_and_variable_override_the_files(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = tmp_path / "stack.yaml"
+    stack.write_text("host_ip: 10.0.0.5\n")
+    code, out, err = run(["-f", str(stack), "--host-ip", "10.1.2.3", "up", "--dry-run"], capsys)
+    assert code == 0, err
+    assert "MESOS_IP=10.1.2.3" in out and "10.0.0.5" not in out
+    assert "host_ip 10.1.2.3 (from --host-ip)" in err
+    monkeypatch.setenv("MESOSTACK_HOST_IP", "10.9.8.7")
+    code, out, _ = run(["-f", str(stack), "up", "--dry-run"], capsys)
+    assert code == 0 and "MARATHON_HOSTNAME=10.9.8.7" in out
+    code, _, err = run(["-f", str(stack), "--host-ip", "10.0.0", "up", "--dry-run"], capsys)
+    assert code == 2
+    assert err.splitlines()[-1].startswith("mesostack: error: --host-ip '10.0.0': not an IPv4 "
+                                           "address or `auto`")
+    stack.write_text("hosts: [{name: a, ip: 10.0.0.1}]\n")
+    code, _, err = run(["-f", str(stack), "--host-ip", "10.1.2.3", "config"], capsys)
+    assert code == 2 and "the stack lists `hosts:`" in err

@@ -80,10 +80,18 @@ class LazyGroup(click.Group):
     metavar="PATH",
     help="The stack file. [default: ./stack.yaml when present, else the tutorial's stack]",
 )
+@click.option(
+    "--host-ip",
+    "host_ip",
+    envvar="MESOSTACK_HOST_IP",
+    metavar="IP",
+    help="The address the stack binds and advertises, over the file's `host_ip` (an IPv4 "
+         "address or `auto`; env MESOSTACK_HOST_IP).",
+)
 @click.pass_context
-def cli(ctx: click.Context, file: str | None) -> None:
+def cli(ctx: click.Context, file: str | None, host_ip: str | None) -> None:
     """Stand up ZooKeeper + Apache Mesos + Marathon as Docker containers from one stack.yaml."""
-    ctx.obj = Options(file=file)
+    ctx.obj = Options(file=file, host_ip=host_ip)
 
 
 # At exit the interpreter's last garbage collections walk every object still alive: about

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mesostack.config import LoadedConfig
+    from mesostack.config import LoadedConfig, StackConfig
     from mesostack.plan import Plan
     from mesostack.runtime import Engines
 
@@ -15,8 +15,9 @@ class Options:
     """Global options, shared through click's context object (a plain class: `dataclasses`
     would import `inspect`, a tenth of `mesostack --help`'s start-up)."""
 
-    def __init__(self, file: str | None = None) -> None:
+    def __init__(self, file: str | None = None, host_ip: str | None = None) -> None:
         self.file = file
+        self.host_ip = host_ip  # --host-ip: over the file's host_ip
         self._loaded: LoadedConfig | None = None
         self._planned: tuple[Plan, str] | None = None
 
@@ -53,17 +54,37 @@ class Options:
 
         loaded = self.load()
         config = loaded.config
-        if config.host_ip == "auto":
-            host_ip = hostinfo.default_route_ip()
-            how = "auto: the default route's interface"
+        chosen, how = config.host_ip, "from the stack file"
+        if self.host_ip is not None:
+            chosen, how = _given_host_ip(self.host_ip, config), "from --host-ip"
+        if chosen == "auto":
+            host_ip, how = hostinfo.default_route_ip(), "auto: the default route's interface"
         else:
-            host_ip, how = config.host_ip, "from the stack file"
+            host_ip = chosen
         source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
         where = f"stack {config.name} from {source}; host_ip {host_ip} ({how})"
         if config.hosts:
             where = f"stack {config.name} from {source}; hosts " + ", ".join(
                 f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
         return build(config, host_ip, docker_host=os.environ.get("DOCKER_HOST")), where
+
+
+def _given_host_ip(value: str, config: StackConfig) -> str:
+    """--host-ip (or $MESOSTACK_HOST_IP), checked as the file's `host_ip` is."""
+    import ipaddress
+
+    from mesostack.errors import InputError
+
+    if config.hosts:
+        raise InputError(f"--host-ip {value}: the stack lists `hosts:`, whose own ips are used",
+                         hint="drop --host-ip (and $MESOSTACK_HOST_IP), or change hosts[].ip")
+    if value != "auto":
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise InputError(f"--host-ip {value!r}: not an IPv4 address or `auto`",
+                             hint="e.g. --host-ip 192.168.1.10, or $MESOSTACK_HOST_IP") from None
+    return value
 
 
 def _judge(loaded: LoadedConfig, plan: Plan, *, strict: bool) -> None:
