@@ -166,14 +166,15 @@ class FakeDocker:
         return {"Version": "28.2.0", "ApiVersion": "1.50"}
 
 
-# Ports nothing else here uses, so the preflight's port checks pass.
+# Ports nothing else here uses (below the ephemeral range, 32768 and up, that any client
+# connection may hold for a moment), so the preflight's port checks pass.
 FAKE_ENGINE_STACK = """\
 name: schema1
 host_ip: 127.0.0.1
-zookeeper: {port: 39181, family: conventions}  # the tutorial image, on a port of its own
-master: {port: 39050}
-slave: {port: 39051, privileged: false}
-marathon: {port: 39080}
+zookeeper: {port: 29181, family: conventions}  # the tutorial image, on a port of its own
+master: {port: 29050}
+slave: {port: 29051, privileged: false}
+marathon: {port: 29080}
 """
 TUTORIAL_ZOOKEEPER = "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from fakes import FakeClock, FakeEngine, engine_facts
+from mesostack import hostinfo
 from mesostack.config import StackConfig
 from mesostack.events import Event, Phase
 from mesostack.orchestrator import NotReady, PreflightFailed, Readiness, UpSettings, up
@@ -15,7 +16,15 @@ from mesostack.plan import ContainerSpec, Plan, Role, build
 from mesostack.probes import LeaderState, NotYet, Probe, Ready
 from mesostack.runtime import Engines
 
-# Ports of their own: preflight checks that nothing on this machine holds them.
+
+@pytest.fixture(autouse=True)
+def _no_host_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preflight's look at this machine's addresses and ports is not what these tests are
+    about (and a port may be any client's for a moment): every address is ours, every port free."""
+    monkeypatch.setattr(hostinfo, "is_local_address", lambda _ip: True)
+    monkeypatch.setattr(hostinfo, "port_in_use", lambda _ip, _port: False)
+
+
 STACK = StackConfig.model_validate({
     "name": "stages", "host_ip": "127.0.0.1",
     "zookeeper": {"port": 42181}, "master": {"port": 45050},
