@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,42 @@ class DeployRequest:
     body: dict[str, Any]  # exactly what is sent
     app_ids: tuple[str, ...]  # absolute ids of every app it deploys
     source: str  # "file.json", or "file.json[2]" for the third app of a list
+
+
+def docker_apps(requests: Sequence[DeployRequest]) -> list[tuple[str, str]]:
+    """(source, app id) of every app with a DOCKER container, groups' apps included."""
+    found: list[tuple[str, str]] = []
+
+    def walk(body: Any, source: str, base: str) -> None:
+        if not isinstance(body, dict):
+            return
+        here = _absolute(str(body.get("id", "")), base=base) if body.get("id") else base
+        container = body.get("container")
+        if isinstance(container, dict) and container.get("type") == "DOCKER":
+            found.append((source, here))
+        for child in [*(body.get("apps") or []), *(body.get("groups") or [])]:
+            walk(child, source, here)
+
+    for request in requests:
+        walk(request.body, request.source, "/")
+    return found
+
+
+def refuse_docker_apps(requests: Sequence[DeployRequest],
+                       containerizers: Sequence[tuple[str, str]] | None) -> None:
+    """A DOCKER app where no agent runs the Docker containerizer would wait in Marathon's
+    queue for ever: say so at once. `containerizers` None: the agents can't tell; let it go."""
+    docker = docker_apps(requests)
+    if not docker or containerizers is None:
+        return
+    if any("docker" in flags.split(",") for _, flags in containerizers):
+        return
+    source, app_id = docker[0]
+    agents = ", ".join(f"{endpoint} {flags}" for endpoint, flags in containerizers)
+    raise InputError(f"{source}: app {app_id} has a DOCKER container, but no agent runs the "
+                     f"Docker containerizer (containerizers: {agents})",
+                     hint="run it as a command (`cmd`), or give the agents "
+                          "`slave.env.MESOS_CONTAINERIZERS: docker,mesos` on a cgroup v1 host")
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,28 @@ class AgentFree:
         return f"{self.host} cpus {self.cpus:g} mem {self.mem:g} disk {self.disk:g}"
 
 
+def agent_containerizers(master: str, *, http: Http | None = None
+                         ) -> list[tuple[str, str]] | None:
+    """Each active agent's endpoint and its `--containerizers` (from its own state's flags),
+    via the leading master; None when that can't be told (no answer, or no agent says)."""
+    http = http or Http()
+    try:
+        state = leading_state(http, master)
+        found = []
+        for agent in state.get("slaves", []):
+            if not agent.get("active", True):
+                continue
+            endpoint = agent_endpoint(str(agent.get("pid", "")))
+            own = first_json(http, f"http://{endpoint}", AGENT_STATE,
+                             waiting=f"the agent on {endpoint} to answer /state")
+            flags = own.get("flags") if isinstance(own, dict) else None
+            if isinstance(flags, dict) and "containerizers" in flags:
+                found.append((endpoint, str(flags["containerizers"])))
+    except Unanswered:
+        return None
+    return found or None
+
+
 def agents_free(master: str, *, http: Http | None = None) -> list[AgentFree] | None:
     """Free resources of each active agent, via the leading master; None when it can't tell."""
     http = http or Http()

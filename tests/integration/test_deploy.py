@@ -228,3 +228,27 @@ def test_credentials_are_used_and_never_shown(modern_stack: Stack, tmp_path: Pat
     for result in (dry, up_result, status, anonymous, authed, explicit, via_url, wrong, config):
         assert secret not in result.stdout + result.stderr
 
+
+
+def test_a_docker_app_on_command_only_agents_is_refused_at_once(stack: Stack,
+                                                                tmp_path: Path) -> None:
+    """Agents with the cgroup-v2 settings (MESOS_CONTAINERIZERS=mesos, their /state's
+    flags.containerizers) can't run a DOCKER app: `deploy` says so before sending it, instead
+    of following a deployment that never ends."""
+    stack.env("slave", MESOS_CONTAINERIZERS="mesos", MESOS_LAUNCHER="posix")
+    up = stack.cli("up")
+    assert up.returncode == 0, up.stderr
+    app = {"id": "docker-refused", "cmd": "sleep 600", "cpus": 0.1, "mem": 16,
+           "container": {"type": "DOCKER", "docker": {"image": IMAGES["task"],
+                                                      "network": "HOST"}}}
+    path = write(tmp_path, "docker-r.json", app)
+    started = time.monotonic()
+    result = stack.cli("deploy", "--timeout", "30", path)
+    took = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert one_error(result.stderr).startswith(
+        f"mesostack: error: {path}: app /docker-refused has a DOCKER container, but no "
+        "agent runs the Docker containerizer (containerizers: 127.0.0.1:5051 mesos)")
+    assert took < 10
+    apps = json.loads(stack.cli("apps", "-o", "json").stdout)
+    assert all(a["id"] != "/docker-refused" for a in apps)

@@ -317,6 +317,9 @@ class Agent:
                 "frameworks": list(frameworks.values()), "completed_frameworks": [],
                 "flags": {"port": str(self.port), "work_dir": str(self.work_dir),
                           "master": os.environ.get("MESOS_MASTER", ""),
+                          # src/slave/flags.cpp (0.23.0, 1.x): --containerizers defaults to
+                          # "mesos"; the state endpoint reports every flag as a string
+                          "containerizers": os.environ.get("MESOS_CONTAINERIZERS", "mesos"),
                           "docker_kill_orphans": os.environ.get("MESOS_DOCKER_KILL_ORPHANS",
                                                                 "true")},
             }

@@ -498,3 +498,32 @@ def test_app_ids_of_the_fixture_groups_and_lists() -> None:
 @pytest.mark.parametrize("name", sorted(INVALID))
 def test_marathons_invalid_bodies_fail_on_the_same_field(name: str) -> None:
     check_fixture(fixture(f"marathon/invalid/{name}"), INVALID[name])
+
+
+def test_docker_apps_are_found_in_apps_lists_and_groups() -> None:
+    from mesostack.apps import docker_apps, parse_text
+
+    docker = {"type": "DOCKER", "docker": {"image": "nginx"}}
+    group = {"id": "/shop", "apps": [{"id": "web", "cmd": "x", "container": docker},
+                                     {"id": "db", "cmd": "y"}],
+             "groups": [{"id": "jobs", "apps": [{"id": "w", "cmd": "z", "container": docker}]}]}
+    loaded = parse_text(json.dumps(group), source="shop.json")
+    assert docker_apps(loaded.requests) == [("shop.json", "/shop/web"),
+                                            ("shop.json", "/shop/jobs/w")]
+
+
+def test_a_docker_app_where_no_agent_runs_docker_is_refused_at_once() -> None:
+    from mesostack.apps import parse_text, refuse_docker_apps
+    from mesostack.errors import InputError
+
+    app = {"id": "web", "cmd": "x", "container": {"type": "DOCKER", "docker": {"image": "n"}}}
+    requests = parse_text(json.dumps(app), source="web.json").requests
+    with pytest.raises(InputError) as refused:
+        refuse_docker_apps(requests, [("10.0.0.5:5051", "mesos")])
+    assert refused.value.message == ("web.json: app /web has a DOCKER container, but no agent "
+                                     "runs the Docker containerizer (containerizers: "
+                                     "10.0.0.5:5051 mesos)")
+    refuse_docker_apps(requests, [("a:5051", "mesos"), ("b:5051", "docker,mesos")])
+    refuse_docker_apps(requests, None)  # the agents can't tell: Marathon decides
+    command = parse_text(json.dumps({"id": "c", "cmd": "x"}), source="c.json").requests
+    refuse_docker_apps(command, [("a:5051", "mesos")])

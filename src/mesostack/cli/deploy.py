@@ -15,6 +15,7 @@ from mesostack.cli._marathon import (
     client,
     follow_live,
     marathon_options,
+    master_endpoint,
     resolve_url,
     wait_options,
 )
@@ -50,6 +51,11 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
                                        "source": request.source, "body": request.body}))
         return
     api = client(options, marathon_url, credentials)
+    if apps.docker_apps(requests):
+        from mesostack import mesos
+
+        agents = mesos.agent_containerizers(master_endpoint(options, api))
+        apps.refuse_docker_apps(requests, agents)
     started = time.monotonic()
     submitted: list[Submitted] = []
     with EventWatch(api) if wait else contextlib.nullcontext() as watch:
