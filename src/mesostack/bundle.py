@@ -70,6 +70,14 @@ def output_path(option: str | None, stack: str, now: datetime) -> Path:
                      hint="give another --output")
 
 
+def top_name(path: Path, stack: str, now: datetime) -> str:
+    """The bundle's top directory: its file's name when that is the usual one (`-2` and all),
+    else the usual name."""
+    usual = bundle_name(stack, now)
+    name = path.name.removesuffix(".tar.gz")
+    return name if name.startswith(usual) else usual
+
+
 def _taken(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
@@ -572,9 +580,11 @@ class Made:
 
 
 def make(
-    target: IO[bytes], *, loaded: LoadedConfig, plan: Plan, now: datetime, timeout: float
+    target: IO[bytes], *, loaded: LoadedConfig, plan: Plan, now: datetime, timeout: float,
+    name: str | None = None,
 ) -> Made:
-    """Collect everything about the stack and write the bundle to `target`."""
+    """Collect everything about the stack and write the bundle to `target`, its files under
+    the top directory `name` (default: the usual name of the stack and `now`)."""
     started = time.monotonic()
     found = discover(loaded, plan)
     outcomes = [*found.problems, *gather(parts(found), timeout=timeout)]
@@ -585,7 +595,7 @@ def make(
             outcomes[index] = replace(o, content=render_tree(o.content))
         elif o.ok and not isinstance(o.content, str):
             secrets |= find_secrets(o.content)
-    name = bundle_name(plan.stack, now)
+    name = name or bundle_name(plan.stack, now)
     source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
     heading = Heading(name=name, stack=plan.stack, created=now, stack_file=source,
                       seconds=time.monotonic() - started, masked=len({s for s in secrets if s}))

@@ -26,6 +26,7 @@ from mesostack.bundle import (
     output_path,
     readme,
     render_tree,
+    top_name,
     tree_secrets,
     write,
 )
@@ -66,6 +67,8 @@ def test_two_bundles_of_one_second_get_names_of_their_own(tmp_path: Path) -> Non
     second = output_path(str(tmp_path), "s", NOW)
     assert second == tmp_path / "mesostack-bundle-s-20261126T040506Z-2.tar.gz"
     assert first.read_text() == "the first"
+    assert top_name(second, "s", NOW) == "mesostack-bundle-s-20261126T040506Z-2"
+    assert top_name(tmp_path / "mine.tgz", "s", NOW) == "mesostack-bundle-s-20261126T040506Z"
 
 
 def test_gather_records_failures_and_slow_parts_without_stopping_the_rest() -> None:

@@ -35,7 +35,8 @@ def bundle(options: Options, output: str | None, timeout: float) -> None:
     target = bundle_.open_new(path)
     try:
         with target:
-            made = bundle_.make(target, loaded=loaded, plan=plan, now=now, timeout=timeout)
+            made = bundle_.make(target, loaded=loaded, plan=plan, now=now, timeout=timeout,
+                                name=bundle_.top_name(path, plan.stack, now))
     except OSError as exc:  # e.g. the disk filled up
         path.unlink(missing_ok=True)
         raise MesostackError(f"can't write {path}: {exc.strerror or exc}",
