@@ -85,6 +85,11 @@ def cgroups(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
                            "agents run command tasks (mesos containerizer, posix launcher)")]
 
 
+def _runs_docker(env: Mapping[str, str]) -> bool:
+    """Whether the agent's containerizers (Mesos' default: `mesos`) include Docker's."""
+    return "docker" in env.get("MESOS_CONTAINERIZERS", "mesos").split(",")
+
+
 def _agent_on_v2(spec: ContainerSpec, image_env: Mapping[str, str], version: str) -> list[Check]:
     env = {**image_env, **dict(spec.env)}
 
@@ -96,7 +101,7 @@ def _agent_on_v2(spec: ContainerSpec, image_env: Mapping[str, str], version: str
 
     host = f"this engine's host has cgroup v{version} only"
     rows = []
-    if "docker" in env.get("MESOS_CONTAINERIZERS", "mesos").split(","):
+    if _runs_docker(env):
         rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
                           f"{said('MESOS_CONTAINERIZERS', 'mesos')}: the Docker containerizer "
                           f"needs a cgroup v1 `cpu` hierarchy and {host}",
@@ -122,10 +127,9 @@ def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[C
     floor = _api(facts.min_api_version)
     rows = []
     for spec in plan.of(Role.SLAVE):
-        env = {**image_env(spec), **dict(spec.env)}
         speaks = family_for(spec.role, spec.image, spec.family or None).docker_api
-        if floor is None or speaks is None or speaks >= floor or (
-                "docker" not in env.get("MESOS_CONTAINERIZERS", "mesos").split(",")):
+        if floor is None or speaks is None or speaks >= floor or not _runs_docker(
+                {**image_env(spec), **dict(spec.env)}):
             continue
         rows.append(Check("docker client", Verdict.FAIL, f"{spec.name}: {spec.image}'s Docker "
                           f"client speaks API {speaks[0]}.{speaks[1]}; the engine at "
@@ -135,6 +139,11 @@ def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[C
                           "exits)", "set `slave.env.MESOS_CONTAINERIZERS: mesos` (command tasks "
                           "only), or use an agent image with a current Docker client"))
     return rows
+
+
+def agents(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
+    """Every agent against its host: its cgroup version, and its engine's client API."""
+    return [*cgroups(facts, plan, image_env), *agent_clients(facts, plan, image_env)]
 
 
 def _api(text: str) -> tuple[int, int] | None:
@@ -150,10 +159,14 @@ def family_env(spec: ContainerSpec) -> Mapping[str, str]:
 
 
 def engine_env(engine: EngineAPI) -> ImageEnv:
-    """The image's own ENV as `engine` has it, else what its family is known to set."""
+    """The image's own ENV as `engine` has it, else what its family is known to set; each
+    image inspected once, however many checks ask."""
+    seen: dict[str, Mapping[str, str] | None] = {}
 
     def of(spec: ContainerSpec) -> Mapping[str, str]:
-        found = engine.image_env(spec.image)
+        if spec.image not in seen:
+            seen[spec.image] = engine.image_env(spec.image)
+        found = seen[spec.image]
         return found if found is not None else family_env(spec)
 
     return of
@@ -403,8 +416,7 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
         part = only(plan, endpoint)
         rows += [
             *engine_facts(facts),
-            *cgroups(facts, part, engine_env(engine)),
-            *agent_clients(facts, part, engine_env(engine)),
+            *agents(facts, part, engine_env(engine)),
             *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
             *images(part, engine),
             *neighbours(plan, engine.all_containers(), endpoint=endpoint,

@@ -158,7 +158,7 @@ def is_official_zookeeper(image: str) -> bool:
     """Docker's official `zookeeper` image (any tag or digest, from Docker Hub or a mirror
     keeping its `library/` path), whose entrypoint reads ZOO_MY_ID and ZOO_SERVERS rather than
     mesoscloud's MYID and SERVERS."""
-    return imageref.parse(image).path in ("zookeeper", "library/zookeeper")
+    return _named("zookeeper")(image)
 
 
 def _fixed_client_port(port: int) -> Refuse:
@@ -272,18 +272,14 @@ def _marathon_as_nobody(where: Where) -> dict[str, str]:
 
 def _needs_mesos_15(plan: Plan, specs: Sequence[ContainerSpec]) -> list[Refusal]:
     """Marathon 1.7+ registers with a framework API that Mesos before 1.5 doesn't have."""
-    (marathon_from, mesos_from) = MARATHON_NEEDS_MESOS
-    found: list[Refusal] = []
-    for spec in specs[:1]:
-        version = version_of(spec.image)
-        masters = plan.of(Role.MASTER)
-        mesos = version_of(masters[0].image) if masters else None
-        if version and version >= marathon_from and mesos and mesos < mesos_from:
-            found.append(Refusal(("marathon", "image"), f"{spec.image} is Marathon "
-                                 f"{_shown(version)}, which needs Mesos {_shown(mesos_from)} or "
-                                 f"later; master.image {masters[0].image} is Mesos "
-                                 f"{_shown(mesos)}"))
-    return found
+    marathon_from, mesos_from = MARATHON_NEEDS_MESOS
+    version, masters = version_of(specs[0].image), plan.of(Role.MASTER)
+    mesos = version_of(masters[0].image) if masters else None
+    if not (version and version >= marathon_from and mesos and mesos < mesos_from):
+        return []
+    return [Refusal(("marathon", "image"), f"{specs[0].image} is Marathon {_shown(version)}, "
+                    f"which needs Mesos {_shown(mesos_from)} or later; master.image "
+                    f"{masters[0].image} is Mesos {_shown(mesos)}")]
 
 
 MARATHON = (

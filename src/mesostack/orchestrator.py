@@ -28,7 +28,7 @@ from mesostack.plan import (
     Plan,
 )
 from mesostack.roles import Role, order_of
-from mesostack.runtime import ContainerInfo, EngineAPI, Engines, PullProgress
+from mesostack.runtime import ContainerInfo, EngineAPI, EngineFacts, Engines, PullProgress
 from mesostack.waiting import SYSTEM, Clock, Poll, TimedOut, run_all, settle, wait
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ class _Run:
         self.image_ids: dict[tuple[str | None, str], str] = {}
         self.replaced: set[str] = set()
         self.master = plan.endpoints(Role.MASTER)
+        self._facts: dict[str | None, EngineFacts] = {}
 
     def prepare(self) -> None:
         """Preflight, images, the privileged trial, and removing what the plan dropped."""
@@ -155,12 +156,15 @@ class _Run:
         images' own, as the engine has them."""
         from mesostack import checks as checks_
 
-        found: list[Check] = []
-        for e in self.plan.docker_endpoints:
-            facts, part = self.engines[e].facts(), checks_.only(self.plan, e)
-            env = image_env or checks_.engine_env(self.engines[e])
-            found += [*checks_.cgroups(facts, part, env), *checks_.agent_clients(facts, part, env)]
-        return found
+        return [check for e in self.plan.docker_endpoints
+                for check in checks_.agents(self.facts(e), checks_.only(self.plan, e),
+                                            image_env or checks_.engine_env(self.engines[e]))]
+
+    def facts(self, endpoint: str | None) -> EngineFacts:
+        """An engine's facts, asked once per run."""
+        if endpoint not in self._facts:
+            self._facts[endpoint] = self.engines[endpoint].facts()
+        return self._facts[endpoint]
 
     def stages(self) -> list[str]:
         """Each stage in turn; the names of the containers that changed."""
