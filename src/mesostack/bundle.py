@@ -457,9 +457,11 @@ def _mesos_parts(found: Stack, kind: Kind) -> list[Part]:
 
 def _marathon_parts(found: Stack, kind: Kind) -> list[Part]:
     """Marathon's info, apps, deployments and queue, from the first instance that answers."""
-    from mesostack.marathon import Credentials, Marathon
+    from mesostack.credentials import Credentials
+    from mesostack.marathon import Marathon
 
     credentials = marathon_credentials(found)
+    creds = Credentials.parse(credentials) if credentials else None
     marathons = instances(found, kind.role)
 
     def marathon(path: str, params: Mapping[str, str] | None = None) -> Callable[[], Answer]:
@@ -469,7 +471,6 @@ def _marathon_parts(found: Stack, kind: Kind) -> list[Part]:
                 if i.skip:
                     error = error or MesostackError(f"not asked: {i.skip}")
                     continue
-                creds = Credentials.parse(credentials) if credentials else None
                 api = Marathon(f"http://{i.endpoint}", credentials=creds)
                 try:
                     return Answer(api.get(path, params), f"GET {api.url}{path}")

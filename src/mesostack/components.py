@@ -95,11 +95,11 @@ def _masters_probe(plan: Plan) -> Probe | None:
 
 
 def _master_look(endpoint: str, _master: str, _env: Mapping[str, str]) -> Look:
-    from mesostack import probes
+    from mesostack import mesos, probes
 
     http = probes.Http()
     ready = probes.MasterProbe(endpoint, http).check()
-    return Look(ready.detail, probes.master_role(http, endpoint))
+    return Look(ready.detail, mesos.master_role(http, endpoint))
 
 
 def _master_counts(master: str, _endpoint: str, _env: Mapping[str, str]) -> Counts:

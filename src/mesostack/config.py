@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, ClassVar, get_args, get_origin
 
@@ -507,12 +508,16 @@ class LoadedConfig:
         when it is the built-in default."""
         if self.source is None:
             return "the built-in default stack"
-        try:
-            _, root = yamlfile.load(self.text, _StackLoader)
-        except yaml.YAMLError:
-            root = None
-        line = _line_of(root, path)
+        line = _line_of(self._root, path)
         return f"{self.source}:{line}" if line else str(self.source)
+
+    @cached_property
+    def _root(self) -> yaml.Node | None:
+        """The file's node tree, composed once (only a refusal asks for it)."""
+        try:
+            return yamlfile.load(self.text, _StackLoader)[1]
+        except yaml.YAMLError:
+            return None
 
 
 def find_file(explicit: str | None) -> Path | None:

@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import requests
 
+from mesostack.credentials import CLIENT_VAR
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.mesos import AgentFree
@@ -149,7 +150,7 @@ class Marathon:
         said = _message(answer)
         if status == 401:
             raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
-                                hint="give --credentials user:pass or $MARATHON_CREDENTIALS",
+                                hint=f"give --credentials user:pass or ${CLIENT_VAR}",
                                 status=status, said=said)
         if status == 403:
             raise MarathonError(f"Marathon at {self.url} does not allow {method} {path} for "

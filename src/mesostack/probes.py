@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mesostack import mesos, waiting
+from mesostack.credentials import SERVER_VAR
 from mesostack.credentials import split as split_credentials
 from mesostack.marathon import Marathon, MarathonError, MarathonNotJson
-from mesostack.mesos import Unanswered, master_role
+from mesostack.mesos import Unanswered
 from mesostack.waiting import SYSTEM, Clock, TimedOut
 
-__all__ = ["TimedOut", "master_role"]  # what `wait` raises; what `status` asks here
+__all__ = ["TimedOut"]  # what `wait` raises
 
 
 class NotYet(Exception):
@@ -135,7 +136,7 @@ class MasterProbe:
         if health.status_code != 200:
             raise NotYet(f"the master on {self.endpoint} to be healthy "
                          f"(/master/health: HTTP {health.status_code})")
-        state = leading_state(self.http, self.endpoint)
+        state = mesos.leading_state(self.http, self.endpoint)
         return Ready(f"leader {state.get('leader')}, Mesos {state.get('version', '?')}")
 
 
@@ -168,7 +169,7 @@ class LeaderState:
 
 
 def _leader(shared: LeaderState | None, http: Http, master: str) -> dict[str, Any]:
-    return shared.get() if shared is not None else leading_state(http, master)
+    return shared.get() if shared is not None else mesos.leading_state(http, master)
 
 
 @dataclass
@@ -241,7 +242,7 @@ def _not_yet(waiting: str, exc: MarathonError) -> NotYet:
 def _not_pinged(endpoint: str, exc: MarathonError) -> NotYet:
     if exc.status == 401:
         return NotYet(f"Marathon on {endpoint} to accept our credentials (401: set "
-                      "MARATHON_HTTP_CREDENTIALS in marathon.env to the ones it uses)")
+                      f"{SERVER_VAR} in marathon.env to the ones it uses)")
     if exc.status is None:
         return NotYet(f"Marathon on {endpoint} to answer /ping")
     return NotYet(f"Marathon on {endpoint} to answer /ping (HTTP {exc.status}: {exc.said[:80]})")

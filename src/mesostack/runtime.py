@@ -645,15 +645,13 @@ class Engines:
         self, containers: list[ContainerInfo], *, tail: int | str = "all"
     ) -> Iterator[tuple[str, str]]:
         """(name, line) from several logs as they come, until every container stops."""
-        from mesostack.waiting import merge
-
         def lines(container: ContainerInfo) -> Callable[[], Iterator[tuple[str, str]]]:
             def follow() -> Iterator[tuple[str, str]]:
                 for line in self.engine_of(container).follow_logs(container.name, tail=tail):
                     yield container.name, line
             return follow
 
-        return merge([lines(c) for c in containers])
+        return waiting.merge([lines(c) for c in containers])
 
 
 def _restart_policy(name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ class Options:
         self.host_ip = host_ip  # --host-ip: over the file's host_ip
         self._loaded: LoadedConfig | None = None
         self._planned: tuple[Plan, str] | None = None
+        self.master: str | None = None  # the Mesos master a Marathon command found, once
 
     def load(self) -> LoadedConfig:
         """The stack file, loaded once; its warnings (e.g. an even number of masters) are

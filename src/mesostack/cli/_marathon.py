@@ -67,12 +67,13 @@ def master_endpoint(options: Options, marathon: Marathon) -> str:
 
 def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,
                 title: str, watch: EventWatch | None = None) -> float | None:
-    """Follow `submitted` with a live display; returns when Marathon announced success."""
+    """Follow `submitted` with a live display; returns when Marathon announced success.
+    The Mesos master is the one `master_endpoint` finds, asked once (`options.master`)."""
     from mesostack import console, mesos
     from mesostack.events import Event, Phase
     from mesostack.marathon import AppProgress, Hooks, follow
 
-    master = master_endpoint(options, api)
+    master = options.master or master_endpoint(options, api)
     started = time.monotonic()
     with console.progress(title) as report:
 

@@ -54,7 +54,8 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
     if apps.docker_apps(requests):
         from mesostack import mesos
 
-        agents = mesos.agent_containerizers(master_endpoint(options, api))
+        options.master = master_endpoint(options, api)  # follow_live reads it too
+        agents = mesos.agent_containerizers(options.master)
         apps.refuse_docker_apps(requests, agents)
     started = time.monotonic()
     submitted: list[Submitted] = []
