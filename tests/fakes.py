@@ -7,6 +7,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from mesostack.plan import LABEL_ROLE, LABEL_STACK, ContainerSpec
@@ -297,3 +298,22 @@ def _document(info: ContainerInfo) -> dict[str, Any]:
         "Config": {"Image": info.image, "Labels": dict(info.labels),
                    "Env": [f"{k}={v}" for k, v in info.env.items()]},
     }
+
+
+TUTORIAL_FILE = Path(__file__).resolve().parents[1] / "examples" / "tutorial.yaml"
+
+
+def tutorial(override: str = "") -> str:
+    """examples/tutorial.yaml (the tutorial's stack) with the sections of the YAML `override`
+    merged into it key by key, as stack-file text."""
+    import yaml
+
+    from mesostack.config import _StackLoader  # `on:` is a key, not `true`
+
+    merged: dict[str, Any] = yaml.safe_load(TUTORIAL_FILE.read_text())
+    for section, value in (yaml.load(override, Loader=_StackLoader) or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **value}
+        else:
+            merged[section] = value
+    return yaml.safe_dump(merged, sort_keys=False)

@@ -28,6 +28,7 @@ from mesostack.components import KINDS, Documents, Kind
 from mesostack.credentials import CLIENT_VAR, for_marathon
 from mesostack.errors import InputError, MesostackError
 from mesostack.masking import find_secrets, mask_document, mask_text, secret_values
+from mesostack.plan import tasks_of
 from mesostack.waiting import SYSTEM, Clock, settle
 
 if TYPE_CHECKING:
@@ -554,7 +555,9 @@ def versions(found: Stack, outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "platform": platform.platform(),
         "engines": engines,
         "containers": [{"name": c.name, "role": c.role or "task", "image": c.image,
-                        "image_id": c.image_id} for c in [*found.containers, *found.tasks]],
+                        "image_id": c.image_id,
+                        **({"tasks": tasks_of(c.labels)} if tasks_of(c.labels) else {})}
+                       for c in [*found.containers, *found.tasks]],
         "components": components,
     }
 
@@ -570,7 +573,7 @@ def container_rows(found: Stack) -> list[dict[str, Any]]:
 def effective_config(loaded: LoadedConfig, plan: Plan) -> str:
     from mesostack.config import to_yaml
 
-    source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
+    source = str(loaded.source) if loaded.source else "the built-in default stack"
     return (f"# the effective stack.yaml (defaults filled in, secrets masked) of {source}; "
             f"host_ip {plan.host_ip}\n" + to_yaml(loaded.config))
 
@@ -597,7 +600,7 @@ def make(
         elif o.ok and not isinstance(o.content, str):
             secrets |= find_secrets(o.content)
     name = name or bundle_name(plan.stack, now)
-    source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
+    source = str(loaded.source) if loaded.source else "the built-in default stack"
     heading = Heading(name=name, stack=plan.stack, created=now, stack_file=source,
                       seconds=time.monotonic() - started, masked=len({s for s in secrets if s}))
     document = manifest(heading, outcomes=outcomes, containers=container_rows(found))

@@ -232,11 +232,12 @@ def privileged(
     *,
     needs_test: bool,
     endpoint: str | None = None,
+    tried: set[str] | None = None,
 ) -> list[Check]:
     """Privileged containers allowed on the engine at `endpoint`, tried with the image itself
-    (when it is on the engine); once per image."""
+    (when it is on the engine); once per image (`tried`: images already shown to run so)."""
     rows = []
-    tried: set[str] = set()
+    tried = set(tried or ())
     for spec in plan.specs:
         if not spec.privileged or spec.docker != endpoint or spec.image in tried:
             continue

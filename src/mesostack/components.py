@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from mesostack.config import Volume
+from mesostack.config import AgentTasks, Volume
 from mesostack.credentials import SERVER_VAR as STACK_VAR  # Marathon's own credentials
 from mesostack.roles import Role
 
@@ -126,9 +126,11 @@ def _quorum_context(plan: Plan) -> str:
 
 
 def _agent_mounts(where: Where) -> list[Volume]:
-    """The host's cgroups, and the socket of the engine it runs on as the agent's own
-    /var/run/docker.sock (its Docker tasks go to that engine, as siblings)."""
-    mounts = [Volume(CGROUPS, CGROUPS), Volume(where.engine_socket, DOCKER_SOCKET)]
+    """For Docker tasks, the host's cgroups and the socket of the engine it runs on as the
+    agent's own /var/run/docker.sock (its Docker tasks go to that engine, as siblings); command
+    tasks need neither."""
+    mounts = ([Volume(CGROUPS, CGROUPS), Volume(where.engine_socket, DOCKER_SOCKET)]
+              if where.tasks is AgentTasks.DOCKER else [])
     directory = where.config.slave.data_dir
     if directory:
         # Same path inside and out: the agent hands sandbox paths to the host's engine.

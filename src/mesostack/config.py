@@ -1,4 +1,4 @@
-"""The stack.yaml model: defaults (the tutorial's stack), loading, and errors that name the line.
+"""The stack.yaml model: its defaults, loading, and errors that name the line.
 
 Nothing here touches Docker or the network; `host_ip: auto` stays "auto" in the model and is
 resolved by the caller (see `mesostack.hostinfo.default_route_ip`).
@@ -91,7 +91,7 @@ def _check_volume(text: str) -> str:
 
 
 class Component(_Model):
-    """What every component takes; each subclass sets the tutorial's defaults."""
+    """What every component takes; each subclass sets its defaults."""
 
     image: str
     env: dict[str, str] = Field(
@@ -101,7 +101,7 @@ class Component(_Model):
         default_factory=list,
         description="Extra mounts as `host:container[:ro|rw]`, both absolute paths.",
     )
-    privileged: bool = False
+    privileged: bool | None = False  # None (the agent's default): as its `tasks` need
     restart: Restart = Field(Restart.ALWAYS, description="Docker's restart policy.")
     port: Port
     data_dir: str | None = Field(
@@ -164,12 +164,12 @@ class Component(_Model):
 
 
 class ZooKeeper(Component):
-    image: str = "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
+    image: str = "zookeeper:3.9.3"
     port: Port = 2181
 
 
 class Master(Component):
-    image: str = "mesoscloud/mesos-master:0.23.0-ubuntu-14.04"
+    image: str = "mesosphere/mesos-master:1.7.1"
     port: Port = 5050
     quorum: Annotated[int, Field(ge=1), BeforeValidator(_not_bool)] | None = Field(
         None, description="MESOS_QUORUM: how many masters must be up; default a majority "
@@ -177,10 +177,31 @@ class Master(Component):
     )
 
 
+class AgentTasks(StrEnum):
+    """What the agent is set up to run; `auto` chooses from its host's facts at `up`."""
+
+    AUTO = "auto"
+    DOCKER = "docker"  # Docker and command apps: the tutorial's privileged agent
+    COMMAND = "command"  # command apps only: no cgroups, no Docker, unprivileged
+
+
+TASKS_RULE = ("auto: `docker` where the host has cgroup v1, its engine allows --privileged and "
+              "accepts the agent's Docker client; else `command`")
+
+
 class Slave(Component):
-    image: str = "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04"
+    image: str = "mesosphere/mesos-slave:1.7.1"
     port: Port = 5051
-    privileged: bool = True
+    tasks: AgentTasks = Field(
+        AgentTasks.AUTO, description="`docker`: Docker and command apps (the Docker "
+        "containerizer, privileged, the host's cgroups and engine socket mounted: needs a "
+        "cgroup v1 host); `command`: command apps only (the mesos containerizer with the posix "
+        "launcher and isolation, unprivileged: runs on any host); " + TASKS_RULE + ".",
+    )
+    privileged: bool | None = Field(
+        None, description="Run it privileged; default: as `tasks` needs (docker: true, "
+        "command: false).",
+    )
     resources: str | None = Field(
         None, description="MESOS_RESOURCES, e.g. `cpus:2;mem:2048` (default: the machine's)."
     )
@@ -200,7 +221,7 @@ class Slave(Component):
 
 
 class Marathon(Component):
-    image: str = "mesosphere/marathon:v0.11.1"
+    image: str = "mesosphere/marathon:v1.11.24"
     port: Port = 8080
 
     @field_validator("data_dir")
@@ -272,7 +293,7 @@ class Placement:
 
 
 class StackConfig(_Model):
-    """A whole stack; every section is optional and defaults to the tutorial's."""
+    """A whole stack; every section is optional and has its defaults."""
 
     ROLES: ClassVar[tuple[Role, ...]] = tuple(Role)
 
@@ -651,7 +672,16 @@ def to_yaml(config: StackConfig, *, show_secrets: bool = False) -> str:
             for key in env:
                 if is_secret(key):
                     env[key] = MASK
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return _said_beside(text, {"  tasks: auto": TASKS_RULE,
+                               "  privileged: null": "as `tasks` needs: docker true, command "
+                                                     "false"})
+
+
+def _said_beside(text: str, comments: Mapping[str, str]) -> str:
+    """`text` with a comment after each line that is one of `comments`' keys."""
+    return "".join(f"{line}  # {comments[line]}\n" if line in comments else line + "\n"
+                   for line in text.splitlines())
 
 
 def json_schema() -> dict[str, Any]:

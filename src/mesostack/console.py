@@ -193,6 +193,9 @@ def status_table(status: StackStatus) -> None:
     result("  ".join(counts))
     for note in status.notes:
         result(note)
+    for c in status.components:
+        if c.tasks:
+            result(f"{c.name}: {c.tasks}")
 
 
 def status_json(status: StackStatus) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mesostack import imageref
-from mesostack.config import Placement, StackConfig
+from mesostack.config import AgentTasks, Placement, StackConfig
 from mesostack.roles import Role
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class Where:
     place: Placement
     zk_ips: tuple[str, ...]
     engine_socket: str = DOCKER_SOCKET  # on its host: the socket of the engine it is created on
+    tasks: AgentTasks = AgentTasks.DOCKER  # an agent's, resolved (never AUTO here)
 
     def zk_url(self, path: str) -> str:
         port = self.config.zookeeper.port
@@ -217,13 +218,37 @@ def _master_env(where: Where) -> dict[str, str]:
             "MESOS_WORK_DIR": MASTER_WORK}
 
 
-def _agent_env(where: Where) -> dict[str, str]:
-    slave = where.config.slave
-    env = {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
-           "MESOS_MASTER": where.zk_url("/mesos"), "MESOS_WORK_DIR": slave.data_dir or AGENT_WORK}
-    if slave.resources:
-        env["MESOS_RESOURCES"] = slave.resources
-    return env
+# What each `tasks` setting gives the agent, beside what its image's ENV already says. Command
+# tasks: Mesos' own containerizer with the posix launcher and isolation needs no cgroups (1.x:
+# `--launcher` and `--systemd_enable_support`; 0.23 picks the posix launcher itself when no
+# isolator is a cgroups one, and ignores MESOS_* variables that aren't its flags: stout's
+# FlagsBase::extract at 0.23.0 keeps only known flags).
+TASKS_ENV: dict[AgentTasks, dict[str, str]] = {
+    AgentTasks.DOCKER: {"MESOS_CONTAINERIZERS": "docker,mesos"},
+    AgentTasks.COMMAND: {"MESOS_CONTAINERIZERS": "mesos", "MESOS_LAUNCHER": "posix",
+                         "MESOS_ISOLATION": "posix/cpu,posix/mem",
+                         "MESOS_SYSTEMD_ENABLE_SUPPORT": "false"},
+}
+
+
+def _agent_env_of(image_env: Mapping[str, str]) -> Callable[[Where], dict[str, str]]:
+    """The agent's variables for an image whose ENV sets `image_env`."""
+
+    def env_of(where: Where) -> dict[str, str]:
+        slave = where.config.slave
+        env = {"MESOS_HOSTNAME": where.ip, "MESOS_IP": where.ip,
+               "MESOS_MASTER": where.zk_url("/mesos"),
+               "MESOS_WORK_DIR": slave.data_dir or AGENT_WORK}
+        if slave.resources:
+            env["MESOS_RESOURCES"] = slave.resources
+        env.update({name: value for name, value in TASKS_ENV[where.tasks].items()
+                    if image_env.get(name) != value})
+        return env
+
+    return env_of
+
+
+MESOSCLOUD_AGENT_ENV = {"MESOS_CONTAINERIZERS": "docker,mesos"}
 
 
 MASTER = (
@@ -235,16 +260,16 @@ MASTER = (
            summary="not a known image: given the MESOS_* variables"),
 )
 AGENT = (
-    Family("mesoscloud", _named("mesoscloud/mesos-slave"), _agent_env, "MESOS_PORT",
-           image_env={"MESOS_CONTAINERIZERS": "docker,mesos"},
+    Family("mesoscloud", _named("mesoscloud/mesos-slave"), _agent_env_of(MESOSCLOUD_AGENT_ENV),
+           "MESOS_PORT", image_env=MESOSCLOUD_AGENT_ENV,
            # its Dockerfile installs the Docker of its day (2015, Docker 1.8: API 1.20), which
            # the Docker containerizer runs (`docker ps -a` on every recovery, in 0.23)
            docker_api=(1, 20),
            summary="mesoscloud/mesos-slave (Mesos 0.23): the MESOS_* variables; its image sets "
                    "the docker,mesos containerizers; its Docker client speaks API 1.20"),
-    Family("mesosphere", _named("mesosphere/mesos-slave"), _agent_env, "MESOS_PORT",
+    Family("mesosphere", _named("mesosphere/mesos-slave"), _agent_env_of({}), "MESOS_PORT",
            summary="mesosphere/mesos-slave (Mesos 1.x): the MESOS_* variables"),
-    Family(CONVENTIONS, _any_image, _agent_env, "MESOS_PORT",
+    Family(CONVENTIONS, _any_image, _agent_env_of({}), "MESOS_PORT",
            summary="not a known image: given the MESOS_* variables"),
 )
 

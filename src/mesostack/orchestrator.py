@@ -15,17 +15,21 @@ from typing import TYPE_CHECKING
 
 from mesostack import convergence, masking
 from mesostack.components import KINDS, Counts, Look, kind_of, labelled
-from mesostack.config import is_system_dir
+from mesostack.config import AgentTasks, is_system_dir
 from mesostack.convergence import Action
 from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_ENDPOINT,
+    LABEL_HASH,
     LABEL_HOST,
     LABEL_INDEX,
+    LABEL_ROLE,
+    LABEL_STACK,
     ContainerSpec,
     Plan,
+    tasks_of,
 )
 from mesostack.roles import Role, order_of
 from mesostack.runtime import ContainerInfo, EngineAPI, EngineFacts, Engines, PullProgress
@@ -97,6 +101,8 @@ class UpSettings:
     timeout: float = 300.0  # for the whole run, pulls included
     clock: Clock = SYSTEM
     readiness: Readiness = field(default_factory=Readiness)
+    # told the plan once each agent's `tasks: auto` is chosen, before anything is created
+    on_resolved: Callable[[Plan], None] = lambda _plan: None
 
 
 def up(
@@ -111,7 +117,7 @@ def up(
     settings = settings or UpSettings()
     run = _Run(plan, engines, settings, report)
     run.prepare()
-    return UpResult(plan, tuple(run.stages()), settings.clock.now() - run.start)
+    return UpResult(run.plan, tuple(run.stages()), settings.clock.now() - run.start)
 
 
 class _Run:
@@ -120,6 +126,7 @@ class _Run:
     def __init__(self, plan: Plan, engines: Engines, settings: UpSettings,
                  report: Reporter) -> None:
         self.plan, self.engines, self.settings, self.report = plan, engines, settings, report
+        self.asked = plan  # as the file says: an agent's `tasks: auto` not chosen yet
         self.clock = settings.clock
         self.start = self.clock.now()
         self.deadline = self.start + settings.timeout
@@ -129,6 +136,7 @@ class _Run:
         self.replaced: set[str] = set()
         self.master = plan.endpoints(Role.MASTER)
         self._facts: dict[str | None, EngineFacts] = {}
+        self.ran_privileged: dict[str | None, set[str]] = {}  # images, by engine endpoint
 
     def prepare(self) -> None:
         """Preflight, images, the privileged trial, and removing what the plan dropped."""
@@ -137,18 +145,57 @@ class _Run:
         plan, engines = self.plan, self.engines
         self.existing = {c.name: c for c in engines.containers(stack=plan.stack)}
         _refuse_foreign_names(plan, engines, self.existing)
+        self.resolve_tasks(trial=False)  # from the engines' facts alone, for the preflight
         _preflight([*checks_.host_ips(plan), *checks_.ports(plan, self.existing),
                     *self.cgroups(checks_.family_env),
                     *checks_.shared_engines(plan, engines)])
         self.image_ids = _ensure_images(self)
+        self.resolve_tasks(trial=True)
+        self.settings.on_resolved(self.plan)
+        plan = self.plan
         _preflight(self.cgroups(None))  # again, with the images' own ENV
         for endpoint in plan.docker_endpoints:
             _preflight(checks_.privileged(plan, engines[endpoint], self.existing,
-                                          needs_test=True, endpoint=endpoint))
+                                          needs_test=True, endpoint=endpoint,
+                                          tried=self.ran_privileged.get(endpoint)))
         for gone in convergence.stale(plan, self.existing.values()):
             self.report(Event(gone.name, Phase.REMOVING, "no longer in the stack"))
             engines.engine_of(gone).remove(gone.id)
             self.report(Event(gone.name, Phase.REMOVED))
+
+    def resolve_tasks(self, *, trial: bool) -> None:
+        """Each auto agent's tasks, chosen from its engine's facts (the plan is rebuilt);
+        `trial`: with --privileged tried (the agent's image must be on the engine)."""
+        from mesostack import agent_tasks
+        from mesostack.families import family_for
+
+        auto = [spec for spec in self.asked.of(Role.SLAVE) if spec.tasks_unresolved]
+        choices = {}
+        for endpoint in dict.fromkeys(spec.docker for spec in auto):
+            spec = next(s for s in auto if s.docker == endpoint)
+            family = family_for(spec.role, spec.image, spec.family or None)
+            unprivileged = not spec.privileged  # the file's `privileged: false`
+            chosen = agent_tasks.choose(family, self.facts(endpoint), privileged=None,
+                                        unprivileged=unprivileged)
+            if chosen[0] is AgentTasks.DOCKER and not unprivileged and trial:
+                chosen = agent_tasks.choose(family, self.facts(endpoint),
+                                            privileged=self.runs_privileged(spec))
+            choices[endpoint] = chosen
+        if choices:
+            self.plan = self.asked.resolved(choices)
+            self.master = self.plan.endpoints(Role.MASTER)
+
+    def runs_privileged(self, spec: ContainerSpec) -> bool:
+        """Whether the agent's engine runs it privileged: it already does (its container was
+        made from this very spec), or a trial container of its image starts."""
+        current = self.existing.get(spec.name)
+        if current is not None and current.labels.get(LABEL_HASH) == spec.config_hash:
+            return True
+        labels = {LABEL_STACK: self.plan.stack, LABEL_ROLE: "preflight"}
+        if self.engines[spec.docker].try_privileged(spec.image, labels=labels) is not None:
+            return False
+        self.ran_privileged.setdefault(spec.docker, set()).add(spec.image)
+        return True
 
     def cgroups(self, image_env: Callable[[ContainerSpec], Mapping[str, str]] | None
                 ) -> list[Check]:
@@ -560,6 +607,7 @@ class ComponentStatus:
     leadership: str = ""  # leader, follower, standalone
     url: str = ""
     host: str = ""
+    tasks: str = ""  # an agent's: `docker tasks` or `command tasks`, and why if `auto` chose
 
 
 @dataclass(frozen=True)
@@ -616,7 +664,8 @@ def _look(c: ContainerInfo, master: str) -> tuple[ComponentStatus, Counts]:
             counts = kind.counts(master, endpoint, c.env)
     url = f"http://{endpoint}" if kind is not None and kind.ui_name else ""
     return (ComponentStatus(c.name, c.role, endpoint, c.status, ready, detail, look.leadership,
-                            url, c.labels.get(LABEL_HOST, "")), counts)
+                            url, c.labels.get(LABEL_HOST, ""), tasks_of(c.labels)), counts)
+
 
 
 def _add(total: Counts, more: Counts) -> Counts:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from mesostack import __version__
 from mesostack.components import KINDS
 from mesostack.config import (
     MASK,
+    AgentTasks,
     Component,
     Placement,
     StackConfig,
@@ -36,6 +37,8 @@ LABEL_DATA_DIR = LABEL_PREFIX + "data-dir"
 LABEL_VERSION = LABEL_PREFIX + "version"
 LABEL_HOST = LABEL_PREFIX + "host"
 LABEL_INDEX = LABEL_PREFIX + "index"
+LABEL_TASKS = LABEL_PREFIX + "tasks"  # an agent's: docker or command
+LABEL_TASKS_WHY = LABEL_PREFIX + "tasks-auto"  # why `tasks: auto` became that, on its host
 
 __all__ = ["Role", "is_official_zookeeper"]  # re-exported: the plan's words
 
@@ -57,6 +60,13 @@ class ContainerSpec:
     docker: str | None = None  # that host's Docker endpoint; None: the usual one
     index: int = 0  # 1-based among several of its role; 0 when it is the only one
     family: str = ""  # its image's family (`families`); not part of its config hash
+    tasks: str = ""  # an agent's `tasks`, resolved: docker or command
+    tasks_why: str = ""  # why, when `tasks: auto` chose it from its host's facts
+
+    @property
+    def tasks_unresolved(self) -> bool:
+        """An agent with `tasks: auto` whose host's facts were not asked (dry-run, config)."""
+        return self.role is Role.SLAVE and dict(self.labels).get(LABEL_TASKS) == "auto"
 
     @property
     def endpoint(self) -> str:
@@ -77,6 +87,14 @@ class Plan:
     host_ip: str
     specs: tuple[ContainerSpec, ...]  # in start order
     quorum: int = 1
+    config: StackConfig | None = field(default=None, compare=False, repr=False)
+    docker_host: str | None = None
+
+    def resolved(self, tasks: TasksChoice) -> Plan:
+        """The same stack with each agent's `tasks: auto` chosen per engine endpoint."""
+        if self.config is None:
+            return self
+        return build(self.config, self.host_ip, docker_host=self.docker_host, tasks=tasks)
 
     def spec(self, role: Role) -> ContainerSpec:
         """The first (often the only) container of `role`."""
@@ -118,11 +136,16 @@ def container_name(stack: str, role: Role, place: Placement | None = None) -> st
     return f"{stack}-{role.value}{suffix}"
 
 
-def build(config: StackConfig, host_ip: str, *, docker_host: str | None = None) -> Plan:
+TasksChoice = Mapping[str | None, tuple[AgentTasks, str]]  # by engine endpoint: what, why
+
+
+def build(config: StackConfig, host_ip: str, *, docker_host: str | None = None,
+          tasks: TasksChoice | None = None) -> Plan:
     """The containers of `config`, in start order. `host_ip` (already resolved from `auto`)
     is the address of a stack without `hosts:`; with hosts, each instance binds its host's.
     `docker_host` is the usual engine's endpoint ($DOCKER_HOST), whose socket the agents on it
-    mount."""
+    mount. `tasks` is what an agent's `tasks: auto` became on each engine (from its facts);
+    without it, an auto agent is planned as the tutorial's (`docker`) and marked unresolved."""
     zk_ips = tuple(_ip_of(p, host_ip) for p in config.placements(Role.ZOOKEEPER))
     names = {role: [container_name(config.name, role, p) for p in config.placements(role)]
              for role in Role}
@@ -131,12 +154,28 @@ def build(config: StackConfig, host_ip: str, *, docker_host: str | None = None) 
     for role in Role:
         deps = tuple(name for dep in KINDS[role].depends_on for name in names[dep])
         for place, name in zip(config.placements(role), names[role], strict=True):
+            chosen, why = _tasks_of(config, place, tasks)
             where = Where(config, _ip_of(place, host_ip), place, zk_ips,
-                          engine_socket=_socket_of(place, docker_host))
+                          engine_socket=_socket_of(place, docker_host), tasks=chosen)
             spec = _spec(config, role, where, name=name, depends_on=deps)
+            if role is Role.SLAVE:
+                spec = replace(spec, tasks=chosen.value, tasks_why=why)
             hashes[name] = spec_hash(spec, [hashes[d] for d in deps])
             specs.append(replace(spec, labels=_labels(config, spec, hashes[name])))
-    return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum)
+    return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum,
+                config=config, docker_host=docker_host)
+
+
+def _tasks_of(config: StackConfig, place: Placement, tasks: TasksChoice | None
+              ) -> tuple[AgentTasks, str]:
+    """An agent's tasks: as the file says, else what auto became on its engine ("" as the why
+    when that wasn't asked: then the tutorial's, `docker`)."""
+    configured = config.slave.tasks
+    if configured is not AgentTasks.AUTO:
+        return configured, ""
+    if tasks is not None and place.docker in tasks:
+        return tasks[place.docker]
+    return AgentTasks.DOCKER, ""
 
 
 def _ip_of(place: Placement, host_ip: str) -> str:
@@ -164,7 +203,7 @@ def _spec(config: StackConfig, role: Role, where: Where, *, name: str,
         port=component.port,
         env=tuple({**_env(config, role, where), **component.env}.items()),
         mounts=tuple(_merge_mounts(kind.mounts(where), component)),
-        privileged=component.privileged,
+        privileged=_privileged(component, where),
         restart=component.restart.value,
         depends_on=depends_on,
         host=where.place.host,
@@ -172,6 +211,13 @@ def _spec(config: StackConfig, role: Role, where: Where, *, name: str,
         index=where.place.index if where.place.of > 1 else 0,
         family=family_for(role, component.image, component.family).name,
     )
+
+
+def _privileged(component: Component, where: Where) -> bool:
+    """As the file says; an agent by default as its tasks need (Docker tasks: privileged)."""
+    if component.privileged is not None:
+        return component.privileged
+    return where.tasks is AgentTasks.DOCKER
 
 
 def _env(config: StackConfig, role: Role, where: Where) -> dict[str, str]:
@@ -192,11 +238,24 @@ def _labels(config: StackConfig, spec: ContainerSpec, digest: str) -> tuple[tupl
         labels[LABEL_HOST] = spec.host
     if spec.index:
         labels[LABEL_INDEX] = str(spec.index)
+    if spec.role is Role.SLAVE:
+        auto = config.slave.tasks is AgentTasks.AUTO
+        labels[LABEL_TASKS] = "auto" if auto and not spec.tasks_why else spec.tasks
+        if spec.tasks_why:
+            labels[LABEL_TASKS_WHY] = spec.tasks_why
     data_dir = config.component(spec.role).data_dir
     if data_dir:
         labels[LABEL_DATA_DIR] = data_dir
     labels[LABEL_VERSION] = __version__
     return tuple(labels.items())
+
+
+def tasks_of(labels: Mapping[str, str]) -> str:
+    """What an agent container's labels say of its tasks: `command tasks (auto: why)`."""
+    tasks, why = labels.get(LABEL_TASKS, ""), labels.get(LABEL_TASKS_WHY, "")
+    if not tasks:
+        return ""
+    return f"{tasks} tasks" + (f" (auto: {why})" if why else "")
 
 
 def _merge_mounts(built_in: list[Volume], component: Component) -> list[Volume]:
@@ -239,13 +298,37 @@ def docker_run(spec: ContainerSpec, *, show_secrets: bool = False) -> str:
 
 def dry_run(plan: Plan, *, show_secrets: bool = False) -> str:
     """One `docker run` line per container in start order; with `hosts:`, grouped by host
-    under a `# host NAME IP (docker ENDPOINT)` comment (start order within each group)."""
+    under a `# host NAME IP (docker ENDPOINT)` comment (start order within each group). An
+    agent whose `tasks: auto` is not chosen yet shows the tutorial's outcome, and after it, as
+    a `#` comment, the other one with its condition."""
+    other = _other_outcome(plan)
+
+    def lines_of(spec: ContainerSpec) -> list[str]:
+        line = docker_run(spec, show_secrets=show_secrets)
+        if not spec.tasks_unresolved:
+            return [line]
+        return [line, f"# {TASKS_OTHERWISE}: "
+                + docker_run(other.by_name(spec.name), show_secrets=show_secrets)]
+
     if not any(spec.host for spec in plan.specs):
-        return "".join(docker_run(spec, show_secrets=show_secrets) + "\n" for spec in plan.specs)
+        return "".join(line + "\n" for spec in plan.specs for line in lines_of(spec))
     lines: list[str] = []
     for host in dict.fromkeys(spec.host for spec in plan.specs):
         specs = [spec for spec in plan.specs if spec.host == host]
         where = f" (docker {specs[0].docker})" if specs[0].docker else ""
         lines.append(f"# host {host} {specs[0].host_ip}{where}")
-        lines += [docker_run(spec, show_secrets=show_secrets) for spec in specs]
+        lines += [line for spec in specs for line in lines_of(spec)]
     return "".join(line + "\n" for line in lines)
+
+
+TASKS_OTHERWISE = ("tasks: auto gives the line above on a host with cgroup v1 whose engine allows "
+                   "--privileged and accepts the agent's Docker client; elsewhere")
+OTHERWISE_WHY = "no cgroup v1, --privileged or engine for its Docker client"
+
+
+def _other_outcome(plan: Plan) -> Plan:
+    """`plan` with every auto agent given command tasks (what a current host often gets)."""
+    endpoints = {spec.docker for spec in plan.of(Role.SLAVE) if spec.tasks_unresolved}
+    if not endpoints:
+        return plan
+    return plan.resolved({e: (AgentTasks.COMMAND, OTHERWISE_WHY) for e in endpoints})

@@ -1,8 +1,8 @@
 """PURE: the commented stack files `mesostack init` writes, one per preset.
 
-`tutorial` is the built-in default written out (its images are the config model's defaults);
-`modern` swaps in images that current Docker engines still pull. Each text says beside its
-images what they need.
+`default` is the built-in default written out (the config model's defaults: images that pull
+and run on current hosts; the repository's stack.yaml); `tutorial` is the tutorial's 2015 stack
+(examples/tutorial.yaml). Each text says beside its images what they need.
 """
 
 from __future__ import annotations
@@ -11,19 +11,20 @@ from enum import StrEnum
 
 
 class Preset(StrEnum):
-    TUTORIAL = "tutorial"
-    MODERN = "modern"
+    DEFAULT = "default"  # the built-in default: images that pull and run on today's hosts
+    TUTORIAL = "tutorial"  # the tutorial's 2015 stack, setting for setting
+    MODERN = "modern"  # an earlier name of the default
 
 
-MODERN_IMAGES = {
-    "zookeeper": "zookeeper:3.9.3",
-    "master": "mesosphere/mesos-master:1.7.1",
-    "slave": "mesosphere/mesos-slave:1.7.1",
-    "marathon": "mesosphere/marathon:v1.11.24",
+TUTORIAL_IMAGES = {
+    "zookeeper": "mesoscloud/zookeeper:3.4.6-ubuntu-14.04",
+    "master": "mesoscloud/mesos-master:0.23.0-ubuntu-14.04",
+    "slave": "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04",
+    "marathon": "mesosphere/marathon:v0.11.1",
 }
 
 _HEADER = """\
-# mesostack stack file, preset `{preset}` (written by `mesostack init --preset {preset}`).
+# mesostack stack file{preset_said}.
 # ZooKeeper, one Mesos master, one agent ("slave") and Marathon, each a Docker container with
 # host networking and `--restart always`, started in that order, each once the one before is
 # ready. `mesostack up --dry-run` prints the `docker run` lines this file gives;
@@ -33,25 +34,54 @@ name: mesostack            # names and labels the containers: mesostack-zookeepe
 {host_ip}
 """
 
-_TUTORIAL_INTRO = """\
+_DEFAULT_INTRO = """\
 #
-# These are the tutorial's images, published in 2015 in the old schema-1 image format:
-# Docker engines 26 and later refuse to pull them ("... schema 1 support is disabled by
-# default" or "... has been removed"), and `up` and `doctor` say so. Where that happens, write
-# the `modern` preset instead: `mesostack init --preset modern --force`.
+# With no stack file, `mesostack up` uses exactly this (`mesostack init` writes it). Its images
+# pull on current Docker engines; the agent's `tasks: auto` gives it what its host can run
+# (`up`'s first line says which, and why). The tutorial's own stack, with its 2015 images, is
+# `mesostack init --preset tutorial` (examples/tutorial.yaml).
 """
 
-_MODERN_INTRO = """\
+_TUTORIAL_INTRO = """\
 #
-# Images that still pull on current Docker engines (schema 2). Their limits:
-# - Marathon 1.7 and later needs Mesos 1.5 or later: change the Mesos and Marathon images
-#   together.
-# - Released Mesos agents need a cgroup v1 host (`mesostack doctor` checks it); on a cgroup v2
-#   host boot with systemd.unified_cgroup_hierarchy=0, or give the agent privileged: false
-#   and MESOS_CONTAINERIZERS=mesos, MESOS_LAUNCHER=posix, MESOS_ISOLATION=posix/cpu,posix/mem,
-#   MESOS_SYSTEMD_ENABLE_SUPPORT=false (command tasks only, no Docker apps).
-# - Images in the old schema-1 format (any from before 2016, such as the tutorial's
-#   mesoscloud/* and marathon v0.11.1) no longer pull on Docker 26 and later.
+# The tutorial's stack, setting for setting: `up --dry-run` prints its four `docker run` lines.
+# Its images were published in 2015 in the old schema-1 image format, which Docker 26 and
+# later refuse to pull, and its agent's Docker client (API 1.20) is refused by Docker 25 and
+# later; `up` and `doctor` say so. On such a host use the default (`mesostack init`).
+"""
+
+_DEFAULT_BODY = """
+zookeeper:                 # clients use <host_ip>:2181
+  # The official image: mesostack gives it ZOO_MY_ID and ZOO_SERVERS, turns its AdminServer
+  # off (ZOO_ADMINSERVER_ENABLED=false: it would take :8080, Marathon's port) and allows the
+  # four-letter words `srvr` (readiness) and `ruok` (ZOO_4LW_COMMANDS_WHITELIST).
+  image: zookeeper:3.9.3
+  port: 2181
+  # data_dir: /srv/mesostack/zookeeper   # keep ZooKeeper's data (and so Marathon's apps)
+  #                                      # across `down`; `down --purge` deletes it
+
+master:                    # UI on http://<host_ip>:5050
+  image: mesosphere/mesos-master:1.7.1   # Marathon 1.7+ needs Mesos 1.5+
+  port: 5050
+  quorum: 1                # MESOS_QUORUM: one master now, high availability later
+
+slave:                     # the Mesos agent (`agent:` is the same section)
+  image: mesosphere/mesos-slave:1.7.1
+  port: 5051
+  tasks: auto              # docker: Docker and command apps (the Docker containerizer,
+  #                        #   privileged, the host's cgroups and engine socket mounted);
+  #                        # command: command apps only (no cgroups: runs on any host);
+  #                        # auto: docker where the host has cgroup v1 and its engine allows
+  #                        #   --privileged and accepts the agent's Docker client, else command
+  # privileged: true       # default: as `tasks` needs (docker: true, command: false)
+  # resources: cpus:2;mem:2048   # MESOS_RESOURCES: what it offers; default: the machine's
+
+marathon:                  # UI and REST API on http://<host_ip>:8080
+  image: mesosphere/marathon:v1.11.24    # runs as `nobody`: mesostack sets
+  port: 8080               # MARATHON_MESOS_USER=root (its tasks' user) unless env sets it
+  # env:
+  #   MARATHON_HTTP_CREDENTIALS: admin:change-me   # basic auth; mesostack uses them for its
+  #                                                # own checks and never prints them
 """
 
 _TUTORIAL_BODY = """
@@ -69,10 +99,10 @@ master:                    # MESOS_ZK=zk://<host_ip>:2181/mesos; UI on http://<h
 slave:                     # the Mesos agent (`agent:` is the same section)
   image: {slave:<45} # schema 1: Docker 26+ refuse it
   port: 5051
-  privileged: true         # it controls cgroups (needs a cgroup v1 host); it mounts
-  #                        # /sys/fs/cgroup and the Docker socket. Engines that refuse
-  #                        # --privileged: set false (that alone doesn't make it run on
-  #                        # cgroup v2: `mesostack doctor` names what does)
+  tasks: docker            # Docker and command apps: the Docker containerizer (its image's
+  #                        # ENV: docker,mesos) needs a cgroup v1 host
+  privileged: true         # it controls cgroups; it mounts /sys/fs/cgroup and the Docker
+  #                        # socket. Engines that refuse --privileged: set false
   # resources: cpus:2;mem:2048   # MESOS_RESOURCES: what it offers; default: the machine's
 
 marathon:                  # UI and REST API on http://<host_ip>:8080
@@ -83,45 +113,6 @@ marathon:                  # UI and REST API on http://<host_ip>:8080
   #                                                # own checks and never prints them
 """
 
-_MODERN_BODY = """
-zookeeper:                 # clients use <host_ip>:2181
-  # The official image: mesostack gives it ZOO_MY_ID and ZOO_SERVERS, turns its AdminServer
-  # off (ZOO_ADMINSERVER_ENABLED=false: it would take :8080, Marathon's port) and allows the
-  # four-letter words `srvr` (readiness) and `ruok` (ZOO_4LW_COMMANDS_WHITELIST).
-  image: {zookeeper:<32} # schema 2, like the three below
-  port: 2181
-  # data_dir: /srv/mesostack/zookeeper   # keep ZooKeeper's data (and so Marathon's apps)
-  #                                      # across `down`; `down --purge` deletes it
-
-master:                    # UI on http://<host_ip>:5050
-  image: {master:<32} # Mesos 1.x; Marathon 1.7+ needs Mesos 1.5+
-  port: 5050
-  quorum: 1                # MESOS_QUORUM: one master now, high availability later
-
-slave:                     # the Mesos agent (`agent:` is the same section)
-  image: {slave:<32} # released agents need a cgroup v1 host
-  port: 5051
-  privileged: true         # it controls cgroups; it mounts /sys/fs/cgroup and the Docker
-  #                        # socket. Engines that refuse --privileged: set false (on cgroup
-  #                        # v2 also the settings above; `mesostack doctor` checks them)
-  # resources: cpus:2;mem:2048   # MESOS_RESOURCES: what it offers; default: the machine's
-  env:
-    MESOS_SYSTEMD_ENABLE_SUPPORT: false   # no systemd inside the container
-    # For Docker apps the agent needs the docker CLI too (a static binary from the host):
-    # MESOS_CONTAINERIZERS: docker,mesos
-  # volumes:
-  #   - /usr/bin/docker:/usr/local/bin/docker:ro
-
-marathon:                  # UI and REST API on http://<host_ip>:8080
-  image: {marathon:<32} # needs Mesos 1.5+
-  port: 8080
-  env:
-    MARATHON_MESOS_USER: root   # its image runs as `nobody`, which would be its tasks' user
-    # MARATHON_HTTP_CREDENTIALS: admin:change-me   # basic auth; mesostack uses them for its
-    #                                              # own checks and never prints them
-"""
-
-
 def _host_ip_line(host_ip: str | None) -> str:
     if host_ip is None or host_ip == "auto":
         why = "no default route was found" if host_ip is None else "as asked"
@@ -131,19 +122,13 @@ def _host_ip_line(host_ip: str | None) -> str:
             "#                          # component; `auto`: found again at each run")
 
 
-def tutorial_images() -> dict[str, str]:
-    """The built-in default's images (the config model's defaults), by role."""
-    from mesostack.config import StackConfig
-
-    defaults = StackConfig()
-    return {role: defaults.component(role).image for role in StackConfig.ROLES}
-
-
 def render(preset: Preset, *, host_ip: str | None) -> str:
     """The stack file for `preset`; `host_ip` None (none found) or `auto` writes `auto`."""
-    intro, body = ((_TUTORIAL_INTRO, _TUTORIAL_BODY.format(**tutorial_images()))
-                   if preset is Preset.TUTORIAL
-                   else (_MODERN_INTRO, _MODERN_BODY.format(**MODERN_IMAGES)))
-    header = _HEADER.format(preset=preset.value, intro=intro.rstrip("\n"),
+    if preset is Preset.TUTORIAL:
+        said, intro, body = (" (`mesostack init --preset tutorial`)", _TUTORIAL_INTRO,
+                             _TUTORIAL_BODY.format(**TUTORIAL_IMAGES))
+    else:
+        said, intro, body = " (`mesostack init`)", _DEFAULT_INTRO, _DEFAULT_BODY
+    header = _HEADER.format(preset_said=said, intro=intro.rstrip("\n"),
                             host_ip=_host_ip_line(host_ip))
     return header + body

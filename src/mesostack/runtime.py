@@ -128,6 +128,12 @@ class EngineFacts:
     min_api_version: str = ""  # the oldest API version it accepts from clients ("" unknown)
 
 
+def api_version(text: str) -> tuple[int, int] | None:
+    """`1.24` as (1, 24); None for "" (unknown) or anything else."""
+    major, dot, minor = text.partition(".")
+    return (int(major), int(minor)) if dot and major.isdigit() and minor.isdigit() else None
+
+
 @dataclass(frozen=True)
 class PullProgress:
     image: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes import FakeEngine, container
+from fakes import FakeEngine, container, tutorial
 from fakes import engine_facts as facts
 from mesostack import checks
 from mesostack.checks import Verdict
@@ -45,7 +45,8 @@ def agent(stack: str, *, kill_orphans: str | None = None, name: str = "",
 
 
 def plan(text: str = "") -> Plan:
-    return build(parse(text) if text else StackConfig(), "127.0.0.1")
+    """The tutorial's stack (its agent with Docker tasks), changed as `text` says."""
+    return build(parse(tutorial(text)), "127.0.0.1")
 
 
 def test_cgroup_v1_passes_every_agent() -> None:
@@ -74,14 +75,14 @@ def test_on_cgroup_v2_the_agent_is_judged_by_its_effective_settings_not_privileg
 
 
 def test_the_images_own_env_counts_where_the_engine_has_the_image() -> None:
-    home_built = plan("slave: {image: 'me/agent:1', env: {MESOS_LAUNCHER: posix}}\n")
-    assert checks.cgroups(facts(cgroup_version="2"), home_built, checks.family_env)[
-        0].verdict is Verdict.OK  # nothing known of it
+    home_built = plan("slave: {image: 'me/agent:1', env: {MESOS_CONTAINERIZERS: mesos}}\n")
+    [row] = checks.cgroups(facts(cgroup_version="2"), home_built, checks.family_env)
+    assert row.verdict is Verdict.FAIL  # nothing known of it: Mesos' default launcher
+    assert "MESOS_LAUNCHER=linux (Mesos' default)" in row.found
     engine = FakeEngine(images={"me/agent:1": "sha256:a"},
-                        image_envs={"me/agent:1": {"MESOS_CONTAINERIZERS": "mesos,docker"}})
+                        image_envs={"me/agent:1": {"MESOS_LAUNCHER": "posix"}})
     [row] = checks.cgroups(facts(cgroup_version="2"), home_built, checks.engine_env(engine))
-    assert row.verdict is Verdict.FAIL
-    assert "MESOS_CONTAINERIZERS=mesos,docker (its image's ENV)" in row.found
+    assert row.verdict is Verdict.OK
     isolated = plan("slave:\n  image: me/agent:1\n  env: {MESOS_CONTAINERIZERS: mesos, "
                     "MESOS_LAUNCHER: posix, MESOS_ISOLATION: 'cgroups/cpu,cgroups/mem'}\n")
     [row] = checks.cgroups(facts(cgroup_version="2"), isolated, checks.engine_env(engine))

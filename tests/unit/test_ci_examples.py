@@ -75,9 +75,13 @@ def workflow_stack() -> StackConfig:
 
 
 def test_the_workflows_stack_starts_an_agent_without_cgroup_v1() -> None:
-    stack = workflow_stack()
-    assert stack.slave.privileged is False
-    assert stack.slave.env == {
+    from mesostack.plan import Role, build
+
+    agent = build(workflow_stack(), "127.0.0.1").spec(Role.SLAVE)
+    assert agent.privileged is False and agent.mounts == ()
+    assert {k: v for k, v in agent.env if k in (
+        "MESOS_CONTAINERIZERS", "MESOS_LAUNCHER", "MESOS_ISOLATION",
+        "MESOS_SYSTEMD_ENABLE_SUPPORT")} == {
         "MESOS_CONTAINERIZERS": "mesos",  # the Docker containerizer needs the v1 `cpu` hierarchy
         "MESOS_LAUNCHER": "posix",  # the Linux launcher needs the v1 `freezer` hierarchy
         "MESOS_ISOLATION": "posix/cpu,posix/mem",
@@ -85,14 +89,14 @@ def test_the_workflows_stack_starts_an_agent_without_cgroup_v1() -> None:
     }
 
 
-def test_the_workflows_stack_has_the_modern_presets_images() -> None:
+def test_the_workflows_stack_has_the_default_images() -> None:
     stack = workflow_stack()
     images = {role: stack.component(role).image
               for role in ("zookeeper", "master", "slave", "marathon")}
     assert not any(i.startswith("mesoscloud/") for i in images.values())  # schema 1: refused
-    from mesostack.presets import MODERN_IMAGES
+    from mesostack.config import StackConfig
 
-    assert images == MODERN_IMAGES  # the images `mesostack init --preset modern` writes
+    assert images == {role: StackConfig().component(role).image for role in images}  # default
 
 
 def test_the_smoke_script_parses() -> None:

@@ -33,9 +33,9 @@ def test_dry_run_needs_no_engine(capsys: pytest.CaptureFixture[str], tmp_path: P
     code, out, err = run(["up", "--dry-run"], capsys)
     assert code == 0, err
     lines = out.splitlines()
-    assert [line.split()[4] for line in lines] == [
+    assert [line.split()[4] for line in lines if not line.startswith("#")] == [
         "demo-zookeeper", "demo-master", "demo-slave", "demo-marathon"]
-    assert all(line.startswith("docker run -d --name ") for line in lines)
+    assert all(line.startswith(("docker run -d --name ", "# tasks: auto")) for line in lines)
     assert err.startswith("stack demo from stack.yaml; host_ip 192.0.2.10") and err.count("\n") == 1
 
 
@@ -64,8 +64,8 @@ def test_config_prints_the_effective_file(capsys: pytest.CaptureFixture[str]) ->
     effective = yaml.safe_load(out)
     assert code == 0
     assert effective["name"] == "mesostack" and effective["host_ip"] == "auto"
-    assert effective["slave"]["privileged"] is True
-    assert effective["marathon"]["image"] == "mesosphere/marathon:v0.11.1"
+    assert effective["slave"]["privileged"] is None and effective["slave"]["tasks"] == "auto"
+    assert effective["marathon"]["image"] == "mesosphere/marathon:v1.11.24"
 
 
 def test_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,7 +171,8 @@ class FakeDocker:
 FAKE_ENGINE_STACK = """\
 name: schema1
 host_ip: 127.0.0.1
-zookeeper: {port: 29181, family: conventions}  # the tutorial image, on a port of its own
+zookeeper:  # the tutorial's image, on a port of its own
+  {image: "mesoscloud/zookeeper:3.4.6-ubuntu-14.04", port: 29181, family: conventions}
 master: {port: 29050}
 slave: {port: 29051, privileged: false}
 marathon: {port: 29080}

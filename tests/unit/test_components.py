@@ -64,4 +64,4 @@ def test_a_new_family_is_one_addition_to_the_table(monkeypatch: pytest.MonkeyPat
     master = dict(build(config, "10.0.0.5").spec(Role.MASTER).env)
     assert master["MESOS_ZK"] == "zk://10.0.0.5:2182/mesos"
     default = dict(build(StackConfig(), "10.0.0.5").spec(Role.ZOOKEEPER).env)
-    assert default["MYID"] == "1"  # the others keep theirs
+    assert default["ZOO_MY_ID"] == "1"  # the others keep theirs

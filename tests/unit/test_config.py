@@ -10,7 +10,16 @@ import pytest
 import yaml
 
 from mesostack import config
-from mesostack.config import Restart, StackConfig, find_file, json_schema, load, parse, to_yaml
+from mesostack.config import (
+    AgentTasks,
+    Restart,
+    StackConfig,
+    find_file,
+    json_schema,
+    load,
+    parse,
+    to_yaml,
+)
 from mesostack.errors import ExitCode, InputError
 
 TUTORIAL = """\
@@ -94,8 +103,8 @@ def test_tutorial_minimal_form() -> None:
     assert cfg.master.quorum == 1
     assert cfg.slave.image == "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04"
     assert cfg.marathon.image == "mesosphere/marathon:v0.11.1"
-    # what the tutorial leaves unsaid keeps its defaults
-    assert cfg.slave.privileged is True
+    # what the tutorial leaves unsaid keeps its defaults: the agent as its host allows
+    assert cfg.slave.tasks is AgentTasks.AUTO and cfg.slave.privileged is None
     assert (cfg.zookeeper.port, cfg.master.port, cfg.slave.port, cfg.marathon.port) == (
         2181, 5050, 5051, 8080)
 
@@ -105,20 +114,21 @@ def test_empty_file_is_the_builtin_default(text: str) -> None:
     assert parse(text) == StackConfig()
 
 
-def test_builtin_default_is_the_tutorial_stack() -> None:
+def test_builtin_default_runs_on_current_hosts() -> None:
     cfg = StackConfig()
     assert cfg.name == "mesostack"
     assert cfg.host_ip == "auto"
-    assert cfg.zookeeper.image == "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
-    assert cfg.master.image == "mesoscloud/mesos-master:0.23.0-ubuntu-14.04"
-    assert cfg.slave.image == "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04"
-    assert cfg.marathon.image == "mesosphere/marathon:v0.11.1"
+    assert cfg.zookeeper.image == "zookeeper:3.9.3"
+    assert cfg.master.image == "mesosphere/mesos-master:1.7.1"
+    assert cfg.slave.image == "mesosphere/mesos-slave:1.7.1"
+    assert cfg.marathon.image == "mesosphere/marathon:v1.11.24"
+    assert cfg.slave.tasks is AgentTasks.AUTO
     assert cfg.master.quorum == 1
     assert cfg.slave.resources is None
     ports = {role: cfg.component(role).port for role in StackConfig.ROLES}
     assert ports == {"zookeeper": 2181, "master": 5050, "slave": 5051, "marathon": 8080}
     privileged = {role: cfg.component(role).privileged for role in StackConfig.ROLES}
-    assert privileged == {"zookeeper": False, "master": False, "slave": True, "marathon": False}
+    assert privileged == {"zookeeper": False, "master": False, "slave": None, "marathon": False}
     for role in StackConfig.ROLES:
         component = cfg.component(role)
         assert component.restart is Restart.ALWAYS
@@ -596,8 +606,10 @@ def test_to_yaml_round_trips(text: str) -> None:
 
 
 def test_to_yaml_writes_every_key() -> None:
-    data = yaml.safe_load(to_yaml(StackConfig()))
-    assert data["slave"]["privileged"] is True
+    text = to_yaml(StackConfig())
+    data = yaml.safe_load(text)
+    assert data["slave"]["privileged"] is None and data["slave"]["tasks"] == "auto"
+    assert "  tasks: auto  # auto: `docker` where the host has cgroup v1" in text  # the rule
     assert data["master"]["restart"] == "always"
     assert data["master"]["quorum"] == 1
     assert data["marathon"]["port"] == 8080

@@ -19,6 +19,10 @@ hosts:
   - {name: c, ip: 127.0.0.3}
 zookeeper: {count: 3%s}
 """
+MESOSCLOUD_ZK = "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"
+MESOSCLOUD_2182 = ("name: s\nhost_ip: 10.0.0.5\nzookeeper:\n  port: 2182\n"
+                   f"  image: {MESOSCLOUD_ZK}\n")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_of(text: str, role: Role) -> dict[str, str]:
@@ -55,7 +59,7 @@ def test_an_official_3_4_ensemble_on_one_engine_is_refused() -> None:
 def test_mesoscloud_zookeeper_refuses_another_port(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     stack = tmp_path / "stack.yaml"
-    stack.write_text("name: s\nhost_ip: 10.0.0.5\nzookeeper:\n  port: 2182\n")
+    stack.write_text(MESOSCLOUD_2182)
     for args in (["config"], ["up", "--dry-run"], ["doctor"]):
         code, out, err = run(["-f", str(stack), *args], capsys)
         assert code == 2, (args, err)
@@ -69,7 +73,7 @@ def test_mesoscloud_zookeeper_refuses_another_port(tmp_path: Path,
 def test_mesoscloud_ensemble_on_one_engine_is_refused(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     stack = tmp_path / "stack.yaml"
-    stack.write_text(HOSTS_ON_ONE_ENGINE % "")
+    stack.write_text(HOSTS_ON_ONE_ENGINE % f", image: '{MESOSCLOUD_ZK}'")
     code, _, err = run(["-f", str(stack), "config"], capsys)
     assert code == 2
     assert err.startswith(f"mesostack: error: {stack}:5: zookeeper.count: "
@@ -77,7 +81,7 @@ def test_mesoscloud_ensemble_on_one_engine_is_refused(tmp_path: Path,
                           "every address, so two of its servers can't share an engine")
     own_engines = HOSTS_ON_ONE_ENGINE.replace(
         "127.0.0.2}", "127.0.0.2, docker: 'ssh://root@127.0.0.2'}").replace(
-        "127.0.0.3}", "127.0.0.3, docker: 'tcp://127.0.0.3:2376'}") % ""
+        "127.0.0.3}", "127.0.0.3, docker: 'tcp://127.0.0.3:2376'}") % f", image: '{MESOSCLOUD_ZK}'"
     assert refusals(build(parse(own_engines), "")) == []
 
 
@@ -87,7 +91,7 @@ def test_a_refused_stack_can_still_be_taken_down(tmp_path: Path,
     """`down` warns and goes on to the engine (here: none answers, so exit 1, not 2)."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     stack = tmp_path / "stack.yaml"
-    stack.write_text("name: s\nhost_ip: 10.0.0.5\nzookeeper:\n  port: 2182\n")
+    stack.write_text(MESOSCLOUD_2182)
     code, _, err = run(["-f", str(stack), "down"], capsys)
     lines = err.splitlines()
     assert lines[0].startswith(f"mesostack: warning: {stack}:4: zookeeper.port: 2182: ")
@@ -103,14 +107,15 @@ def test_marathon_1_7_and_later_tasks_run_as_root_unless_the_file_says() -> None
     chosen = env_of(modern + "marathon:\n  image: mesosphere/marathon:v1.11.24\n"
                     "  env: {MARATHON_MESOS_USER: app}\n", Role.MARATHON)
     assert chosen["MARATHON_MESOS_USER"] == "app"
-    legacy = env_of("{}\n", Role.MARATHON)  # v0.11.1 runs as root
+    legacy = env_of("marathon: {image: 'mesosphere/marathon:v0.11.1'}\n", Role.MARATHON)  # root
     assert "MARATHON_MESOS_USER" not in legacy
 
 
 def test_marathon_1_7_and_later_with_a_mesos_before_1_5_is_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack = tmp_path / "stack.yaml"
-    stack.write_text("host_ip: 10.0.0.5\nmarathon:\n  image: mesosphere/marathon:v1.11.24\n")
+    stack.write_text("host_ip: 10.0.0.5\nmarathon:\n  image: mesosphere/marathon:v1.11.24\n"
+                     "master: {image: 'mesoscloud/mesos-master:0.23.0-ubuntu-14.04'}\n")
     code, _, err = run(["-f", str(stack), "up", "--dry-run"], capsys)
     assert code == 2
     assert err.splitlines()[-1] == (
@@ -132,8 +137,12 @@ def test_the_family_key_overrides_the_name_and_is_checked(
                            "mesoscloud, conventions")
 
 
-def test_the_tutorial_stack_is_not_refused() -> None:
-    plan = build(parse("{}\n"), "10.0.0.5")
+def test_the_tutorial_and_the_default_stacks_are_not_refused() -> None:
+    plan = build(parse((ROOT / "examples" / "tutorial.yaml").read_text()), "10.0.0.5")
     assert refusals(plan) == []
     assert [s.family for s in plan.specs] == ["mesoscloud", "mesoscloud", "mesoscloud",
                                               "mesosphere-legacy"]
+    default = build(parse("{}\n"), "10.0.0.5")
+    assert refusals(default) == []
+    assert [s.family for s in default.specs] == ["official", "mesosphere", "mesosphere",
+                                                 "mesosphere"]

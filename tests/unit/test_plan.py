@@ -94,7 +94,10 @@ def from_the_tutorial(index: int) -> str:
 
     assert words[:3] == ["docker", "run", "-d"]
     labels = {"stack": STACK, "role": role, "config-hash": "<hash>",
-              "endpoint": f"{TUTORIAL_IP}:{ENDPOINT_PORTS[role]}", "version": "<version>"}
+              "endpoint": f"{TUTORIAL_IP}:{ENDPOINT_PORTS[role]}"}
+    if role == "slave":
+        labels["tasks"] = "docker"  # the tutorial's agent runs Docker tasks
+    labels["version"] = "<version>"
     line = ["docker", "run", "-d", "--name", f"{STACK}-{role}"]
     for key, value in labels.items():
         line += ["--label", f"io.mesostack.{key}={value}"]
@@ -115,9 +118,13 @@ def tutorial_golden() -> str:
     return "".join(from_the_tutorial(index) + "\n" for index in range(len(TUTORIAL)))
 
 
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIAL_FILE = ROOT / "examples" / "tutorial.yaml"  # `mesostack init --preset tutorial`
+
+
 def tutorial_plan() -> str:
-    config = parse(f"host_ip: {TUTORIAL_IP}\n")
-    return dry_run(build(config, TUTORIAL_IP))
+    text = TUTORIAL_FILE.read_text().replace("host_ip: auto", f"host_ip: {TUTORIAL_IP}")
+    return dry_run(build(parse(text), TUTORIAL_IP))
 
 
 def masked_plan() -> str:
@@ -212,7 +219,7 @@ def test_values_are_quoted_for_the_shell() -> None:
 
 
 def test_the_repositorys_stack_file_is_the_built_in_default() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     assert parse((root / "stack.yaml").read_text()) == StackConfig()
     testbed = parse((root / "examples" / "testbed.yaml").read_text())
     assert testbed.host_ip == "127.0.0.1" and testbed.slave.privileged is False
@@ -239,9 +246,10 @@ def test_an_ha_stack_lists_the_whole_ensemble_everywhere() -> None:
         "mesostack-master-1", "mesostack-master-2", "mesostack-master-3",
         "mesostack-slave-1", "mesostack-slave-2", "mesostack-marathon-1", "mesostack-marathon-2"]
     zk = "zk://10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181"
+    servers = " ".join(f"server.{n}=10.0.0.{n}:2888:3888;10.0.0.{n}:2181" for n in (1, 2, 3))
     for spec in plan.of(Role.ZOOKEEPER):
-        assert dict(spec.env)["SERVERS"] == "10.0.0.1,10.0.0.2,10.0.0.3"
-        assert dict(spec.env)["MYID"] == str(spec.index)
+        assert dict(spec.env)["ZOO_SERVERS"] == servers
+        assert dict(spec.env)["ZOO_MY_ID"] == str(spec.index)
     for spec in plan.of(Role.MASTER):
         assert dict(spec.env)["MESOS_ZK"] == zk + "/mesos"
         assert dict(spec.env)["MESOS_QUORUM"] == "2"  # a majority by default
@@ -258,13 +266,14 @@ def test_an_ha_stack_lists_the_whole_ensemble_everywhere() -> None:
 
 def test_an_ha_dry_run_is_grouped_by_host() -> None:
     text = dry_run(build(parse(HA), "ignored"))
-    headers = [line for line in text.splitlines() if line.startswith("#")]
+    headers = [line for line in text.splitlines() if line.startswith("# host")]
     assert headers == ["# host n1 10.0.0.1", "# host n2 10.0.0.2 (docker ssh://root@10.0.0.2)",
                        "# host n3 10.0.0.3 (docker tcp://10.0.0.3:2376)"]
     n2 = text.split(headers[1])[1].split(headers[2])[0].strip().splitlines()
-    assert [line.split()[4] for line in n2] == [
+    assert [line.split()[4] for line in n2 if line.startswith("docker")] == [
         "mesostack-zookeeper-2", "mesostack-master-2", "mesostack-slave-1",
         "mesostack-marathon-2"]
+    assert n2[3].startswith("# tasks: auto gives the line above")  # the agent's other outcome
 
 
 @pytest.mark.parametrize(("image", "official"), [

@@ -1,6 +1,7 @@
 """Pins what a running stack is recognised by: container names, roles, labels and config
-hashes of the tutorial's, the test bed's and the HA example's plans. A change here makes `up`
-recreate every stack users already run, so it must be deliberate (and said in the changelog)."""
+hashes of the built-in default's, the tutorial's, the test bed's and the HA example's plans. A
+change here makes `up` recreate every stack users already run, so it must be deliberate (and said
+in the changelog). The tutorial's hashes are those of the releases whose default it was."""
 
 from __future__ import annotations
 
@@ -16,13 +17,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # name, role, config hash, the other labels (endpoint, host, index, data-dir) as written
 PINNED: dict[str, list[tuple[str, str, str, dict[str, str]]]] = {
+    "default": [
+        ("mesostack-zookeeper", "zookeeper", "1dfda8fc92e3cb7c",
+         {"endpoint": "172.31.35.175:2181"}),
+        ("mesostack-master", "master", "5824eff68b176a21",
+         {"endpoint": "172.31.35.175:5050"}),
+        ("mesostack-slave", "slave", "84b9abf0f04d91a6",
+         {"endpoint": "172.31.35.175:5051", "tasks": "auto"}),
+        ("mesostack-marathon", "marathon", "af558d30b75dcf8a",
+         {"endpoint": "172.31.35.175:8080"}),
+    ],
     "tutorial": [
         ("mesostack-zookeeper", "zookeeper", "f2680e3a5211c5fc",
          {"endpoint": "172.31.35.175:2181"}),
         ("mesostack-master", "master", "f9e302569f90e528",
          {"endpoint": "172.31.35.175:5050"}),
         ("mesostack-slave", "slave", "9e84c5f31fb5a32a",
-         {"endpoint": "172.31.35.175:5051"}),
+         {"endpoint": "172.31.35.175:5051", "tasks": "docker"}),
         ("mesostack-marathon", "marathon", "c8f522ccd9879409",
          {"endpoint": "172.31.35.175:8080"}),
     ],
@@ -31,43 +42,46 @@ PINNED: dict[str, list[tuple[str, str, str, dict[str, str]]]] = {
          {"endpoint": "127.0.0.1:2181"}),
         ("testbed-master", "master", "f8db218a679a6dea",
          {"endpoint": "127.0.0.1:5050"}),
-        ("testbed-slave", "slave", "4a241af597cde1e8",
-         {"endpoint": "127.0.0.1:5051"}),
+        ("testbed-slave", "slave", "cab01a74dd84d034",
+         {"endpoint": "127.0.0.1:5051", "tasks": "docker"}),
         ("testbed-marathon", "marathon", "1cc7b9ba9c4b9927",
          {"endpoint": "127.0.0.1:8080"}),
     ],
     "ha": [
-        ("ha-zookeeper-1", "zookeeper", "dd385600aab002ce",
+        ("ha-zookeeper-1", "zookeeper", "706eea777706e9a1",
          {"endpoint": "10.0.0.11:2181", "host": "node1", "index": "1"}),
-        ("ha-zookeeper-2", "zookeeper", "a166287f676c4abe",
+        ("ha-zookeeper-2", "zookeeper", "7cba9b3e31d516e5",
          {"endpoint": "10.0.0.12:2181", "host": "node2", "index": "2"}),
-        ("ha-zookeeper-3", "zookeeper", "21abcaa5a3c9cb55",
+        ("ha-zookeeper-3", "zookeeper", "e1df6c51aaf67280",
          {"endpoint": "10.0.0.13:2181", "host": "node3", "index": "3"}),
-        ("ha-master-1", "master", "dd67edcc17f6d2a1",
+        ("ha-master-1", "master", "b2f93359ea35c904",
          {"endpoint": "10.0.0.11:5050", "host": "node1", "index": "1"}),
-        ("ha-master-2", "master", "600408db08666f47",
+        ("ha-master-2", "master", "65c4c58e69cff897",
          {"endpoint": "10.0.0.12:5050", "host": "node2", "index": "2"}),
-        ("ha-master-3", "master", "d73112f53ad9062d",
+        ("ha-master-3", "master", "e8d50a8e13191ad5",
          {"endpoint": "10.0.0.13:5050", "host": "node3", "index": "3"}),
-        ("ha-slave-1", "slave", "522838dc51b1148e",
-         {"endpoint": "10.0.0.11:5051", "host": "node1", "index": "1"}),
-        ("ha-slave-2", "slave", "d7384300e23a837e",
-         {"endpoint": "10.0.0.12:5051", "host": "node2", "index": "2"}),
-        ("ha-slave-3", "slave", "361e614f1a9f7dfc",
-         {"endpoint": "10.0.0.13:5051", "host": "node3", "index": "3"}),
-        ("ha-marathon-1", "marathon", "079d878cd247d348",
+        ("ha-slave-1", "slave", "571b9d3edd7ea932",
+         {"endpoint": "10.0.0.11:5051", "host": "node1", "index": "1", "tasks": "auto"}),
+        ("ha-slave-2", "slave", "b765d158d90965ba",
+         {"endpoint": "10.0.0.12:5051", "host": "node2", "index": "2", "tasks": "auto"}),
+        ("ha-slave-3", "slave", "eafbd24bf1224e16",
+         {"endpoint": "10.0.0.13:5051", "host": "node3", "index": "3", "tasks": "auto"}),
+        ("ha-marathon-1", "marathon", "d409af3ec1817a7a",
          {"endpoint": "10.0.0.11:8080", "host": "node1", "index": "1"}),
-        ("ha-marathon-2", "marathon", "b6ff06115ee24a64",
+        ("ha-marathon-2", "marathon", "0b1a83bcb773dd3c",
          {"endpoint": "10.0.0.12:8080", "host": "node2", "index": "2"}),
     ],
 }
-STACK_NAMES = {"tutorial": "mesostack", "testbed": "testbed", "ha": "ha"}
+STACK_NAMES = {"default": "mesostack", "tutorial": "mesostack", "testbed": "testbed", "ha": "ha"}
 
 
 def plan_of(which: str) -> Plan:
-    if which == "tutorial":
+    if which == "default":
         return build(StackConfig(), "172.31.35.175")
-    files = {"testbed": "examples/testbed.yaml", "ha": "examples/ha-stack.yaml"}
+    files = {"tutorial": "examples/tutorial.yaml", "testbed": "examples/testbed.yaml",
+             "ha": "examples/ha-stack.yaml"}
+    if which == "tutorial":
+        return build(parse((ROOT / files[which]).read_text()), "172.31.35.175")
     return build(parse((ROOT / files[which]).read_text()), "127.0.0.1")
 
 

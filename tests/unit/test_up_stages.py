@@ -9,7 +9,7 @@ import pytest
 
 from fakes import FakeClock, FakeEngine, engine_facts
 from mesostack import hostinfo
-from mesostack.config import StackConfig
+from mesostack.config import AgentTasks, StackConfig
 from mesostack.events import Event, Phase
 from mesostack.orchestrator import NotReady, PreflightFailed, Readiness, UpSettings, up
 from mesostack.plan import ContainerSpec, Plan, Role, build
@@ -172,12 +172,67 @@ def test_an_interrupted_earlier_run_is_finished() -> None:
 
 
 def test_an_agent_the_hosts_cgroups_cant_run_is_refused_before_anything_is_created() -> None:
-    """The tutorial's agent on a cgroup-v2-only host: its image says docker,mesos."""
+    """An agent asked for Docker tasks on a cgroup-v2-only host."""
+    plan = build(STACK.model_copy(update={"slave": STACK.slave.model_copy(update={
+        "tasks": AgentTasks.DOCKER})}), "127.0.0.1")
     engine = engine_with_images()
     engine.info = engine_facts(cgroup_version="2")
-    engine.image_envs[PLAN.spec(Role.SLAVE).image] = {"MESOS_CONTAINERIZERS": "docker,mesos"}
+    engine.image_envs[plan.spec(Role.SLAVE).image] = {"MESOS_CONTAINERIZERS": "docker,mesos"}
     with pytest.raises(PreflightFailed) as refused:
-        run(engine, ScriptedReadiness())
-    assert str(refused.value).startswith("stages-slave: MESOS_CONTAINERIZERS=docker,mesos "
-                                         "(its image's ENV): the Docker containerizer needs")
+        up(plan, engines=Engines({None: engine}),
+           settings=UpSettings(clock=FakeClock(), readiness=ScriptedReadiness()))
+    assert str(refused.value).startswith("stages-slave: MESOS_CONTAINERIZERS=docker,mesos: "
+                                         "the Docker containerizer needs a cgroup v1")
     assert engine.called("create_and_start") == []
+
+
+AUTO = build(StackConfig.model_validate({
+    "name": "auto", "host_ip": "127.0.0.1", "zookeeper": {"port": 42181},
+    "master": {"port": 45050}, "slave": {"port": 45051}, "marathon": {"port": 48080}}),
+    "127.0.0.1")
+
+
+def up_auto(engine: FakeEngine) -> tuple[Plan, list[Plan]]:
+    told: list[Plan] = []
+    for spec in AUTO.specs:
+        engine.images.setdefault(spec.image, f"sha256:{spec.role.value}")
+    done = up(AUTO, engines=Engines({None: engine}), settings=UpSettings(
+        clock=FakeClock(), readiness=ScriptedReadiness(), on_resolved=told.append))
+    return done.plan, told
+
+
+@pytest.mark.parametrize(("facts", "refusal", "tasks", "why"), [
+    ({}, None, "docker", "cgroup v1, and Docker 20.10.24 runs privileged containers"),
+    ({}, "unable to apply caps", "command", "Docker 20.10.24 refuses --privileged containers"),
+    ({"cgroup_version": "2"}, None, "command",
+     "the host has cgroup v2 only (Docker tasks need cgroup v1)"),
+])
+def test_auto_gives_the_agent_what_its_host_can_run(
+        facts: dict[str, str], refusal: str | None, tasks: str, why: str) -> None:
+    engine = FakeEngine(refusal=refusal)
+    engine.info = engine_facts(server_version="20.10.24", **facts)  # type: ignore[arg-type]
+    plan, told = up_auto(engine)
+    agent = plan.spec(Role.SLAVE)
+    assert told == [plan] and (agent.tasks, agent.tasks_why) == (tasks, why)
+    labels = dict(agent.labels)
+    assert labels["io.mesostack.tasks"] == tasks and labels["io.mesostack.tasks-auto"] == why
+    env = dict(agent.env)
+    if tasks == "command":
+        assert env["MESOS_CONTAINERIZERS"] == "mesos" and env["MESOS_LAUNCHER"] == "posix"
+        assert not agent.privileged and agent.mounts == ()
+    else:
+        assert env["MESOS_CONTAINERIZERS"] == "docker,mesos" and agent.privileged
+    created = engine.called("create_and_start")
+    assert "auto-slave" in created
+    assert engine.called("try_privileged") == ([] if facts else ["mesosphere/mesos-slave:1.7.1"])
+
+
+def test_auto_tries_privileged_once_and_not_again_for_a_running_agent() -> None:
+    engine = FakeEngine()
+    up_auto(engine)
+    assert len(engine.called("try_privileged")) >= 1
+    before = len(engine.called("try_privileged"))
+    plan, _ = up_auto(engine)  # again: its container was made from that very spec
+    assert plan.spec(Role.SLAVE).tasks == "docker"
+    assert engine.called("create_and_start").count("auto-slave") == 1
+    assert len(engine.called("try_privileged")) == before  # a running agent shows it

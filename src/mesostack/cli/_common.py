@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from mesostack.roles import Role
+
 if TYPE_CHECKING:
     from mesostack.config import LoadedConfig, StackConfig
     from mesostack.plan import Plan
@@ -62,7 +64,7 @@ class Options:
             host_ip, how = hostinfo.default_route_ip(), "auto: the default route's interface"
         else:
             host_ip = chosen
-        source = str(loaded.source) if loaded.source else "the built-in default (tutorial) stack"
+        source = str(loaded.source) if loaded.source else "the built-in default stack"
         where = f"stack {config.name} from {source}; host_ip {host_ip} ({how})"
         if config.hosts:
             where = f"stack {config.name} from {source}; hosts " + ", ".join(
@@ -98,6 +100,15 @@ def _judge(loaded: LoadedConfig, plan: Plan, *, strict: bool) -> None:
         if strict:
             raise InputError(message)
         console.warn(message)
+
+
+def tasks_said(plan: Plan) -> str:
+    """What each agent's tasks are, and why when `auto` chose them: `; agent mesostack-slave:
+    command tasks (auto: ...)`."""
+    from mesostack.plan import tasks_of
+
+    parts = [f"{spec.name}: {tasks_of(dict(spec.labels))}" for spec in plan.of(Role.SLAVE)]
+    return "; agent " + ", ".join(parts) if parts else ""
 
 
 def engines(options: Options, *, also_default: bool = False) -> Engines:

@@ -26,9 +26,10 @@ def _host_ip(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 
 @click.command()
 @click.option("--preset", type=click.Choice([p.value for p in Preset]),
-              default=Preset.TUTORIAL.value, show_default=True,
-              help="tutorial: the tutorial's images (schema 1: Docker 26+ refuse them); "
-                   "modern: images that still pull.")
+              default=Preset.DEFAULT.value, show_default=True,
+              help="default: the built-in default (images that run on today's hosts); "
+                   "tutorial: the tutorial's 2015 stack (Docker 26+ refuse its images); "
+                   "modern: the default's earlier name.")
 @click.option("--host-ip", metavar="IPV4", callback=_host_ip,
               help="The host_ip to write. [default: this host's, from the default route; "
                    "`auto` when it has none]")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from mesostack.cli._common import Options, engines
+from mesostack.cli._common import Options, engines, tasks_said
+
+if TYPE_CHECKING:
+    from mesostack.plan import Plan
 
 PULL_POLICIES = ("missing", "always", "never")
 
@@ -25,18 +30,29 @@ def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: 
     from mesostack.plan import dry_run as render
 
     plan, where = options.plan(strict=True)
-    console.note(where)
     if dry_run:  # no engine, no host checks: only the plan (and no heavy imports)
+        console.note(where)
         console.result(render(plan, show_secrets=show_secrets))
         return
     from mesostack import orchestrator
     from mesostack.events import PullPolicy
 
+    said: list[Plan] = []
+
+    def first_line(resolved: Plan) -> None:  # once the agents' `tasks: auto` are chosen
+        said.append(resolved)
+        console.note(where + tasks_said(resolved))
+
     docker = engines(options)
-    with console.progress(f"mesostack up: {plan.stack}") as report:
-        done = orchestrator.up(plan, engines=docker, report=report,
-                               settings=orchestrator.UpSettings(pull=PullPolicy(pull),
-                                                                timeout=timeout))
+    settings = orchestrator.UpSettings(pull=PullPolicy(pull), timeout=timeout,
+                                       on_resolved=first_line)
+    try:
+        with console.progress(f"mesostack up: {plan.stack}") as report:
+            done = orchestrator.up(plan, engines=docker, report=report, settings=settings)
+    except BaseException:
+        if not said:  # failed before that: still say which stack it was
+            console.note(where)
+        raise
     changed = f"{len(done.changed)} changed" if done.changed else "nothing changed"
     console.info(f"stack {plan.stack} ready in {done.seconds:.1f} s ({changed})")
     console.result("".join(f"{name}: {url}\n" for name, url in done.urls.items()))

@@ -1,6 +1,7 @@
 """Writes tutorial-dry-run.txt from the specification, never from mesostack's own output: the
 tutorial's four commands (TUTORIAL in tests/unit/test_plan.py, verbatim from the tutorial) with
-only the additions named there (container names, labels, ZOO_ADMINSERVER_ENABLED, MESOS_WORK_DIR).
+only the additions named there (container names, labels (the agent's `tasks` among them),
+ZOO_ADMINSERVER_ENABLED, MESOS_WORK_DIR).
 
 Run after changing those inputs:  python tests/unit/golden/derive.py
 test_plan.py checks that the file is this derivation and that `up --dry-run` prints it.
