@@ -255,3 +255,27 @@ def test_host_ip_option_and_variable_override_the_files(tmp_path: Path,
     stack.write_text("hosts: [{name: a, ip: 10.0.0.1}]\n")
     code, _, err = run(["-f", str(stack), "--host-ip", "10.1.2.3", "config"], capsys)
     assert code == 2 and "the stack lists `hosts:`" in err
+
+
+def test_commands_on_a_running_stack_take_its_endpoints_from_its_labels(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up` bound Marathon to 127.0.0.9; the file now says another address (or --host-ip
+    does): the running stack's label wins, and without a running stack the plan's address."""
+    from mesostack.cli import _common
+    from mesostack.cli._common import Options
+    from mesostack.cli._marathon import resolve_url
+    from mesostack.plan import Role
+
+    (tmp_path / "stack.yaml").write_text("name: demo\nhost_ip: 192.0.2.10\n")
+    held = [container("demo-marathon", stack="demo", role="marathon",
+                      labels={"io.mesostack.endpoint": "127.0.0.9:8080"}),
+            container("demo-master", stack="demo", role="master", status="exited",
+                      labels={"io.mesostack.endpoint": "127.0.0.9:5050"})]
+    monkeypatch.setattr(_common, "engines", lambda _o: Engines({None: FakeEngine(held=held)}))
+    options = Options(str(tmp_path / "stack.yaml"))
+    assert resolve_url(options, None) == "http://127.0.0.9:8080"
+    assert resolve_url(options, None, running=False) == "http://192.0.2.10:8080"  # --dry-run
+    assert options.endpoints(Role.MASTER) == ["192.0.2.10:5050"]  # that one doesn't run
+    assert resolve_url(options, "http://elsewhere:8080") == "http://elsewhere:8080"
+    monkeypatch.setattr(_common, "engines", lambda _o: Engines({None: FakeEngine()}))
+    assert resolve_url(Options(str(tmp_path / "stack.yaml")), None) == "http://192.0.2.10:8080"

@@ -39,6 +39,21 @@ class Options:
     def stack_name(self) -> str:
         return self.load().config.name
 
+    def endpoints(self, role: Role) -> list[str]:
+        """Where the running stack's components of `role` listen, from their containers'
+        `io.mesostack.endpoint` labels (what `up` bound them to, whatever the file or
+        --host-ip says now); the plan's when none runs or no engine answers."""
+        from mesostack.errors import MesostackError
+        from mesostack.plan import LABEL_ENDPOINT
+
+        plan, _ = self.plan()
+        try:
+            found = [c.labels.get(LABEL_ENDPOINT, "") for c in engines(self).containers(
+                stack=plan.stack, inspect=False) if c.role == role.value and c.running]
+        except MesostackError:
+            found = []
+        return [e for e in found if e] or [spec.endpoint for spec in plan.of(role)]
+
     def plan(self, *, strict: bool = False) -> tuple[Plan, str]:
         """The plan and a line saying where host_ip and the stack came from. A setting its
         images can't honour fails a `strict` command (one that would act on it: up, doctor,

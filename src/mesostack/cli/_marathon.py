@@ -29,11 +29,15 @@ def marathon_options(func: F) -> F:
     return func
 
 
-def resolve_url(options: Options, explicit: str | None) -> str:
+def resolve_url(options: Options, explicit: str | None, *, running: bool = True) -> str:
+    """`--marathon`, else the running stack's Marathon (its label), else the plan's;
+    `running` False: the plan's, asking no engine (for --dry-run)."""
     if explicit:
         return explicit
     from mesostack.plan import Role
 
+    if running:
+        return f"http://{options.endpoints(Role.MARATHON)[0]}"
     plan, _ = options.plan()
     return f"http://{plan.spec(Role.MARATHON).endpoint}"
 
@@ -61,8 +65,7 @@ def master_endpoint(options: Options, marathon: Marathon) -> str:
     parts = urlsplit(ui)
     if parts.hostname and parts.port:
         return f"{parts.hostname}:{parts.port}"
-    plan, _ = options.plan()
-    return plan.spec(Role.MASTER).endpoint
+    return options.endpoints(Role.MASTER)[0]
 
 
 def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,

@@ -45,7 +45,7 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
             console.warn(warning)
     requests = [r for result in loaded for r in result.requests]
     if dry_run:
-        url = public_url(resolve_url(options, marathon_url))
+        url = public_url(resolve_url(options, marathon_url, running=False))
         for request in requests:
             console.result(json.dumps({"method": request.method, "url": url + request.path,
                                        "source": request.source, "body": request.body}))
