@@ -35,7 +35,8 @@ class Stack:
         self.config: dict[str, Any] = {
             "name": self.name,
             "host_ip": "127.0.0.1",
-            "zookeeper": {"image": IMAGES["zookeeper"]},
+            # real ZooKeeper 3.9.3 behind the official image's entrypoint
+            "zookeeper": {"image": IMAGES["zookeeper-official"], "family": "official"},
             "master": {"image": IMAGES["mesos-master"]},
             "slave": {"image": IMAGES["mesos-slave"], "privileged": False,
                       "resources": "cpus:2;mem:2048"},

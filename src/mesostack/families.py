@@ -126,11 +126,11 @@ def _myid_servers(where: Where) -> dict[str, str]:
 
 
 def _official_35(where: Where) -> dict[str, str]:
-    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;CLIENT`; an ensemble's servers
-    bind their client port to their own address, so several can share a machine on 127.0.0.x."""
+    """ZOO_SERVERS lists every server as `server.N=IP:2888:3888;IP:PORT`: each binds its client
+    port to its own address, as every component binds its host's (so several servers, or
+    stacks, can share a machine on 127.0.0.x; measured with ZooKeeper 3.9.3, standalone too)."""
     port = where.config.zookeeper.port
-    ensemble = len(where.zk_ips) > 1
-    servers = " ".join(f"server.{n}={ip}:2888:3888;{f'{ip}:' if ensemble else ''}{port}"
+    servers = " ".join(f"server.{n}={ip}:2888:3888;{ip}:{port}"
                        for n, ip in enumerate(where.zk_ips, start=1))
     env = {
         "ZOO_MY_ID": str(where.place.index),

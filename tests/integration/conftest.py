@@ -154,8 +154,9 @@ class Standins:
         return {"STANDIN_GENERATION": self.generation, **extra}
 
     def zookeeper(self) -> Container:
-        container = self.bed.run("zookeeper", name="zk",
-                                 env={"MYID": "1", "SERVERS": "127.0.0.1"})
+        container = self.bed.run("zookeeper-official", name="zk", env={
+            "ZOO_MY_ID": "1", "ZOO_SERVERS": "server.1=127.0.0.1:2888:3888;127.0.0.1:2181",
+            "ZOO_4LW_COMMANDS_WHITELIST": "srvr,ruok", "ZOO_ADMINSERVER_ENABLED": "false"})
         wait_until(lambda: zk_mode("127.0.0.1"), timeout=30, what="ZooKeeper on 127.0.0.1")
         return container
 

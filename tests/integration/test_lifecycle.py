@@ -164,7 +164,7 @@ def test_sigkill_midway_then_up_converges(stack: Stack) -> None:
 def test_images_come_from_the_registry(modern_stack: Stack,
                                        docker_client: docker.DockerClient) -> None:
     tag = f"{REGISTRY}/mesostack-test/zookeeper:pull-{modern_stack.run_id}"
-    docker_client.images.get(IMAGES["zookeeper"]).tag(tag)
+    docker_client.images.get(IMAGES["zookeeper-official"]).tag(tag)
     for line in docker_client.images.push(tag, stream=True, decode=True):
         assert "error" not in line, line
     docker_client.images.remove(tag)
@@ -277,7 +277,7 @@ def test_ctrl_c_during_up_exits_130_and_up_converges(modern_stack: Stack) -> Non
 def test_a_new_image_behind_the_same_tag_recreates_what_depends_on_it(
         modern_stack: Stack, docker_client: docker.DockerClient) -> None:
     tag = f"mesostack-test/zookeeper:cascade-{modern_stack.run_id}"
-    docker_client.images.get(IMAGES["zookeeper"]).tag(tag)
+    docker_client.images.get(IMAGES["zookeeper-official"]).tag(tag)
     modern_stack.config["zookeeper"]["image"] = tag
     modern_stack.write()
     try:

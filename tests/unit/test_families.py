@@ -45,7 +45,7 @@ def test_official_zookeeper_3_4_gets_server_lines_it_can_parse_and_its_port() ->
     assert env["ZOO_PORT"] == "2182"
     assert "ZOO_ADMINSERVER_ENABLED" not in env  # 3.4 has no AdminServer
     modern = env_of("zookeeper: {image: 'zookeeper:3.9.3', port: 2182}\n", Role.ZOOKEEPER)
-    assert modern["ZOO_SERVERS"] == "server.1=10.0.0.5:2888:3888;2182"
+    assert modern["ZOO_SERVERS"] == "server.1=10.0.0.5:2888:3888;10.0.0.5:2182"
     assert "ZOO_PORT" not in modern
 
 

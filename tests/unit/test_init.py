@@ -68,7 +68,8 @@ def test_the_default_images_and_what_they_need() -> None:
     assert config.slave.tasks is AgentTasks.AUTO and config.slave.privileged is None
     plan = build(config, HOST)
     zk = dict(plan.spec(Role.ZOOKEEPER).env)
-    assert zk["ZOO_MY_ID"] == "1" and zk["ZOO_SERVERS"] == f"server.1={HOST}:2888:3888;2181"
+    assert zk["ZOO_MY_ID"] == "1"
+    assert zk["ZOO_SERVERS"] == f"server.1={HOST}:2888:3888;{HOST}:2181"  # bound to host_ip
     assert zk["ZOO_ADMINSERVER_ENABLED"] == "false"  # :8080 stays Marathon's
     assert {"srvr", "ruok"} <= set(zk["ZOO_4LW_COMMANDS_WHITELIST"].split(","))
     assert dict(plan.spec(Role.MARATHON).env)["MARATHON_MESOS_USER"] == "root"

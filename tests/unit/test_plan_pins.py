@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # name, role, config hash, the other labels (endpoint, host, index, data-dir) as written
 PINNED: dict[str, list[tuple[str, str, str, dict[str, str]]]] = {
     "default": [
-        ("mesostack-zookeeper", "zookeeper", "1dfda8fc92e3cb7c",
+        ("mesostack-zookeeper", "zookeeper", "3b7b9e9c9ac6ec68",
          {"endpoint": "172.31.35.175:2181"}),
-        ("mesostack-master", "master", "5824eff68b176a21",
+        ("mesostack-master", "master", "f604230b72ada870",
          {"endpoint": "172.31.35.175:5050"}),
-        ("mesostack-slave", "slave", "84b9abf0f04d91a6",
+        ("mesostack-slave", "slave", "18c28dd5809a4fa5",
          {"endpoint": "172.31.35.175:5051", "tasks": "auto"}),
-        ("mesostack-marathon", "marathon", "af558d30b75dcf8a",
+        ("mesostack-marathon", "marathon", "583cb0ecc3a36db9",
          {"endpoint": "172.31.35.175:8080"}),
     ],
     "tutorial": [
@@ -38,13 +38,13 @@ PINNED: dict[str, list[tuple[str, str, str, dict[str, str]]]] = {
          {"endpoint": "172.31.35.175:8080"}),
     ],
     "testbed": [
-        ("testbed-zookeeper", "zookeeper", "0c40b3cf8bccc4ee",
+        ("testbed-zookeeper", "zookeeper", "fe3605ad1218b1fc",
          {"endpoint": "127.0.0.1:2181"}),
-        ("testbed-master", "master", "f8db218a679a6dea",
+        ("testbed-master", "master", "17bceaae1d4cfe03",
          {"endpoint": "127.0.0.1:5050"}),
-        ("testbed-slave", "slave", "cab01a74dd84d034",
+        ("testbed-slave", "slave", "e2daaeea8c07af93",
          {"endpoint": "127.0.0.1:5051", "tasks": "docker"}),
-        ("testbed-marathon", "marathon", "1cc7b9ba9c4b9927",
+        ("testbed-marathon", "marathon", "afc053e8424acf30",
          {"endpoint": "127.0.0.1:8080"}),
     ],
     "ha": [
