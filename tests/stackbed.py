@@ -27,8 +27,10 @@ class Stack:
 
     __test__ = False
 
-    def __init__(self, client: docker.DockerClient, directory: Path, generation: str) -> None:
+    def __init__(self, client: docker.DockerClient, directory: Path, generation: str, *,
+                 docker_host: str | None = None) -> None:
         self.client = client
+        self.docker_host = docker_host  # the engine `client` talks to; None: the machine's
         self.run_id = uuid.uuid4().hex[:8]
         self.name = f"it-{generation}-{self.run_id}"
         self.file = directory / "stack.yaml"
@@ -57,14 +59,23 @@ class Stack:
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
-            capture_output=True, text=True, timeout=timeout, env=cli_env(**(env or {})),
+            capture_output=True, text=True, timeout=timeout, env=self.env_of(env),
         )
+
+    def env_of(self, env: dict[str, str] | None) -> dict[str, str]:
+        """The command's environment: this stack's engine, then `env`."""
+        engine = {"DOCKER_HOST": self.docker_host} if self.docker_host else {}
+        return cli_env(**engine, **(env or {}))
+
+    def ids(self) -> set[str]:
+        """Every container on this stack's engine (`docker ps -a`)."""
+        return all_container_ids(self.client, host=self.docker_host)
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "mesostack", "-f", str(self.file), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=cli_env(**(env or {})),
+            env=self.env_of(env),
         )
 
     def containers(self) -> dict[str, Any]:
@@ -93,12 +104,14 @@ def one_error(stderr: str) -> str:
     return errors[0]
 
 
-def all_container_ids(client: docker.DockerClient) -> set[str]:
-    """Every container on the engine, unfiltered (not through the code under test)."""
-    env = {k: v for k, v in os.environ.items()  # this machine's engine, on its socket
+def all_container_ids(client: docker.DockerClient, *, host: str | None = None) -> set[str]:
+    """Every container on the engine at `host` (None: this machine's, on its socket),
+    unfiltered (not through the code under test)."""
+    env = {k: v for k, v in os.environ.items()
            if k not in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")}
-    output = subprocess.run(["docker", "ps", "-aq", "--no-trunc"], capture_output=True,
-                            text=True, check=True, env=env).stdout
+    output = subprocess.run(["docker", *(["-H", host] if host else []), "ps", "-aq",
+                             "--no-trunc"], capture_output=True, text=True, check=True,
+                            env=env).stdout
     return set(output.split())
 
 

@@ -223,10 +223,42 @@ def standins(request: pytest.FixtureRequest, bed: TestBed) -> Standins:
     return Standins(bed, request.param)
 
 
-@pytest.fixture(params=GENERATIONS)
+ENGINE26 = os.environ.get("MESOSTACK_TEST_DOCKER26", "unix:///run/mesostack-test/docker26.sock")
+
+
+@pytest.fixture(scope="session")
+def client26() -> Iterator[docker.DockerClient]:
+    """The test bed's Docker 26.1 engine (scripts/engine26), with the test images."""
+    try:
+        client = docker.DockerClient(base_url=ENGINE26, timeout=60)
+        client.ping()
+    except DockerException as exc:
+        _unavailable(f"no Docker 26.1 engine at {ENGINE26} ({exc}); `scripts/engine26 up` "
+                     "starts it")
+    yield client
+    client.close()
+
+
+# Each generation on the machine's engine (20.10); in these modules, the modern one on
+# Docker 26.1 too.
+ON_BOTH_ENGINES = ("test_lifecycle", "test_deploy")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stack" not in metafunc.fixturenames:
+        return
+    params = [pytest.param((generation, None), id=generation) for generation in GENERATIONS]
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in ON_BOTH_ENGINES:
+        params.append(pytest.param(("modern", ENGINE26), id="modern-docker26"))
+    metafunc.parametrize("stack", params, indirect=True)
+
+
+@pytest.fixture
 def stack(request: pytest.FixtureRequest, docker_client: docker.DockerClient, tmp_path: Path,
           failed: Callable[[], bool]) -> Iterator[Stack]:
-    made = Stack(docker_client, tmp_path, request.param)
+    generation, engine = request.param
+    client = request.getfixturevalue("client26") if engine else docker_client
+    made = Stack(client, tmp_path, generation, docker_host=engine)
     try:
         yield made
     finally:

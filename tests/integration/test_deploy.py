@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 import requests
 
-from stackbed import Stack, all_container_ids, one_error
+from stackbed import Stack, one_error
 from testbed import IMAGES, TEST_LABEL, wait_until
 
 pytestmark = pytest.mark.docker
@@ -63,9 +62,8 @@ class EventClock:
                         self.success[event["id"]] = time.monotonic()
 
 
-def test_tutorial_app_lifecycle(stack: Stack, tmp_path: Path,
-                                docker_client: docker.DockerClient) -> None:
-    before = all_container_ids(docker_client)
+def test_tutorial_app_lifecycle(stack: Stack, tmp_path: Path) -> None:
+    before = stack.ids()
     up(stack)
     clock = EventClock()
 
@@ -116,21 +114,21 @@ def test_tutorial_app_lifecycle(stack: Stack, tmp_path: Path,
     }
     result = stack.cli("deploy", write(tmp_path, "docker-0.json", docker_app))
     assert result.returncode == 0, result.stderr
-    siblings = [c.name for c in docker_client.containers.list(ignore_removed=True,
+    siblings = [c.name for c in stack.client.containers.list(ignore_removed=True,
         filters={"label": f"{TEST_LABEL}={stack.run_id}"})]
     assert len(siblings) == 1 and siblings[0].startswith("mesos-")
 
     down = stack.cli("down")
     assert down.returncode == 0, down.stderr
     assert "and 1 task container" in down.stderr
-    assert all_container_ids(docker_client) == before
+    assert stack.ids() == before
 
 
 def test_a_replaced_agent_takes_its_task_containers_along(
-        stack: Stack, docker_client: docker.DockerClient, tmp_path: Path) -> None:
+        stack: Stack, tmp_path: Path) -> None:
     """With docker_kill_orphans off, the new agent would leave the old one's Docker tasks
     running and no agent would report them: `up` removes them with the agent it replaces."""
-    before = all_container_ids(docker_client)
+    before = stack.ids()
     stack.env("slave", MESOS_DOCKER_KILL_ORPHANS="false")
     up(stack)
     docker_app = {
@@ -141,7 +139,7 @@ def test_a_replaced_agent_takes_its_task_containers_along(
     }
     result = stack.cli("deploy", write(tmp_path, "docker-1.json", docker_app))
     assert result.returncode == 0, result.stderr
-    first = {c.id for c in docker_client.containers.list(
+    first = {c.id for c in stack.client.containers.list(
         ignore_removed=True, filters={"label": f"{TEST_LABEL}={stack.run_id}"})
         if c.name.startswith("mesos-")}
     assert len(first) == 1
@@ -150,12 +148,12 @@ def test_a_replaced_agent_takes_its_task_containers_along(
     again = stack.cli("up")
     assert again.returncode == 0, again.stderr
     assert "removed 1 task container(s) of the agent it replaces" in again.stderr
-    left = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
+    left = {c.id for c in stack.client.containers.list(all=True, ignore_removed=True)}
     assert not first & left
 
     down = stack.cli("down")
     assert down.returncode == 0, down.stderr
-    wait_until(lambda: all_container_ids(docker_client) == before or None, timeout=30,
+    wait_until(lambda: stack.ids() == before or None, timeout=30,
                what="nothing of the stack left")
 
 

@@ -20,7 +20,7 @@ import docker
 import pytest
 import requests
 
-from stackbed import ROLES, Stack, all_container_ids, timestamp
+from stackbed import ROLES, Stack, timestamp
 from testbed import IMAGES, REGISTRY, TEST_LABEL, wait_until
 
 pytestmark = pytest.mark.docker
@@ -30,8 +30,8 @@ def marathon_app(stack: Stack, app: dict[str, Any]) -> None:
     assert answer.status_code == 201, answer.text
 
 
-def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClient) -> None:
-    before = all_container_ids(docker_client)
+def test_up_status_up_again_down(stack: Stack) -> None:
+    before = stack.ids()
 
     started = time.monotonic()
     up = stack.cli("up")
@@ -83,7 +83,7 @@ def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClien
             "image": IMAGES["task"], "network": "HOST",
             "parameters": [{"key": "label", "value": f"{TEST_LABEL}={stack.run_id}"}]}},
     })
-    wait_until(lambda: [c for c in docker_client.containers.list(ignore_removed=True,
+    wait_until(lambda: [c for c in stack.client.containers.list(ignore_removed=True,
         filters={"label": f"{TEST_LABEL}={stack.run_id}"}) if c.name.startswith("mesos-")],
         timeout=60, what="the Docker task's container")
 
@@ -92,7 +92,7 @@ def test_up_status_up_again_down(stack: Stack, docker_client: docker.DockerClien
     down_seconds = time.monotonic() - started
     assert down.returncode == 0, down.stderr
     assert "removed 4 containers and 1 task container" in down.stderr
-    assert all_container_ids(docker_client) == before
+    assert stack.ids() == before
     print(f"up {up_seconds:.1f} s, up again {again_seconds:.1f} s, down {down_seconds:.1f} s")
 
     nothing = stack.cli("down")

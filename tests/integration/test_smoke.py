@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import pytest
 
+from conftest import ENGINE26
 from stackbed import all_container_ids, cli_env
 
 pytestmark = pytest.mark.docker
@@ -25,15 +27,41 @@ STACK = "testbed"  # examples/testbed.yaml's name
 BIN = Path(sys.executable).parent  # the virtualenv's bin, with its `mesostack`
 
 
-@pytest.fixture
-def engine(docker_client: docker.DockerClient) -> Iterator[docker.DockerClient]:
-    """The engine, with the test bed's stack removed whatever the script left."""
+@dataclass(frozen=True)
+class On:
+    """An engine the script runs on: docker-py's client and its DOCKER_HOST (None: the
+    machine's)."""
+
+    client: docker.DockerClient
+    host: str | None
+
+    def ids(self) -> set[str]:
+        return all_container_ids(self.client, host=self.host)
+
+    def env(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self.host} if self.host else {}
+
+
+def _cleaned(on: On) -> Iterator[On]:
+    """`on`, with the test bed's stack removed whatever the script left."""
     try:
-        yield docker_client
+        yield on
     finally:
-        for container in docker_client.containers.list(
+        for container in on.client.containers.list(
                 all=True, ignore_removed=True, filters={"label": f"io.mesostack.stack={STACK}"}):
             container.remove(force=True)
+
+
+@pytest.fixture(params=[None, ENGINE26], ids=["docker20", "docker26"])
+def engine(request: pytest.FixtureRequest, docker_client: docker.DockerClient) -> Iterator[On]:
+    """The machine's engine, then Docker 26.1."""
+    client = request.getfixturevalue("client26") if request.param else docker_client
+    yield from _cleaned(On(client, request.param))
+
+
+@pytest.fixture
+def engine20(docker_client: docker.DockerClient) -> Iterator[On]:
+    yield from _cleaned(On(docker_client, None))
 
 
 def run_smoke(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -52,10 +80,9 @@ def has_bundle_command() -> bool:
 
 
 def test_the_smoke_script_passes_and_leaves_nothing(
-        engine: docker.DockerClient, tmp_path: Path,
-        record_property: Callable[[str, object], None]) -> None:
-    before = all_container_ids(engine)
-    result, seconds = run_smoke(tmp_path)
+        engine: On, tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+    before = engine.ids()
+    result, seconds = run_smoke(tmp_path, **engine.env())
     record_property("smoke_seconds", round(seconds, 2))
     print(f"smoke run: {seconds:.1f} s")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -63,14 +90,14 @@ def test_the_smoke_script_passes_and_leaves_nothing(
     for step in ("app file", "doctor", "up", "deploy", "task output", "status", "down"):
         assert f"<== {step}: ok (" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("smoke: passed in ")
-    assert all_container_ids(engine) == before
+    assert engine.ids() == before
     assert not (tmp_path / "bundle.tar.gz").exists()
 
 
 def test_a_failing_smoke_run_names_the_step_and_still_goes_down(
-        engine: docker.DockerClient, tmp_path: Path,
-        record_property: Callable[[str, object], None]) -> None:
-    before = all_container_ids(engine)
+        engine20: On, tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+    engine = engine20
+    before = engine.ids()
     result, seconds = run_smoke(tmp_path, SMOKE_EXPECT="text no task prints", SMOKE_TIMEOUT="3",
                                 MESOSTACK=str(BIN / "mesostack"))
     record_property("failing_smoke_seconds", round(seconds, 2))
@@ -80,7 +107,7 @@ def test_a_failing_smoke_run_names_the_step_and_still_goes_down(
     assert last.startswith("smoke: FAILED at step 'task output': no \"text no task prints\" in "
                            "basic-0's output within 3 s"), last
     assert "<== down: ok (" in result.stderr
-    assert all_container_ids(engine) == before
+    assert engine.ids() == before
     if has_bundle_command():
         assert (tmp_path / "bundle.tar.gz").stat().st_size > 0
         assert "<== bundle: ok (" in result.stderr
