@@ -139,6 +139,7 @@ class _Run:
         _refuse_foreign_names(plan, engines, self.existing)
         _preflight([*checks_.host_ips(plan), *checks_.ports(plan, self.existing),
                     *self.cgroups(checks_.family_env),
+                    *checks_.on_hosts(plan, engines, self.facts),
                     *checks_.shared_engines(plan, engines)])
         self.image_ids = _ensure_images(self)
         _preflight(self.cgroups(None))  # again, with the images' own ENV

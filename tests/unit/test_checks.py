@@ -112,9 +112,11 @@ def test_images_present_pullable_missing_and_schema1() -> None:
     rows = checks.images(stack, engine)
     assert [r.verdict for r in rows] == [Verdict.OK, Verdict.FAIL, Verdict.FAIL, Verdict.OK]
     assert "manifest unknown" in rows[1].found
-    assert rows[2].found == (f"image {refs[2]} is in the old schema-1 format, which no current "
-                             "Docker engine pulls")
-    assert rows[2].fix == SCHEMA1_FIX == (
+    assert rows[2].found == (f"image {refs[2]} is in the old schema-1 format, which this engine "
+                             "pulls only when its daemon runs with "
+                             "DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1")
+    assert rows[2].fix == f"set it in dockerd's environment, or {SCHEMA1_FIX}"
+    assert SCHEMA1_FIX == (
         "use the modern preset, `mesostack init --preset modern`, or another image")
     assert "can be pulled" in rows[3].found
 
