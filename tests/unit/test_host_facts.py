@@ -10,23 +10,27 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from test_checks import SCHEMA1_DEPRECATED
 
 from fakes import FakeClock, FakeEngine
 from fakes import engine_facts as facts
 from mesostack import checks, families, hostinfo
 from mesostack.checks import Check, Verdict
-from mesostack.config import parse
+from mesostack.config import StackConfig
 from mesostack.families import Known, family_for, identify, recognise
 from mesostack.orchestrator import PreflightFailed, UpSettings, up
 from mesostack.plan import ContainerSpec, Plan, Role, build
-from mesostack.presets import MODERN_IMAGES
 from mesostack.runtime import Engine, Engines, ImageConfig, ImageUnavailable
 
 ENDPOINT = "unix:///var/run/docker.sock"
-TUTORIAL = ["mesoscloud/zookeeper:3.4.6-ubuntu-14.04",
-            "mesoscloud/mesos-master:0.23.0-ubuntu-14.04",
-            "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04", "mesosphere/marathon:v0.11.1"]
+TUTORIAL = {"zookeeper": "mesoscloud/zookeeper:3.4.6-ubuntu-14.04",
+            "master": "mesoscloud/mesos-master:0.23.0-ubuntu-14.04",
+            "slave": "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04",
+            "marathon": "mesosphere/marathon:v0.11.1"}
+ZK, TUTORIAL_MASTER = TUTORIAL["zookeeper"], TUTORIAL["master"]
+CURRENT = {"zookeeper": "zookeeper:3.9.3", "master": "mesosphere/mesos-master:1.7.1",
+           "slave": "mesosphere/mesos-slave:1.7.1", "marathon": "mesosphere/marathon:v1.11.24"}
 DOCKER_AGENT = "slave:\n  image: mesosphere/mesos-slave:1.7.1\n  env: {MESOS_CONTAINERIZERS: " \
                "'docker,mesos'}\n"
 
@@ -38,13 +42,18 @@ def _no_host_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hostinfo, "port_in_use", lambda _ip, _port: False)
 
 
-def plan(text: str = "") -> Plan:
-    return build(parse("host_ip: 127.0.0.1\n" + text), "127.0.0.1")
+def plan(text: str = "", *, images: dict[str, str] = TUTORIAL) -> Plan:
+    """The stack file `text`, each image it leaves out one of `images` (named here, not left to
+    the built-in default)."""
+    document = {"host_ip": "127.0.0.1", **(yaml.safe_load(text) or {})}
+    for role, image in images.items():
+        document.setdefault(role, {}).setdefault("image", image)
+    return build(StackConfig.model_validate(document), "127.0.0.1")
 
 
-def modern(extra: str = "") -> Plan:
-    return plan("".join(f"{role}: {{image: '{image}'}}\n" for role, image in MODERN_IMAGES.items()
-                        if role != "slave") + DOCKER_AGENT + extra)
+def modern() -> Plan:
+    """The current images, the agent with the Docker containerizer."""
+    return plan(DOCKER_AGENT, images=CURRENT)
 
 
 def host_rows(engine: FakeEngine, stack: Plan) -> list[Check]:
@@ -94,13 +103,13 @@ def test_images_published_for_amd64_only_fail_on_an_arm64_host() -> None:
     arm = FakeEngine(info=facts(architecture="aarch64"))
     rows = [r for r in host_rows(arm, plan()) if r.name == "architecture"]
     assert [r.verdict for r in rows] == [Verdict.FAIL] * 4
-    assert rows[0].found == (f"image {TUTORIAL[0]} is published for amd64 only and the engine at "
+    assert rows[0].found == (f"image {ZK} is published for amd64 only and the engine at "
                              f"{ENDPOINT} runs on aarch64 (arm64)")
     assert rows[0].fix == ("run the stack on an amd64 host, or use an image built for arm64 (with "
                            "`family:` saying what it is)")
     # the official ZooKeeper image is published for arm64 too (library/zookeeper)
     assert [r.found.split()[1] for r in host_rows(arm, modern()) if r.name == "architecture"] == [
-        MODERN_IMAGES[role] for role in ("master", "slave", "marathon")]
+        CURRENT[role] for role in ("master", "slave", "marathon")]
     assert host_rows(FakeEngine(info=facts(server_version="20.10.24")), plan()) == []  # x86_64
 
 
@@ -120,14 +129,15 @@ def test_up_refuses_an_image_of_another_architecture_before_pulling_or_creating(
     arm = FakeEngine(info=facts(architecture="aarch64"))
     with pytest.raises(PreflightFailed) as refused:
         up_on(arm, plan())
-    assert str(refused.value).startswith(f"image {TUTORIAL[0]} is published for amd64 only")
+    assert str(refused.value).startswith(f"image {ZK} is published for amd64 only")
     assert arm.called("pull") == [] and arm.called("create_and_start") == []
 
 
 def test_doctor_shows_the_architecture_failure() -> None:
     arm = FakeEngine(info=facts(architecture="aarch64"))
     rows = [r for r in checks.doctor(plan(), Engines({None: arm})) if r.name == "architecture"]
-    assert [(r.verdict, r.found.split()[1]) for r in rows] == [(Verdict.FAIL, i) for i in TUTORIAL]
+    assert [(r.verdict, r.found.split()[1]) for r in rows] == [
+        (Verdict.FAIL, image) for image in TUTORIAL.values()]
 
 
 # --- schema 1 ----------------------------------------------------------------------------------
@@ -164,14 +174,14 @@ def test_schema1_images_not_pulled_yet_by_the_engine_s_version(version: str,
     rows = [r for r in host_rows(engine, plan()) if r.name == "schema 1"]
     assert [r.verdict for r in rows] == ([verdict] * 4 if verdict else [])
     if verdict is Verdict.WARN:
-        assert rows[0].found == (f"image {TUTORIAL[0]} has a schema-1 manifest, which Docker "
+        assert rows[0].found == (f"image {ZK} has a schema-1 manifest, which Docker "
                                  f"{version} at {ENDPOINT} pulls only when its daemon runs with "
                                  "DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1")
         assert rows[0].fix.startswith("set it in dockerd's environment, or use the modern preset")
     if verdict is Verdict.FAIL:
-        assert rows[0].found == (f"image {TUTORIAL[0]} has a schema-1 manifest, which Docker "
+        assert rows[0].found == (f"image {ZK} has a schema-1 manifest, which Docker "
                                  f"{version} at {ENDPOINT} can't pull (support removed in 28.2)")
-    engine.images.update({image: "sha256:here" for image in TUTORIAL})
+    engine.images.update({image: "sha256:here" for image in TUTORIAL.values()})
     assert [r for r in host_rows(engine, plan()) if r.name == "schema 1"] == []
 
 
@@ -179,25 +189,25 @@ def test_up_on_28_2_refuses_schema1_before_pulling_and_on_26_tries_the_pull() ->
     removed = FakeEngine(info=facts(server_version="28.2.0"))
     with pytest.raises(PreflightFailed) as refused:
         up_on(removed, plan())
-    assert str(refused.value).startswith(f"image {TUTORIAL[0]} has a schema-1 manifest, which "
+    assert str(refused.value).startswith(f"image {ZK} has a schema-1 manifest, which "
                                          "Docker 28.2.0")
     assert removed.called("pull") == [] and removed.called("create_and_start") == []
-    deprecated = FakeEngine(registry={TUTORIAL[0]: SCHEMA1_DEPRECATED})  # Docker 26.1.0
+    deprecated = FakeEngine(registry={ZK: SCHEMA1_DEPRECATED})  # Docker 26.1.0
     with pytest.raises(ImageUnavailable):
         up_on(deprecated, plan())
-    assert TUTORIAL[0] in deprecated.called("pull")
+    assert ZK in deprecated.called("pull")
 
 
 def test_doctor_asks_no_registry_about_a_schema1_image_28_2_cant_pull() -> None:
     engine = FakeEngine(info=facts(server_version="28.2.0"))
     checks.doctor(plan(), Engines({None: engine}))
     assert engine.called("registry_problem") == []
-    older = FakeEngine(registry={TUTORIAL[0]: SCHEMA1_DEPRECATED})
+    older = FakeEngine(registry={ZK: SCHEMA1_DEPRECATED})
     rows = [r for r in checks.doctor(plan(), Engines({None: older}))
-            if TUTORIAL[0] in r.found and r.name != "family"]
+            if ZK in r.found and r.name != "family"]
     assert [(r.name, r.verdict) for r in rows] == [("schema 1", Verdict.WARN),
                                                    ("image", Verdict.FAIL)]
-    assert older.called("registry_problem") == TUTORIAL
+    assert older.called("registry_problem") == list(TUTORIAL.values())
 
 
 # --- the agents' Docker clients and ContainerConfig --------------------------------------------
@@ -328,7 +338,7 @@ def test_doctor_says_each_component_s_family_and_how_it_was_known() -> None:
     assert [(r.verdict, r.found.split(" (")[0], r.found.split(" (")[1].split(")")[0])
             for r in rows] == [
         (Verdict.OK, "zookeeper: registry.local/zk:1: official", "by its image's own config"),
-        (Verdict.OK, f"master: {TUTORIAL[1]}: mesoscloud", "by its image's name"),
+        (Verdict.OK, f"master: {TUTORIAL_MASTER}: mesoscloud", "by its image's name"),
         (Verdict.OK, "slave: me/agent:1: mesosphere", "by its `family:` key"),
         (Verdict.INFO, "marathon: me/marathon:1: conventions",
          "not known: treated by the role's conventions"),

@@ -13,7 +13,6 @@ from mesostack import checks
 from mesostack.checks import Verdict
 from mesostack.config import parse
 from mesostack.plan import Plan, build
-from mesostack.presets import MODERN_IMAGES
 from mesostack.runtime import EngineFacts, Engines
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -25,6 +24,12 @@ ENGINES: dict[tuple[str, str], EngineFacts] = {
                           cgroup_version="2"),
     ("29.1", "v2"): facts(server_version="29.1.3", api_version="1.52", min_api_version="1.44",
                           cgroup_version="2", containerd_store=True),
+}
+IMAGES = {  # by role: the current images, and the tutorial's
+    "zookeeper": ("zookeeper:3.9.3", "mesoscloud/zookeeper:3.4.6-ubuntu-14.04"),
+    "master": ("mesosphere/mesos-master:1.7.1", "mesoscloud/mesos-master:0.23.0-ubuntu-14.04"),
+    "slave": ("mesosphere/mesos-slave:1.7.1", "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04"),
+    "marathon": ("mesosphere/marathon:v1.11.24", "mesosphere/marathon:v0.11.1"),
 }
 DOCKER_APPS = "  privileged: true\n  env: {MESOS_CONTAINERIZERS: 'docker,mesos'}\n"
 COMMAND_APPS = ("  privileged: false\n  env: {MESOS_CONTAINERIZERS: mesos, MESOS_LAUNCHER: posix, "
@@ -45,10 +50,10 @@ def table() -> dict[tuple[str, str], tuple[str, str]]:
 
 
 def stack(agent: str, *, tutorial: bool) -> Plan:
-    images = {} if tutorial else MODERN_IMAGES
+    images = {role: pair[tutorial] for role, pair in IMAGES.items()}
     text = "host_ip: 127.0.0.1\n" + "".join(
         f"{role}: {{image: '{image}'}}\n" for role, image in images.items() if role != "slave")
-    text += "slave:\n" + (f"  image: '{images['slave']}'\n" if images else "") + agent
+    text += f"slave:\n  image: '{images['slave']}'\n" + agent
     return build(parse(text), "127.0.0.1")
 
 
