@@ -15,6 +15,7 @@ from mesostack.runtime import (
     ContainerFailed,
     ContainerInfo,
     EngineFacts,
+    ImageConfig,
     ImageUnavailable,
     PullProgress,
 )
@@ -84,16 +85,18 @@ class FactFields(TypedDict, total=False):
     root_dir: str
     endpoint: str
     min_api_version: str
+    architecture: str
+    containerd_store: bool
 
 
 FAKE_ENDPOINT = "unix:///var/run/docker.sock"
 
 
 def engine_facts(**overrides: Unpack[FactFields]) -> EngineFacts:
-    """A current engine on cgroup v1, rootful, Linux."""
+    """A current engine on cgroup v1, rootful, Linux, x86_64, with a graph driver."""
     base = EngineFacts(server_version="26.1.0", api_version="1.45", os="Debian GNU/Linux 12",
                        cgroup_version="1", security_options=("name=seccomp",), root_dir="/",
-                       endpoint=FAKE_ENDPOINT)
+                       endpoint=FAKE_ENDPOINT, architecture="x86_64")
     return replace(base, **overrides)
 
 
@@ -114,6 +117,8 @@ class FakeEngine:
     held: list[ContainerInfo] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)
     image_envs: dict[str, dict[str, str]] = field(default_factory=dict)  # reference: its ENV
+    image_configs: dict[str, ImageConfig] = field(default_factory=dict)  # reference: its config
+    # (over image_envs; an image in neither has an empty config)
     registry: dict[str, str] = field(default_factory=dict)
     refusal: str | None = None
     log_texts: dict[str, str] = field(default_factory=dict)
@@ -149,7 +154,11 @@ class FakeEngine:
 
     def image_env(self, ref: str) -> dict[str, str] | None:
         self._call("image_env", ref)
-        return dict(self.image_envs.get(ref, {})) if ref in self.images else None
+        return dict(self._config(ref).env) if ref in self.images else None
+
+    def image_config(self, ref: str) -> ImageConfig | None:
+        self._call("image_config", ref)
+        return self._config(ref) if ref in self.images else None
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str:
         self._call("pull", ref)
@@ -258,6 +267,9 @@ class FakeEngine:
             failure = self.failures.get(f"{method} {target}") or self.failures.get(method)
         if failure is not None:
             raise failure
+
+    def _config(self, ref: str) -> ImageConfig:
+        return self.image_configs.get(ref) or ImageConfig(env=dict(self.image_envs.get(ref, {})))
 
     def _find(self, name_or_id: str) -> ContainerInfo | None:
         return next((c for c in self.held if name_or_id in (c.id, c.name)), None)

@@ -8,8 +8,12 @@ the agent's image bundles. Anywhere else the agent gets `command` tasks, which r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mesostack.config import AgentTasks
-from mesostack.families import Family
+from mesostack.families import Family, family_for
+from mesostack.plan import ContainerSpec, Plan
+from mesostack.roles import Role
 from mesostack.runtime import EngineFacts, api_version
 
 
@@ -35,3 +39,20 @@ def choose(family: Family, facts: EngineFacts, *, privileged: bool | None,
         return AgentTasks.DOCKER, ("cgroup v1; --privileged not tried yet (`up` tries it: "
                                    "refused, the agent gets command tasks)")
     return AgentTasks.DOCKER, f"cgroup v1, and {engine} runs privileged containers"
+
+
+def resolve(plan: Plan, facts: Callable[[str | None], EngineFacts],
+            privileged: Callable[[ContainerSpec], bool | None] | None) -> Plan:
+    """`plan` with each engine's auto agents given their tasks; `privileged` tells whether an
+    agent's engine runs it privileged (None: not asked, the facts alone decide)."""
+    auto = [spec for spec in plan.of(Role.SLAVE) if spec.tasks_unresolved]
+    choices = {}
+    for endpoint in dict.fromkeys(spec.docker for spec in auto):
+        spec = next(s for s in auto if s.docker == endpoint)
+        family = family_for(spec.role, spec.image, spec.family or None)
+        unprivileged = not spec.privileged  # the file's `privileged: false`
+        chosen = choose(family, facts(endpoint), privileged=None, unprivileged=unprivileged)
+        if chosen[0] is AgentTasks.DOCKER and not unprivileged and privileged is not None:
+            chosen = choose(family, facts(endpoint), privileged=privileged(spec))
+        choices[endpoint] = chosen
+    return plan.resolved(choices) if choices else plan

@@ -11,6 +11,8 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 
 from mesostack import hostinfo
+from mesostack.families import Family, Known, family_for, identify
+from mesostack.families import names as family_names
 from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_HASH,
@@ -19,14 +21,18 @@ from mesostack.plan import (
     ContainerSpec,
     Plan,
     Role,
+    tasks_of,
 )
 from mesostack.runtime import (
     SCHEMA1_FIX,
+    SCHEMA1_SETTING,
     ContainerInfo,
     EngineAPI,
     EngineFacts,
     Engines,
+    ImageConfig,
     is_schema1_refusal,
+    schema1_fix,
     schema1_problem,
 )
 
@@ -122,8 +128,6 @@ def _agent_on_v2(spec: ContainerSpec, image_env: Mapping[str, str], version: str
 def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
     """An agent whose Docker containerizer runs its image's own Docker client: the engine must
     accept that client's API version (Docker 25+ refuse below 1.24, 29 below 1.44)."""
-    from mesostack.families import family_for
-
     floor = _api(facts.min_api_version)
     rows = []
     for spec in plan.of(Role.SLAVE):
@@ -142,8 +146,61 @@ def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[C
 
 
 def agents(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
-    """Every agent against its host: its cgroup version, and its engine's client API."""
-    return [*cgroups(facts, plan, image_env), *agent_clients(facts, plan, image_env)]
+    """Every agent against its host: its cgroup version, its engine's client API, and what its
+    engine's image inspect gives its Docker containerizer."""
+    return [*cgroups(facts, plan, image_env), *agent_clients(facts, plan, image_env),
+            *container_config(facts, plan, image_env)]
+
+
+# Image inspect carries ContainerConfig for clients below API 1.45 only (moby v26.1.0
+# api/server/router/image/image_routes.go, getImagesByName: `if versions.GreaterThanOrEqualTo(
+# version, "1.45") { imageInspect.ContainerConfig = nil }`; docker-v29.0.0 daemon/server/router/
+# image/image_routes.go keeps it for `versions.LessThan(version, "1.45")`). The containerd image
+# store has none of its own: 26 and 27 send an empty one (zero-valued, no entrypoint), 28.0 and
+# later none (v28.0.0 daemon/containerd/image_inspect.go does not set it).
+CONTAINER_CONFIG_UNTIL = (1, 45)
+CONTAINERD_WITHOUT_IT = (28, 0)
+NEWEST_CLIENT = (9, 99)
+
+
+def container_config(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
+    """Stock Mesos' Docker containerizer reads an image's entrypoint from image inspect's
+    ContainerConfig (apache/mesos 1.7.1 src/docker/docker.cpp, `Docker::Image::create`) and
+    fails the task without it: a warning for each such agent whose engine leaves it out."""
+    rows = []
+    for spec in plan.of(Role.SLAVE):
+        family = family_for(spec.role, spec.image, spec.family or None)
+        if not family.reads_container_config or not _runs_docker(
+                {**image_env(spec), **dict(spec.env)}):
+            continue
+        gone = _without_container_config(facts, family)
+        if gone is None:
+            continue
+        why, fix = gone
+        rows.append(Check("ContainerConfig", Verdict.WARN, f"{spec.name}: {spec.image}'s Docker "
+                          "containerizer reads an image's entrypoint from image inspect's "
+                          f"ContainerConfig, which Docker {facts.server_version} at "
+                          f"{facts.endpoint} {why}: its DOCKER apps fail (\"Unable to find "
+                          "'ContainerConfig.Entrypoint'\")", fix))
+    return rows
+
+
+def _without_container_config(facts: EngineFacts, family: Family) -> tuple[str, str] | None:
+    """Why the engine's image inspect gives `family`'s client no ContainerConfig, and the fix;
+    None when it does (or when it refuses that client outright: `agent_clients` says so)."""
+    speaks, floor = family.docker_api or NEWEST_CLIENT, _api(facts.min_api_version)
+    if floor is not None and speaks < floor:
+        return None
+    commands = "deploy command apps only (`cmd`, no `container.type: DOCKER`)"
+    release = _release(facts.server_version)
+    if facts.containerd_store and release is not None and release >= CONTAINERD_WITHOUT_IT:
+        return ("leaves out with its containerd image store", "turn the store off (daemon.json "
+                '`"features": {"containerd-snapshotter": false}`), or ' + commands)
+    asked = min(speaks, _api(facts.api_version) or (0, 0))
+    if asked >= CONTAINER_CONFIG_UNTIL:
+        return (f"leaves out for API {asked[0]}.{asked[1]} clients",
+                "give the agent a Docker client below API 1.45, or " + commands)
+    return None
 
 
 def _api(text: str) -> tuple[int, int] | None:
@@ -151,25 +208,134 @@ def _api(text: str) -> tuple[int, int] | None:
     return (int(major), int(minor)) if dot and major.isdigit() and minor.isdigit() else None
 
 
+def _release(version: str) -> tuple[int, int] | None:
+    """An engine's release, (major, minor): `26.1.0`, `20.10.24+dfsg1`, `29.0.0-rc.1`."""
+    major, _, rest = version.partition(".")
+    minor = rest.split(".")[0].split("-")[0].split("+")[0]
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
+
+
 def family_env(spec: ContainerSpec) -> Mapping[str, str]:
     """What the image's family is known to set in its ENV (for an image not pulled yet)."""
-    from mesostack.families import family_for
-
     return family_for(spec.role, spec.image, spec.family or None).image_env
 
 
-def engine_env(engine: EngineAPI) -> ImageEnv:
-    """The image's own ENV as `engine` has it, else what its family is known to set; each
-    image inspected once, however many checks ask."""
-    seen: dict[str, Mapping[str, str] | None] = {}
+ImageLookup = Callable[[str], ImageConfig | None]
 
-    def of(spec: ContainerSpec) -> Mapping[str, str]:
-        if spec.image not in seen:
-            seen[spec.image] = engine.image_env(spec.image)
-        found = seen[spec.image]
-        return found if found is not None else family_env(spec)
+
+def inspector(engine: EngineAPI) -> ImageLookup:
+    """The images' own configs as `engine` has them (None: not there); each image inspected
+    once, however many checks ask."""
+    seen: dict[str, ImageConfig | None] = {}
+
+    def of(ref: str) -> ImageConfig | None:
+        if ref not in seen:
+            seen[ref] = engine.image_config(ref)
+        return seen[ref]
 
     return of
+
+
+def engine_env(engine: EngineAPI, lookup: ImageLookup | None = None) -> ImageEnv:
+    """The image's own ENV as `engine` has it, else what its family is known to set."""
+    found = lookup or inspector(engine)
+
+    def of(spec: ContainerSpec) -> Mapping[str, str]:
+        config = found(spec.image)
+        return config.env if config is not None else family_env(spec)
+
+    return of
+
+
+# --- what the host can run: architecture, manifest schema ------------------------------------
+
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm",
+          "i686": "386", "i386": "386"}  # `docker info`'s (uname's) names, as images say them
+SCHEMA1_PULLS_OFF = (26, 0)  # moby v26.1.0 distribution/manifest.go: only with SCHEMA1_SETTING
+SCHEMA1_PULLS_GONE = (28, 2)  # moby v28.2.0: removed
+
+
+def host_images(facts: EngineFacts, plan: Plan, lookup: ImageLookup) -> list[Check]:
+    """Each image of `plan` (the part on this engine) against its host: its CPU architecture
+    (the image's own where the engine has it, else its family's) and, for one the engine has
+    not pulled yet, whether this engine pulls its schema-1 manifest."""
+    rows = []
+    for spec in _each_image(plan):
+        config = lookup(spec.image)
+        family = family_for(spec.role, spec.image, spec.family or None)
+        rows += _architecture(facts, spec.image, family, config)
+        if config is None and family.schema1(spec.image):
+            rows += _schema1(facts, spec.image)
+    return rows
+
+
+def _each_image(plan: Plan) -> list[ContainerSpec]:
+    """The first container of each image, in the plan's order."""
+    first: dict[str, ContainerSpec] = {}
+    for spec in plan.specs:
+        first.setdefault(spec.image, spec)
+    return list(first.values())
+
+
+def _architecture(facts: EngineFacts, image: str, family: Family,
+                  config: ImageConfig | None) -> list[Check]:
+    host = GOARCH.get(facts.architecture, facts.architecture)
+    own = config is not None and bool(config.architecture)
+    built = (config.architecture,) if config is not None and own else family.architectures
+    if not host or not built or host in built:
+        return []
+    how = "built" if own else "published"
+    return [Check("architecture", Verdict.FAIL,
+                  f"image {image} is {how} for {', '.join(built)} only and the engine at "
+                  f"{facts.endpoint} runs on {facts.architecture} ({host})",
+                  f"run the stack on an {built[0]} host, or use an image built for {host} "
+                  "(with `family:` saying what it is)")]
+
+
+def _schema1(facts: EngineFacts, image: str) -> list[Check]:
+    release = _release(facts.server_version)
+    if release is None or release < SCHEMA1_PULLS_OFF:
+        return []
+    docker = f"Docker {facts.server_version} at {facts.endpoint}"
+    if release >= SCHEMA1_PULLS_GONE:
+        return [Check("schema 1", Verdict.FAIL, f"image {image} has a schema-1 manifest, which "
+                      f"{docker} can't pull (support removed in 28.2)", SCHEMA1_FIX)]
+    return [Check("schema 1", Verdict.WARN, f"image {image} has a schema-1 manifest, which "
+                  f"{docker} pulls only when its daemon runs with {SCHEMA1_SETTING}=1",
+                  f"set it in dockerd's environment, or {SCHEMA1_FIX}")]
+
+
+def on_hosts(plan: Plan, engines: Engines,
+             facts: Callable[[str | None], EngineFacts]) -> list[Check]:
+    """`host_images` on every engine of the stack (what `up` refuses before pulling)."""
+    return [check for endpoint in plan.docker_endpoints
+            for check in host_images(facts(endpoint), only(plan, endpoint),
+                                     inspector(engines[endpoint]))]
+
+
+def families(plan: Plan, lookup: Callable[[ContainerSpec], ImageConfig | None]) -> list[Check]:
+    """Each component's family and how it was known (`identify`), with what mesostack knows of
+    it; its image's own config asked only when neither a `family:` key nor the name says."""
+    rows = []
+    for role in Role:
+        specs = plan.of(role)
+        if not specs:
+            continue
+        spec = specs[0]
+        by_name = family_for(role, spec.image)
+        chosen = spec.family if spec.family and spec.family != by_name.name else None
+        config = lookup(spec) if chosen is None and not by_name.known else None
+        family, how = identify(role, spec.image, chosen=chosen, config=config)
+        fix = ""
+        if how is Known.CONFIG:
+            fix = f"set `{role.value}.family: {family.name}` so that mesostack treats it so"
+        elif how is Known.NOT:
+            others = ", ".join(n for n in family_names(role) if n != family.name)
+            fix = f"if it is one of {others}, say so with `{role.value}.family:`"
+        rows.append(Check("family", Verdict.OK if family.known else Verdict.INFO,
+                          f"{role.value}: {spec.image}: {family.name} ({how}): {family.summary}",
+                          fix))
+    return rows
 
 
 def host_ip(plan: Plan) -> Check:
@@ -263,17 +429,25 @@ def privileged(
     return rows
 
 
-def images(plan: Plan, engine: EngineAPI) -> list[Check]:
+def images(plan: Plan, engine: EngineAPI, *, facts: EngineFacts | None = None) -> list[Check]:
+    """Each image on the engine, or what its registry answers (nothing is pulled); not asked
+    for a schema-1 image that `facts`' engine can't pull at all (`host_images` says so)."""
     rows = []
-    for ref in dict.fromkeys(s.image for s in plan.specs):
+    release = _release(facts.server_version) if facts else None
+    for spec in _each_image(plan):
+        ref = spec.image
         if engine.image_id(ref) is not None:
             rows.append(Check("image", Verdict.OK, f"{ref} is on the engine"))
+            continue
+        if release is not None and release >= SCHEMA1_PULLS_GONE and family_for(
+                spec.role, ref, spec.family or None).schema1(ref):
             continue
         problem = engine.registry_problem(ref)
         if problem is None:
             rows.append(Check("image", Verdict.OK, f"{ref} can be pulled"))
         elif is_schema1_refusal(problem):
-            rows.append(Check("image", Verdict.FAIL, schema1_problem(ref), SCHEMA1_FIX))
+            rows.append(Check("image", Verdict.FAIL, schema1_problem(ref, problem),
+                              schema1_fix(problem)))
         else:
             rows.append(Check("image", Verdict.FAIL, f"{ref}: {problem}",
                               "check the name and tag, and `docker login` for private registries"))
@@ -408,23 +582,56 @@ def disk(facts: EngineFacts, *, local: bool) -> Check:
 
 
 def doctor(plan: Plan, engines: Engines) -> list[Check]:
-    """Every check, for every engine the stack uses."""
+    """Every check, for every engine the stack uses; an auto agent judged as what it becomes
+    on its host (with --privileged tried where its image is there)."""
+    from mesostack import agent_tasks
+
     ours = {c.name: c for c in engines.containers(stack=plan.stack)}
-    rows = [*host_ips(plan), *ports(plan, ours)]
+    facts_of = {e: engines[e].facts() for e in plan.docker_endpoints}
+    plan = agent_tasks.resolve(plan, facts_of.__getitem__,
+                               lambda spec: _runs_privileged(spec, engines, ours))
+    rows = [*_tasks_rows(plan)]
+    lookups = {endpoint: inspector(engines[endpoint]) for endpoint in plan.docker_endpoints}
+    rows += [*host_ips(plan), *ports(plan, ours),
+             *families(plan, lambda spec: lookups[spec.docker](spec.image))]
     for endpoint in plan.docker_endpoints:
         engine = engines[endpoint]
-        facts = engine.facts()
+        facts = facts_of[endpoint]
         part = only(plan, endpoint)
         rows += [
             *engine_facts(facts),
-            *agents(facts, part, engine_env(engine)),
+            *host_images(facts, part, lookups[endpoint]),
+            *agents(facts, part, engine_env(engine, lookups[endpoint])),
             *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
-            *images(part, engine),
+            *images(part, engine, facts=facts),
             *neighbours(plan, engine.all_containers(), endpoint=endpoint,
                         where=engine.endpoint),
             disk(facts, local=engine.endpoint.startswith("unix://")),
         ]
     return rows
+
+
+def _runs_privileged(spec: ContainerSpec, engines: Engines,
+                     ours: Mapping[str, ContainerInfo]) -> bool | None:
+    """Whether the agent's engine runs it privileged: its container already does, or a trial
+    of its image starts; None when the image isn't on the engine yet (doctor pulls nothing)."""
+    current = ours.get(spec.name)
+    if current is not None and current.labels.get(LABEL_HASH) == spec.config_hash:
+        return True
+    engine = engines[spec.docker]
+    if engine.image_id(spec.image) is None:
+        return None
+    labels = {LABEL_STACK: dict(spec.labels)[LABEL_STACK], LABEL_ROLE: "preflight"}
+    return engine.try_privileged(spec.image, labels=labels) is None
+
+
+def _tasks_rows(plan: Plan) -> list[Check]:
+    """What each agent's tasks are, and why when `auto` chose them."""
+    return [Check("agent tasks", Verdict.OK if spec.tasks == "docker" else Verdict.INFO,
+                  f"{spec.name}: {tasks_of(dict(spec.labels))}",
+                  "" if spec.tasks == "docker" else "Docker apps need `tasks: docker` on a "
+                  "cgroup v1 host whose engine allows --privileged")
+            for spec in plan.of(Role.SLAVE)]
 
 
 def only(plan: Plan, endpoint: str | None) -> Plan:

@@ -3,9 +3,14 @@ settings (the variables their entrypoints read, and those they ignore), what the
 config sets (ENV, USER), and what they cannot do (a refusal names the field, the image and why).
 
 A family is recognised by the image's name; a component's `family:` key in the stack file
-overrides that (a mirrored or home-built image says what it is). An image of no known family
-is treated by its role's conventions, and `doctor` says so. A new family is an addition to
-FAMILIES; nothing else branches on it.
+overrides that (a mirrored or home-built image says what it is); an image whose name says
+nothing may still be recognised by its own config (`recognise`) once the engine has it. An image
+of no known family is treated by its role's conventions, and `doctor` says so. A new family is an
+addition to FAMILIES; nothing else branches on it.
+
+What a family needs from a host is data too: the CPU architectures its images are published
+for, which of its tags have a schema-1 manifest, the Docker API its bundled client speaks, and
+whether its agent's Docker containerizer reads image inspect's ContainerConfig.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from mesostack import imageref
@@ -21,6 +27,7 @@ from mesostack.roles import Role
 
 if TYPE_CHECKING:
     from mesostack.plan import ContainerSpec, Plan
+    from mesostack.runtime import ImageConfig
 
 ZK_DATA = "/tmp/zookeeper"  # mesoscloud/zookeeper's dataDir
 MASTER_WORK = "/var/lib/mesos"
@@ -62,6 +69,10 @@ def _nothing_refused(_plan: Plan, _specs: Sequence[ContainerSpec]) -> list[Refus
     return []
 
 
+def _never(_: object) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Family:
     """How the images of one family take their settings, and what they can't do."""
@@ -74,6 +85,12 @@ class Family:
     image_env: Mapping[str, str] = field(default_factory=dict)  # what the image's ENV sets
     docker_api: tuple[int, int] | None = None  # the API its bundled Docker client speaks
     summary: str = ""  # for `doctor`: what mesostack knows of it
+    architectures: tuple[str, ...] = ()  # what its images are published for (Go's names, as
+    # image inspect says them); (): not judged
+    schema1: Callable[[str], bool] = _never  # whether an image (by its tag) is schema 1
+    reads_container_config: bool = False  # its agent's Docker containerizer reads an image's
+    # entrypoint from image inspect's ContainerConfig (stock Mesos' `Docker::Image::create`)
+    config_matches: Callable[[ImageConfig], bool] = _never  # its images' own config, told apart
 
     @property
     def known(self) -> bool:
@@ -110,6 +127,33 @@ def _named(*paths: str, at_least: tuple[int, ...] | None = None,
 
 def _any_image(_: str) -> bool:
     return True
+
+
+def _schema1_below(bound: tuple[int, ...], *, later: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    """Tags of releases before `bound`, except the `later` tags (pushed after Docker 1.10, the
+    first to push schema 2): schema 1. Unversioned tags and digests: not known to be."""
+
+    def schema1(image: str) -> bool:
+        version = version_of(image)
+        return version is not None and version < bound and imageref.parse(image).tag not in later
+
+    return schema1
+
+
+AMD64 = ("amd64",)  # a schema-1 manifest names one architecture; these images were built with
+# `docker build` on one machine and install Mesos from repos.mesosphere.io, whose packages are
+# amd64 only (read from the build files, not from the registry's manifests)
+
+
+def _is_command(*words: str) -> Callable[[ImageConfig], bool]:
+    """Images whose CMD is `words`, started through mesoscloud's /entrypoint.sh (2015's
+    `ENTRYPOINT ["/entrypoint.sh"]`, 2016's behind dumb-init)."""
+    return lambda config: "/entrypoint.sh" in config.entrypoint and config.cmd == words
+
+
+def _runs(program: str) -> Callable[[ImageConfig], bool]:
+    """Images whose ENTRYPOINT is `program` alone (mesosphere's Mesos images)."""
+    return lambda config: config.entrypoint == (program,)
 
 
 # --- ZooKeeper ---------------------------------------------------------------------------------
@@ -192,18 +236,45 @@ def _official_34_refusals(plan: Plan, specs: Sequence[ContainerSpec]) -> list[Re
     return _fixed_client_port(2181 if version >= (3, 4, 14) else 0)(plan, specs)
 
 
+def _official_zookeeper(*, at_least: tuple[int, ...] = (), below: tuple[int, ...] = (9,)
+                        ) -> Callable[[ImageConfig], bool]:
+    """docker-library's zookeeper (31z4/zookeeper-docker, every version's Dockerfile):
+    `ENTRYPOINT ["/docker-entrypoint.sh"]`, `ENV ZOO_CONF_DIR=/conf ...`, and the release in
+    its PATH (`/zookeeper-3.4.14/bin`, `/apache-zookeeper-3.9.4-bin/bin`)."""
+
+    def matches(config: ImageConfig) -> bool:
+        if config.entrypoint != ("/docker-entrypoint.sh",) or "ZOO_CONF_DIR" not in config.env:
+            return False
+        found = re.search(r"zookeeper-(\d+)\.(\d+)", config.env.get("PATH", ""))
+        version = tuple(int(part) for part in found.groups()) if found else (3, 5)
+        return at_least <= version < below
+
+    return matches
+
+
 ZOOKEEPER = (
+    # docker-library/official-images library/zookeeper (2024-10-28, 3.9.3): Architectures:
+    # amd64, arm64v8, s390x, ppc64le (3.5-3.8 tags were built for amd64 and arm64v8 only)
     Family("official", _named("zookeeper", at_least=(3, 5)), _official_35, None,
            summary="the official image, 3.5+: ZOO_MY_ID, ZOO_SERVERS with each server's client "
-                   "address, the four-letter-word whitelist, the AdminServer turned off"),
+                   "address, the four-letter-word whitelist, the AdminServer turned off",
+           architectures=("amd64", "arm64", "s390x", "ppc64le"),
+           config_matches=_official_zookeeper(at_least=(3, 5))),
+    # 3.4 was published for six architectures up to 3.4.13, for amd64 alone from May 2019
+    # (3.4.14): not judged by the family; an image on the engine by its own
     Family("official-3.4", _named("zookeeper", below=(3, 5)), _official_34, "ZOO_PORT",
            refuse=_official_34_refusals,
            summary="the official image, 3.4: ZOO_MY_ID, ZOO_SERVERS without client addresses, "
-                   "the client port (ZOO_PORT up to 3.4.13, 2181 from 3.4.14) on every address"),
+                   "the client port (ZOO_PORT up to 3.4.13, 2181 from 3.4.14) on every address",
+           config_matches=_official_zookeeper(below=(3, 5))),
+    # mesoscloud/zookeeper: 3.4.6's build files last changed in 2015 and went on 2016-04-26,
+    # before any rebuild by a Docker that pushes schema 2; 3.4.7 and 3.4.8 were created then
     Family("mesoscloud", _named("mesoscloud/zookeeper"), _myid_servers, None,
            refuse=_fixed_client_port(2181),
            summary="mesoscloud/zookeeper: MYID and SERVERS; its client port is 2181 on every "
-                   "address"),
+                   "address",
+           architectures=AMD64, schema1=_schema1_below((3, 4, 7)),
+           config_matches=_is_command("zkServer.sh", "start-foreground")),
     Family(CONVENTIONS, _any_image, _myid_servers, "ZOO_PORT",
            summary="not a known image: given MYID and SERVERS, as mesoscloud/zookeeper takes"),
 )
@@ -251,11 +322,21 @@ def _agent_env_of(image_env: Mapping[str, str]) -> Callable[[Where], dict[str, s
 MESOSCLOUD_AGENT_ENV = {"MESOS_CONTAINERIZERS": "docker,mesos"}
 
 
+# mesoscloud/mesos-master and -slave: 0.22.1's and 0.23.0's build files last changed in Aug
+# 2015 and went on 2016-04-26; 0.24.1 and later were rebuilt from May 2016 (git log of
+# mesoscloud/mesos-master, mesoscloud/mesos-slave): schema 1 below 0.24.
+MESOSCLOUD_SCHEMA1 = _schema1_below((0, 24))
+
 MASTER = (
     Family("mesoscloud", _named("mesoscloud/mesos-master"), _master_env, "MESOS_PORT",
-           summary="mesoscloud/mesos-master (Mesos 0.23): the MESOS_* variables"),
+           summary="mesoscloud/mesos-master (Mesos 0.23): the MESOS_* variables",
+           architectures=AMD64, schema1=MESOSCLOUD_SCHEMA1,
+           config_matches=_is_command("/usr/sbin/mesos-master")),
+    # mesosphere-backup/docker-containers mesos/dockerfile-templates/mesos-master:
+    # `ENTRYPOINT ["mesos-master"]`, `CMD ["--registry=in_memory"]`
     Family("mesosphere", _named("mesosphere/mesos-master"), _master_env, "MESOS_PORT",
-           summary="mesosphere/mesos-master (Mesos 1.x): the MESOS_* variables"),
+           summary="mesosphere/mesos-master (Mesos 1.x): the MESOS_* variables",
+           architectures=AMD64, config_matches=_runs("mesos-master")),
     Family(CONVENTIONS, _any_image, _master_env, "MESOS_PORT",
            summary="not a known image: given the MESOS_* variables"),
 )
@@ -266,9 +347,19 @@ AGENT = (
            # the Docker containerizer runs (`docker ps -a` on every recovery, in 0.23)
            docker_api=(1, 20),
            summary="mesoscloud/mesos-slave (Mesos 0.23): the MESOS_* variables; its image sets "
-                   "the docker,mesos containerizers; its Docker client speaks API 1.20"),
+                   "the docker,mesos containerizers; its Docker client speaks API 1.20",
+           architectures=AMD64, schema1=MESOSCLOUD_SCHEMA1, reads_container_config=True,
+           config_matches=lambda config: _is_command("/usr/sbin/mesos-slave")(config)
+           and config.env.get("MESOS_CONTAINERIZERS") == "docker,mesos"),
+    # mesosphere-backup/docker-containers mesos/dockerfile-templates/mesos (its base) installs
+    # `docker-engine` from apt.dockerproject.org, unpinned: that repository's last release,
+    # 17.05, speaks API 1.29 (read from the template, not from the built image);
+    # dockerfile-templates/mesos-slave: `ENTRYPOINT ["mesos-slave"]`
     Family("mesosphere", _named("mesosphere/mesos-slave"), _agent_env_of({}), "MESOS_PORT",
-           summary="mesosphere/mesos-slave (Mesos 1.x): the MESOS_* variables"),
+           docker_api=(1, 29),
+           summary="mesosphere/mesos-slave (Mesos 1.x): the MESOS_* variables; its Docker "
+                   "client (docker-engine 17.05) speaks API 1.29",
+           architectures=AMD64, reads_container_config=True, config_matches=_runs("mesos-slave")),
     Family(CONVENTIONS, _any_image, _agent_env_of({}), "MESOS_PORT",
            summary="not a known image: given the MESOS_* variables"),
 )
@@ -307,14 +398,41 @@ def _needs_mesos_15(plan: Plan, specs: Sequence[ContainerSpec]) -> list[Refusal]
                     f"{masters[0].image} is Mesos {_shown(mesos)}")]
 
 
+def _marathon_entrypoint(config: ImageConfig) -> str:
+    return config.entrypoint[0] if config.entrypoint else ""
+
+
+def _marathon_as_nobody_image(config: ImageConfig) -> bool:
+    """1.7+: `USER nobody` with bin/marathon (v1.7.216 build.sbt's `daemonUser in Docker :=
+    "nobody"`; releases/1.11 tools/packager/docker/Dockerfile's `USER nobody`,
+    `ENTRYPOINT ["/marathon/bin/marathon"]`)."""
+    return config.user == "nobody" and _marathon_entrypoint(config).endswith("bin/marathon")
+
+
+def _marathon_legacy_image(config: ImageConfig) -> bool:
+    """Before 1.7: `ENTRYPOINT ["./bin/start"]` as root (v0.11.1 to v1.4 Dockerfile), or
+    bin/marathon as `daemon` (v1.5.0 build.sbt's `Cmd("USER", "daemon")`)."""
+    program = _marathon_entrypoint(config)
+    return program.endswith("bin/start") or (program.endswith("bin/marathon")
+                                             and config.user != "nobody")
+
+
+# mesosphere/marathon tags pushed before Docker 1.10 (2016-02-04, the first Docker to push
+# schema 2) are schema 1: by the git tags' dates in mesosphere/marathon, every release up to
+# v0.15.0 (2016-02-01), v0.14.1 and v0.13.1 (2016-01-27) among them; not v0.15.1 (2016-02-08)
+# and later, nor v0.14.2 (2016-02-12), v0.14.3 (2016-07-18), v0.10.2-RC8 (2016-03-09).
+MARATHON_SCHEMA1 = _schema1_below((0, 15, 1), later=("v0.14.2", "v0.14.3", "v0.10.2-RC8"))
+
 MARATHON = (
     Family("mesosphere", _named("mesosphere/marathon", at_least=(1, 7)), _marathon_as_nobody,
            "MARATHON_HTTP_PORT", refuse=_needs_mesos_15,
            summary="mesosphere/marathon 1.7+: runs as nobody (mesostack sets "
-                   f"{MESOS_USER}=root unless the stack file sets it); needs Mesos 1.5+"),
+                   f"{MESOS_USER}=root unless the stack file sets it); needs Mesos 1.5+",
+           architectures=AMD64, config_matches=_marathon_as_nobody_image),
     Family("mesosphere-legacy", _named("mesosphere/marathon", below=(1, 7)), _marathon_env,
            "MARATHON_HTTP_PORT", summary="mesosphere/marathon before 1.7: the MARATHON_* "
-                                         "variables"),
+                                         "variables",
+           architectures=AMD64, schema1=MARATHON_SCHEMA1, config_matches=_marathon_legacy_image),
     Family(CONVENTIONS, _any_image, _marathon_env, "MARATHON_HTTP_PORT",
            summary="not a known image: given the MARATHON_* variables"),
 )
@@ -332,6 +450,34 @@ def family_for(role: Role, image: str, chosen: str | None = None) -> Family:
     if chosen is not None:
         return next(f for f in FAMILIES[role] if f.name == chosen)
     return next(f for f in FAMILIES[role] if f.matches(image))
+
+
+class Known(StrEnum):
+    """How a component's family was known, as `doctor` says it."""
+
+    KEY = "by its `family:` key"
+    NAME = "by its image's name"
+    CONFIG = "by its image's own config"
+    NOT = "not known: treated by the role's conventions"
+
+
+def recognise(role: Role, config: ImageConfig) -> Family | None:
+    """The known family whose images have this config (ENV, ENTRYPOINT, CMD, USER), for an
+    image whose name says nothing; None when none does."""
+    return next((f for f in FAMILIES[role] if f.known and f.config_matches(config)), None)
+
+
+def identify(role: Role, image: str, *, chosen: str | None = None,
+             config: ImageConfig | None = None) -> tuple[Family, Known]:
+    """A component's family and how it was known: its `family:` key, else its image's name,
+    else (when the engine has the image) its image's own config, else its role's conventions."""
+    if chosen is not None:
+        return family_for(role, image, chosen), Known.KEY
+    by_name = family_for(role, image)
+    if by_name.known:
+        return by_name, Known.NAME
+    by_config = recognise(role, config) if config is not None else None
+    return (by_config, Known.CONFIG) if by_config is not None else (by_name, Known.NOT)
 
 
 def refusals(plan: Plan) -> list[Refusal]:

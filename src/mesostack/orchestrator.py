@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from mesostack import convergence, masking
 from mesostack.components import KINDS, Counts, Look, kind_of, labelled
-from mesostack.config import AgentTasks, is_system_dir
+from mesostack.config import is_system_dir
 from mesostack.convergence import Action
 from mesostack.errors import MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
@@ -148,6 +148,7 @@ class _Run:
         self.resolve_tasks(trial=False)  # from the engines' facts alone, for the preflight
         _preflight([*checks_.host_ips(plan), *checks_.ports(plan, self.existing),
                     *self.cgroups(checks_.family_env),
+                    *checks_.on_hosts(plan, engines, self.facts),
                     *checks_.shared_engines(plan, engines)])
         self.image_ids = _ensure_images(self)
         self.resolve_tasks(trial=True)
@@ -167,23 +168,10 @@ class _Run:
         """Each auto agent's tasks, chosen from its engine's facts (the plan is rebuilt);
         `trial`: with --privileged tried (the agent's image must be on the engine)."""
         from mesostack import agent_tasks
-        from mesostack.families import family_for
 
-        auto = [spec for spec in self.asked.of(Role.SLAVE) if spec.tasks_unresolved]
-        choices = {}
-        for endpoint in dict.fromkeys(spec.docker for spec in auto):
-            spec = next(s for s in auto if s.docker == endpoint)
-            family = family_for(spec.role, spec.image, spec.family or None)
-            unprivileged = not spec.privileged  # the file's `privileged: false`
-            chosen = agent_tasks.choose(family, self.facts(endpoint), privileged=None,
-                                        unprivileged=unprivileged)
-            if chosen[0] is AgentTasks.DOCKER and not unprivileged and trial:
-                chosen = agent_tasks.choose(family, self.facts(endpoint),
-                                            privileged=self.runs_privileged(spec))
-            choices[endpoint] = chosen
-        if choices:
-            self.plan = self.asked.resolved(choices)
-            self.master = self.plan.endpoints(Role.MASTER)
+        self.plan = agent_tasks.resolve(self.asked, self.facts,
+                                        self.runs_privileged if trial else None)
+        self.master = self.plan.endpoints(Role.MASTER)
 
     def runs_privileged(self, spec: ContainerSpec) -> bool:
         """Whether the agent's engine runs it privileged: it already does (its container was

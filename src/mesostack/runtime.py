@@ -126,6 +126,20 @@ class EngineFacts:
     root_dir: str
     endpoint: str
     min_api_version: str = ""  # the oldest API version it accepts from clients ("" unknown)
+    architecture: str = ""  # the host's, as `docker info` says it (x86_64, aarch64; "" unknown)
+    containerd_store: bool = False  # images kept by containerd's snapshotter, not a graph driver
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What an image's own config sets for its containers (its ENV, ENTRYPOINT, CMD, USER) and
+    the CPU architecture it was built for (Go's names: amd64, arm64; "" when it doesn't say)."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    user: str = ""
+    architecture: str = ""
 
 
 def api_version(text: str) -> tuple[int, int] | None:
@@ -230,6 +244,8 @@ class EngineAPI(Protocol):
 
     def image_env(self, ref: str) -> dict[str, str] | None: ...
 
+    def image_config(self, ref: str) -> ImageConfig | None: ...
+
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str: ...
 
     def registry_problem(self, ref: str) -> str | None: ...
@@ -312,6 +328,8 @@ class Engine:
             root_dir=str(info.get("DockerRootDir", "")),
             endpoint=self.endpoint,
             min_api_version=str(version.get("MinAPIVersion", "")),
+            architecture=str(info.get("Architecture", "")),
+            containerd_store=_containerd_store(info.get("DriverStatus")),
         )
 
     # --- images --------------------------------------------------------------------------------
@@ -323,15 +341,19 @@ class Engine:
         except docker.errors.ImageNotFound:
             return None
 
-    @_engine_call("looking up an image")
     def image_env(self, ref: str) -> dict[str, str] | None:
         """What the image's own config sets in its containers' environment (its ENV lines);
         None when the engine doesn't have it."""
+        config = self.image_config(ref)
+        return None if config is None else dict(config.env)
+
+    @_engine_call("looking up an image")
+    def image_config(self, ref: str) -> ImageConfig | None:
+        """The image's own config, as the engine has it; None when the engine doesn't."""
         try:
-            config = self._client.api.inspect_image(ref).get("Config") or {}
+            return image_config_of(self._client.api.inspect_image(ref))
         except docker.errors.ImageNotFound:
             return None
-        return dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> str:
         """Pull `ref`, reporting progress; returns the image id. Registry credentials come from
@@ -546,7 +568,7 @@ class Engine:
         return None
 
 
-SCHEMA1_FIX = "use the modern preset, `mesostack init --preset modern`, or another image"
+SCHEMA1_FIX = "use the built-in default's images (`mesostack init` writes them), or another image"
 
 
 def is_schema1_refusal(message: str) -> bool:
@@ -557,13 +579,30 @@ def is_schema1_refusal(message: str) -> bool:
     return "schema 1 support" in text or "deprecated-image-specs" in text
 
 
-def schema1_problem(ref: str) -> str:
-    return f"image {ref} is in the old schema-1 format, which no current Docker engine pulls"
+SCHEMA1_SETTING = "DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE"  # Docker 26.0-28.1's daemon
+
+
+def schema1_problem(ref: str, answer: str = "") -> str:
+    """`ref` is schema 1; the engine's `answer` says whether its daemon could pull it: 26.0-28.1
+    refuse unless started with SCHEMA1_SETTING, 28.2+ can't (moby's distribution/errors.go)."""
+    text = " ".join(answer.split()).lower()
+    head = f"image {ref} is in the old schema-1 format, which"
+    if "disabled by default" in text:
+        return f"{head} this engine pulls only when its daemon runs with {SCHEMA1_SETTING}=1"
+    if "has been removed" in text:
+        return f"{head} this engine can no longer pull (removed in Docker 28.2)"
+    return f"{head} no current Docker engine pulls"
+
+
+def schema1_fix(answer: str = "") -> str:
+    if "disabled by default" in " ".join(answer.split()).lower():
+        return f"set it in dockerd's environment, or {SCHEMA1_FIX}"
+    return SCHEMA1_FIX
 
 
 def _refused(ref: str, message: str, what: str) -> ImageUnavailable:
     if is_schema1_refusal(message):
-        return ImageUnavailable(schema1_problem(ref), hint=SCHEMA1_FIX)
+        return ImageUnavailable(schema1_problem(ref, message), hint=schema1_fix(message))
     return ImageUnavailable(f"image {ref}: {what}: {message}", hint=_pull_hint(message))
 
 
@@ -658,6 +697,25 @@ class Engines:
             return follow
 
         return waiting.merge([lines(c) for c in containers])
+
+
+def image_config_of(inspected: Mapping[str, Any]) -> ImageConfig:
+    """An image's config from its `docker image inspect` document."""
+    config = inspected.get("Config") or {}
+
+    def words(value: Any) -> tuple[str, ...]:
+        return (value,) if isinstance(value, str) else tuple(str(v) for v in value or ())
+
+    return ImageConfig(
+        env=dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item),
+        entrypoint=words(config.get("Entrypoint")), cmd=words(config.get("Cmd")),
+        user=str(config.get("User") or ""), architecture=str(inspected.get("Architecture") or ""))
+
+
+def _containerd_store(status: Any) -> bool:
+    """Whether `docker info`'s DriverStatus names the containerd image store (a snapshotter)."""
+    return any(isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == "driver-type"
+               and str(pair[1]).startswith("io.containerd.snapshotter") for pair in status or ())
 
 
 def _restart_policy(name: str) -> dict[str, Any]:

@@ -113,10 +113,12 @@ def test_images_present_pullable_missing_and_schema1() -> None:
     rows = checks.images(stack, engine)
     assert [r.verdict for r in rows] == [Verdict.OK, Verdict.FAIL, Verdict.FAIL, Verdict.OK]
     assert "manifest unknown" in rows[1].found
-    assert rows[2].found == (f"image {refs[2]} is in the old schema-1 format, which no current "
-                             "Docker engine pulls")
-    assert rows[2].fix == SCHEMA1_FIX == (
-        "use the modern preset, `mesostack init --preset modern`, or another image")
+    assert rows[2].found == (f"image {refs[2]} is in the old schema-1 format, which this engine "
+                             "pulls only when its daemon runs with "
+                             "DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1")
+    assert rows[2].fix == f"set it in dockerd's environment, or {SCHEMA1_FIX}"
+    assert SCHEMA1_FIX == (
+        "use the built-in default's images (`mesostack init` writes them), or another image")
     assert "can be pulled" in rows[3].found
 
 
@@ -128,7 +130,7 @@ def test_every_recorded_schema1_refusal_is_recognised(text: str) -> None:
                         registry={ref: text})
     (row,) = [r for r in checks.images(stack, engine) if r.verdict is Verdict.FAIL]
     assert "old schema-1 format" in row.found and "\n" not in row.found
-    assert "--preset modern" in row.fix
+    assert "`mesostack init`" in row.fix
 
 
 def test_other_registry_answers_are_not_taken_for_schema1() -> None:
@@ -300,3 +302,25 @@ def test_an_agent_whose_docker_client_the_engine_refuses_fails_with_the_fix() ->
     assert checks.agent_clients(docker20, tutorial, checks.family_env) == []
     modern = plan("slave: {image: 'mesosphere/mesos-slave:1.7.1'}")
     assert checks.agent_clients(docker26, modern, checks.family_env) == []  # not known: no word
+
+
+def test_doctor_judges_an_auto_agent_as_what_it_becomes_on_its_host() -> None:
+    """The built-in default on a cgroup-v2-only host: command tasks, and so no cgroup failure;
+    on cgroup v1 with the agent's image there, --privileged is tried and decides."""
+    from mesostack.runtime import Engines
+
+    default = build(StackConfig(), "127.0.0.1")
+    v2 = FakeEngine(info=facts(cgroup_version="2"))
+    rows = checks.doctor(default, Engines({None: v2}))
+    [tasks] = [r for r in rows if r.name == "agent tasks"]
+    assert tasks.found == ("mesostack-slave: command tasks (auto: the host has cgroup v2 only "
+                           "(Docker tasks need cgroup v1))")
+    assert not [r for r in rows if r.name == "cgroups" and r.blocking]
+    images = {s.image: "sha256:1" for s in default.specs}
+    refusing = FakeEngine(images=images, refusal="unable to apply caps")
+    [tasks] = [r for r in checks.doctor(default, Engines({None: refusing}))
+               if r.name == "agent tasks"]
+    assert "command tasks (auto: Docker" in tasks.found and "refuses --privileged" in tasks.found
+    [tasks] = [r for r in checks.doctor(default, Engines({None: FakeEngine(images=images)}))
+               if r.name == "agent tasks"]
+    assert tasks.verdict is Verdict.OK and "docker tasks (auto: cgroup v1, and" in tasks.found

@@ -192,20 +192,25 @@ def test_up_and_doctor_name_a_schema1_image_in_one_line(
     monkeypatch.setattr(runtime.Engine, "connect", classmethod(
         lambda cls, endpoint=None, **_: cls(fake, "unix:///fake/docker.sock", endpoint)))
     (tmp_path / "stack.yaml").write_text(FAKE_ENGINE_STACK)
-    problem = (f"image {TUTORIAL_ZOOKEEPER} is in the old schema-1 format, which no current "
-               "Docker engine pulls")
+    # The engine's answer says which: pulls turned off in its daemon (26.0-28.1), or gone (28.2+)
+    removed = "has been removed" in refusal
+    problem = f"image {TUTORIAL_ZOOKEEPER} is in the old schema-1 format, which " + (
+        "this engine can no longer pull (removed in Docker 28.2)" if removed else
+        "this engine pulls only when its daemon runs with "
+        "DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1")
+    fix = "" if removed else "set it in dockerd's environment, or "
 
     code, out, err = run(["up"], capsys)
     errors = [line for line in err.splitlines() if line.startswith("mesostack: error:")]
     assert code == 1 and out == ""
-    assert errors == [f"mesostack: error: {problem} (use the modern preset, "
-                      "`mesostack init --preset modern`, or another image)"], err
+    assert errors == [f"mesostack: error: {problem} ({fix}use the built-in default's images "
+                      "(`mesostack init` writes them), or another image)"], err
     assert "DEPRECATION" not in err and "Traceback" not in err
 
     code, out, err = run(["doctor"], capsys)
     assert code == 1
     assert err.splitlines()[-1] == f"1 blocking problem: {problem}", err
-    assert "mesostack init --preset modern" in out
+    assert "`mesostack init`" in out
 
 
 def log_engines() -> Engines:

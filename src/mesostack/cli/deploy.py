@@ -21,7 +21,8 @@ from mesostack.cli._marathon import (
 )
 
 if TYPE_CHECKING:
-    from mesostack.marathon import Submitted
+    from mesostack.apps import DeployRequest
+    from mesostack.marathon import Marathon, Submitted
 
 
 @click.command()
@@ -52,11 +53,7 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
         return
     api = client(options, marathon_url, credentials)
     if apps.docker_apps(requests):
-        from mesostack import mesos
-
-        options.master = master_endpoint(options, api)  # follow_live reads it too
-        agents = mesos.agent_containerizers(options.master)
-        apps.refuse_docker_apps(requests, agents)
+        _docker_apps(options, api, requests, own=not marathon_url)
     started = time.monotonic()
     submitted: list[Submitted] = []
     with EventWatch(api) if wait else contextlib.nullcontext() as watch:
@@ -81,3 +78,38 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
     lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""
     console.info(f"deployed in {returned - started:.1f} s{lag}")
     console.result("".join(f"{app_id}: running\n" for app_id in everything.app_ids))
+
+
+def _docker_apps(options: Options, api: Marathon, requests: list[DeployRequest], *,
+                 own: bool) -> None:
+    """A DOCKER app is refused at once where no agent runs the Docker containerizer; on the
+    stack's `own` Marathon, whose agents' engines are known, a warning when they can't run it."""
+    from mesostack import apps, mesos
+
+    options.master = master_endpoint(options, api)  # follow_live reads it too
+    apps.refuse_docker_apps(requests, mesos.agent_containerizers(options.master))
+    if own:
+        _warn_docker_apps(options, apps.docker_apps(requests)[0])
+
+
+def _warn_docker_apps(options: Options, app: tuple[str, str]) -> None:
+    """One line when the stack's agents can't run a DOCKER app's image on their engine (image
+    inspect gives their Docker containerizer no ContainerConfig); nothing when an engine can't
+    be asked: deploying does not need one."""
+    from mesostack import checks, console
+    from mesostack.errors import MesostackError
+    from mesostack.plan import Role
+    from mesostack.runtime import Engines
+
+    plan, _ = options.plan()
+    endpoints = list(dict.fromkeys(s.docker for s in plan.of(Role.SLAVE)))
+    try:
+        engines = Engines.connect(endpoints, timeout=10)
+        found = [row for endpoint in endpoints for row in checks.container_config(
+            engines[endpoint].facts(), checks.only(plan, endpoint),
+            checks.engine_env(engines[endpoint]))]
+    except MesostackError:
+        return
+    if found:
+        source, app_id = app
+        console.warn(f"{source}: app {app_id} has a DOCKER container: {found[0].found}")
