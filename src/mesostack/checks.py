@@ -313,6 +313,23 @@ def on_hosts(plan: Plan, engines: Engines,
                                      inspector(engines[endpoint]))]
 
 
+def recognised(plan: Plan, lookup: Callable[[ContainerSpec], ImageConfig | None]) -> Plan:
+    """`plan` with each component whose name and `family:` key say nothing given the family its
+    image's own config tells (when the engine has the image)."""
+    from mesostack.families import recognise
+
+    found: dict[Role, str] = {}
+    for role in Role:
+        specs = plan.of(role)
+        if not specs or family_for(role, specs[0].image, specs[0].family or None).known:
+            continue
+        config = lookup(specs[0])
+        family = recognise(role, config) if config is not None else None
+        if family is not None:
+            found[role] = family.name
+    return plan.with_families(found)
+
+
 def families(plan: Plan, lookup: Callable[[ContainerSpec], ImageConfig | None]) -> list[Check]:
     """Each component's family and how it was known (`identify`), with what mesostack knows of
     it; its image's own config asked only when neither a `family:` key nor the name says."""
@@ -588,12 +605,12 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
 
     ours = {c.name: c for c in engines.containers(stack=plan.stack)}
     facts_of = {e: engines[e].facts() for e in plan.docker_endpoints}
+    lookups = {endpoint: inspector(engines[endpoint]) for endpoint in plan.docker_endpoints}
+    rows = [*families(plan, lambda spec: lookups[spec.docker](spec.image))]
+    plan = recognised(plan, lambda spec: lookups[spec.docker](spec.image))
     plan = agent_tasks.resolve(plan, facts_of.__getitem__,
                                lambda spec: _runs_privileged(spec, engines, ours))
-    rows = [*_tasks_rows(plan)]
-    lookups = {endpoint: inspector(engines[endpoint]) for endpoint in plan.docker_endpoints}
-    rows += [*host_ips(plan), *ports(plan, ours),
-             *families(plan, lambda spec: lookups[spec.docker](spec.image))]
+    rows += [*_tasks_rows(plan), *host_ips(plan), *ports(plan, ours)]
     for endpoint in plan.docker_endpoints:
         engine = engines[endpoint]
         facts = facts_of[endpoint]

@@ -151,6 +151,8 @@ class _Run:
                     *checks_.on_hosts(plan, engines, self.facts),
                     *checks_.shared_engines(plan, engines)])
         self.image_ids = _ensure_images(self)
+        self.asked = checks_.recognised(self.asked, lambda spec: self.engines[
+            spec.docker].image_config(spec.image))
         self.resolve_tasks(trial=True)
         self.settings.on_resolved(self.plan)
         plan = self.plan

@@ -96,6 +96,15 @@ class Plan:
             return self
         return build(self.config, self.host_ip, docker_host=self.docker_host, tasks=tasks)
 
+    def with_families(self, found: Mapping[Role, str]) -> Plan:
+        """The same stack with the families its images' own configs told (`families.recognise`),
+        as if the file's `family:` keys said them."""
+        if self.config is None or not found:
+            return self
+        config = self.config.model_copy(update={role.value: self.config.component(
+            role).model_copy(update={"family": name}) for role, name in found.items()})
+        return build(config, self.host_ip, docker_host=self.docker_host)
+
     def spec(self, role: Role) -> ContainerSpec:
         """The first (often the only) container of `role`."""
         return next(s for s in self.specs if s.role is role)

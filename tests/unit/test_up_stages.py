@@ -236,3 +236,26 @@ def test_auto_tries_privileged_once_and_not_again_for_a_running_agent() -> None:
     assert plan.spec(Role.SLAVE).tasks == "docker"
     assert engine.called("create_and_start").count("auto-slave") == 1
     assert len(engine.called("try_privileged")) == before  # a running agent shows it
+
+
+def test_an_image_known_by_its_own_config_gets_that_familys_settings() -> None:
+    """A mirrored official ZooKeeper under a name of its own: once the engine has it, its
+    ENTRYPOINT and ENV tell the family, and `up` gives it ZOO_MY_ID/ZOO_SERVERS, not MYID."""
+    from mesostack.runtime import ImageConfig
+
+    mirrored = "mirror.example/zk:3.9"
+    plan = build(StackConfig.model_validate({
+        "name": "mirror", "host_ip": "127.0.0.1", "zookeeper": {"image": mirrored,
+                                                              "port": 42181},
+        "master": {"port": 45050}, "slave": {"port": 45051}, "marathon": {"port": 48080}}),
+        "127.0.0.1")
+    assert "MYID" in dict(plan.spec(Role.ZOOKEEPER).env)  # the name says nothing: conventions
+    engine = FakeEngine(images={s.image: "sha256:1" for s in plan.specs}, image_configs={
+        mirrored: ImageConfig(env={"ZOO_CONF_DIR": "/conf",
+                                   "PATH": "/apache-zookeeper-3.9.3-bin/bin:/usr/bin"},
+                              entrypoint=("/docker-entrypoint.sh",), cmd=("zkServer.sh",))})
+    done = up(plan, engines=Engines({None: engine}),
+              settings=UpSettings(clock=FakeClock(), readiness=ScriptedReadiness()))
+    zk = done.plan.spec(Role.ZOOKEEPER)
+    assert zk.family == "official" and dict(zk.env)["ZOO_MY_ID"] == "1"
+    assert "MYID" not in dict(zk.env)
