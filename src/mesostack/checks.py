@@ -345,7 +345,8 @@ def families(plan: Plan, lookup: Callable[[ContainerSpec], ImageConfig | None]) 
         family, how = identify(role, spec.image, chosen=chosen, config=config)
         fix = ""
         if how is Known.CONFIG:
-            fix = f"set `{role.value}.family: {family.name}` so that mesostack treats it so"
+            fix = (f"`up` treats it so once the image is on the engine; `{role.value}.family: "
+                   f"{family.name}` says it for `config` and --dry-run too")
         elif how is Known.NOT:
             others = ", ".join(n for n in family_names(role) if n != family.name)
             fix = f"if it is one of {others}, say so with `{role.value}.family:`"

@@ -344,7 +344,8 @@ def test_doctor_says_each_component_s_family_and_how_it_was_known() -> None:
         (Verdict.INFO, "marathon: me/marathon:1: conventions",
          "not known: treated by the role's conventions"),
     ]
-    assert rows[0].fix == "set `zookeeper.family: official` so that mesostack treats it so"
+    assert rows[0].fix == ("`up` treats it so once the image is on the engine; "
+                           "`zookeeper.family: official` says it for `config` and --dry-run too")
     assert rows[3].fix == ("if it is one of mesosphere, mesosphere-legacy, say so with "
                            "`marathon.family:`")
     assert asked == ["registry.local/zk:1", "me/marathon:1"]  # the name or key said the rest
