@@ -109,7 +109,7 @@ IMAGES = (
     Image("zookeeper-mesoscloud", suite="bullseye"),
     Image("zookeeper-official", suite="trixie"),
     Image("mesos-master", ("common.py", "master.py")),
-    Image("mesos-slave", ("common.py", "agent.py")),
+    Image("mesos-slave", ("common.py", "agent.py", "agent_rules.py")),
     Image("marathon", ("common.py", "marathon.py", "marathon_api.py", "validation.py")),
     Image("task"),
 )
