@@ -33,7 +33,9 @@ def load_standin(monkeypatch: pytest.MonkeyPatch, program: str, generation: str)
     generation is read when `common` is imported, so common and its users are loaded anew)."""
     monkeypatch.setenv("STANDIN_GENERATION", generation)
     for name in ("common", "agent_rules", "marathon_api", "validation"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
+        # put back (or drop) whatever was there when the test ends, load anew now
+        monkeypatch.setitem(sys.modules, name, sys.modules.get(name))
+        del sys.modules[name]
     monkeypatch.syspath_prepend(str(STANDINS))
     spec = importlib.util.spec_from_file_location(f"standin_{program}_{generation}",
                                                   STANDINS / f"{program}.py")
