@@ -10,8 +10,18 @@ Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
   sibling container on the host's engine named `mesos-<agentId>.<containerId>` (legacy) or
   `mesos-<containerId>` (modern), its output copied to the sandbox's stdout/stderr;
 - sandbox files through `/files/read` (legacy `/files/read.json`);
-- at start, removes running `mesos-*` containers it did not start (`--docker_kill_orphans`).
-`STANDIN_REGISTRATION_DELAY` keeps a healthy agent unregistered that long.
+- at start, removes running `mesos-*` containers it did not start (`--docker_kill_orphans`);
+- at start, creates its containerizers as the real one does against the host's cgroups and
+  exits when one cannot be made (`agent_rules.start_failure`); its Docker containerizer then
+  lists the engine's containers (`docker ps -a`) and exits when the engine refuses its client;
+- runs each task as its user (the task's, else the framework's) and fails a task none of its
+  containerizers takes, as the real agent does (`agent_rules`).
+Command-line flags (`--name=value`) beat `MESOS_*` variables, as Mesos' flags loader has it.
+`STANDIN_REGISTRATION_DELAY` keeps a healthy agent unregistered that long. `STANDIN_HOST_CGROUP`
+(1 or 2; default: what /proc/mounts shows) states only the host's cgroup layout.
+`STANDIN_DOCKER_API` (e.g. 1.20) pins the API version its Docker client speaks, as an image's
+bundled CLI does (unset: the engine's own). `STANDIN_ASSUME_WRITABLE_CGROUPS=1` (set by the
+generic test image only) takes the cgroups as writable, as a privileged container's are.
 """
 
 from __future__ import annotations
@@ -20,9 +30,11 @@ import contextlib
 import http.client
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -31,10 +43,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import agent_rules as rules
 from common import (
     LEGACY,
     Request,
     Response,
+    apply_argv_flags,
     call,
     connect_zk,
     env_seconds,
@@ -43,29 +57,49 @@ from common import (
     leading_master,
     log,
     master_address,
+    mesos_exit,
     parse_zk_url,
     serve,
 )
 
 VERSION = "0.23.0" if LEGACY else "1.4.0"
 C = "slave.cpp"
-TERMINAL_STATES = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"}
-DOCKER_SOCKET = "/var/run/docker.sock"
+TERMINAL_STATES = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
+                   "TASK_DROPPED"}
+# where each generation's EXIT(1) is logged from (1.7.1 src/slave/main.cpp l.483 and
+# src/slave/slave.cpp l.7311; 0.23.0's EXIT prints no location)
+CONTAINERIZER_EXIT = "main.cpp:483"
+RECOVERY_EXIT = "slave.cpp:7311"
+# the Docker CLI's answer when nothing listens on its socket (1.8 as in mesoscloud's image;
+# 17.05 as in mesosphere's)
+NO_DAEMON = ("Cannot connect to the Docker daemon. Is the docker daemon running on this host?"
+             if LEGACY else "Cannot connect to the Docker daemon at unix://{socket}. Is the "
+             "docker daemon running?")
 
 
 class Docker:
-    """The host's engine through the mounted socket, as the docker containerizer uses it."""
+    """The host's engine through the mounted socket, as the docker containerizer uses it,
+    in the API version its client speaks (`/v1.20/...`), or the engine's own when unpinned."""
 
-    class _Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(DOCKER_SOCKET)
+    def __init__(self, path: str, api: str | None) -> None:
+        self.socket = path
+        self.prefix = f"/v{api}" if api else ""
+
+    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        path = self.socket
+
+        class _Connection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+
+        return _Connection("localhost", timeout=timeout)
 
     def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = 60
                 ) -> tuple[int, Any]:
-        conn = self._Connection("localhost", timeout=timeout)
+        conn = self._connection(timeout)
         payload = None if body is None else json.dumps(body)
-        conn.request(method, path, payload, {"Content-Type": "application/json"})
+        conn.request(method, self.prefix + path, payload, {"Content-Type": "application/json"})
         answer = conn.getresponse()
         raw = answer.read()
         conn.close()
@@ -76,8 +110,9 @@ class Docker:
 
     def stream_logs(self, container: str, stdout: Path, stderr: Path) -> None:
         """Copy a container's output into the sandbox files (demultiplexing Docker's frames)."""
-        conn = self._Connection("localhost", timeout=None)
-        conn.request("GET", f"/containers/{container}/logs?follow=1&stdout=1&stderr=1")
+        conn = self._connection(None)
+        conn.request("GET", f"{self.prefix}/containers/{container}/logs?follow=1&stdout=1"
+                            "&stderr=1")
         answer = conn.getresponse()
         with stdout.open("ab") as out, stderr.open("ab") as err:
             while header := answer.read(8):
@@ -104,24 +139,59 @@ class Agent:
         self.master: dict[str, Any] | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.docker = Docker()
-        self.started_containers = self.work_dir / "meta" / "docker-containers"
+        self.docker = Docker(rules.docker_socket(os.environ, legacy=LEGACY),
+                             rules.api_version(os.environ.get("STANDIN_DOCKER_API")))
+        self.meta = self.work_dir / "meta"
+        self.started_containers = self.meta / "docker-containers"
+        self.frameworks: dict[str, dict[str, Any]] = {}  # framework id -> its FrameworkInfo
 
     # --- docker_kill_orphans ----------------------------------------------------------------
 
     def kill_orphans(self) -> None:
         if os.environ.get("MESOS_DOCKER_KILL_ORPHANS", "true").lower() == "false":
             return
-        if not Path(DOCKER_SOCKET).exists():
+        if not Path(self.docker.socket).exists():
             return
         ours = set(self.started_containers.read_text().split()) if (
             self.started_containers.exists()) else set()
-        _, containers = self.docker.request("GET", "/containers/json")
+        status, containers = self.docker.request("GET", "/containers/json")
+        if status != 200:
+            log("docker.cpp", f"Not killing orphans: {rules.daemon_error(containers).strip()}")
+            return
         for container in containers or []:
             name = container["Names"][0].lstrip("/")
             if name.startswith("mesos-") and name not in ours:
                 log("docker.cpp", f"Killing orphaned container {name}")
                 self.docker.request("DELETE", f"/containers/{container['Id']}?force=1")
+
+    def recover_docker(self) -> None:
+        """The Docker containerizer's recovery: `docker ps -a` through the agent's client; an
+        engine that refuses it (or none) ends the agent (`rules.recovers_docker`)."""
+        checkpointed = (self.meta / "slaves" / "latest").exists()
+        if "docker" not in rules.containerizers(os.environ) or not rules.recovers_docker(
+                legacy=LEGACY, checkpointed=checkpointed):
+            return
+        log("docker.cpp", "Recovering Docker containers")
+        try:
+            status, answer = self.docker.request("GET", "/containers/json?all=1", timeout=30)
+            refused = None if status == 200 else rules.daemon_error(answer)
+        except OSError:
+            refused = NO_DAEMON.format(socket=self.docker.socket) + "\n"
+        if refused is not None:
+            cause = rules.cli_failure(rules.docker_command(os.environ, "ps -a", legacy=LEGACY),
+                                      refused, legacy=LEGACY)
+            mesos_exit(RECOVERY_EXIT, rules.recovery_exit(cause, legacy=LEGACY,
+                                                          meta_dir=str(self.meta)))
+
+    def checkpoint(self, agent_id: str) -> None:
+        """A registered agent checkpoints its info and links meta/slaves/latest to it, which
+        a restart on this work dir then recovers (src/slave/paths.cpp, slave.cpp)."""
+        slaves = self.meta / "slaves"
+        (slaves / agent_id).mkdir(parents=True, exist_ok=True)
+        latest = slaves / "latest"
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(slaves / agent_id)
 
     # --- finding the leader and registering --------------------------------------------------
 
@@ -162,59 +232,108 @@ class Agent:
             with self.lock:
                 if self.id != answer["id"]:
                     log(C, f"Registered with master {address}; given agent ID {answer['id']}")
+                    self.checkpoint(answer["id"])
                 self.id = answer["id"]
 
-    def report(self, task_id: str, state: str, message: str = "") -> None:
+    def report(self, task_id: str, state: str, message: str = "", reason: str = "") -> None:
         with self.lock:
             task = self.tasks[task_id]
             if task.get("state") in TERMINAL_STATES and state not in TERMINAL_STATES:
                 return  # updates of one task keep their order, as Mesos' update manager does
             task["state"] = state
             task["message"] = message
+            task["reason"] = reason
             master = self.master
-        log(C, f"Status update {state} for task {task_id} {message}".rstrip())
+        log(C, f"Status update {state} ({reason or 'no reason'}) for task {task_id} "
+               f"{message}".rstrip())
         if master is not None:
             with contextlib.suppress(OSError):  # else the next registration carries it
                 call("POST", f"http://{master_address(master)}/standin/status",
-                     {"task_id": task_id, "state": state, "message": message}, timeout=2)
+                     {"task_id": task_id, "state": state, "message": message,
+                      "reason": reason}, timeout=2)
 
     def task_report(self, task: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "name", "framework_id", "executor_id", "slave_id", "state", "resources",
-                "message", "marathon")
+                "message", "reason", "marathon")
         return {k: task[k] for k in keys if k in task}
 
     # --- running tasks ----------------------------------------------------------------------
 
     def launch(self, body: dict[str, Any]) -> Response:
         task = dict(body["task"])
+        framework = dict(body.get("framework") or {})
         container_id = str(uuid.uuid4())
         sandbox = (self.work_dir / "slaves" / self.id / "frameworks" / task["framework_id"]
                    / "executors" / task["id"] / "runs" / container_id)
-        sandbox.mkdir(parents=True)
-        (sandbox / "stdout").touch()
-        (sandbox / "stderr").touch()
+        user = rules.task_user(task, str(framework.get("user", "")), os.environ)
         task.update(executor_id=task["id"], container=container_id, directory=str(sandbox),
-                    slave_id=self.id, state="TASK_STAGING", running=threading.Event())
+                    slave_id=self.id, state="TASK_STAGING", running=threading.Event(),
+                    user=user)
         with self.lock:
             self.tasks[task["id"]] = task
+            self.frameworks[task["framework_id"]] = framework
+        failure = self.make_sandbox(sandbox, user, framework) or self.unlaunchable(task)
+        if failure is None:
+            failure = self.start(task, sandbox, user)
+        if failure is not None:
+            self.report(task["id"], failure.state, failure.message, failure.reason)
+            return json_response({})
+        self.report(task["id"], "TASK_RUNNING")
+        task["running"].set()  # only now may the watcher report how it ended
+        return json_response({})
+
+    def start(self, task: dict[str, Any], sandbox: Path, user: str | None
+              ) -> rules.Failure | None:
+        """Launch the task's process or container; a failure as the agent reports it."""
         env = {**os.environ, **task.get("env", {}), "MESOS_SANDBOX": str(sandbox),
                "MESOS_TASK_ID": task["id"], "HOST": self.hostname}
         try:
             if task.get("docker"):
                 self.launch_docker(task, sandbox, env)
-            else:
-                self.launch_command(task, sandbox, env)
+                return None
+            switch, refused = become(user)
+            if refused is None:
+                self.launch_command(task, sandbox, env, switch)
+                return None
         except Exception as exc:
-            self.report(task["id"], "TASK_FAILED", f"Failed to launch container: {exc}")
-            return json_response({"message": str(exc)}, 200)
-        self.report(task["id"], "TASK_RUNNING")
-        task["running"].set()  # only now may the watcher report how it ended
-        return json_response({})
+            return rules.Failure("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED",
+                                 f"Failed to launch container: {exc}")
+        with (sandbox / "stderr").open("a") as err:
+            err.write(rules.su_failure(str(user), refused) + "\n")
+        return rules.executor_ended(legacy=LEGACY)
 
-    def launch_command(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
+    def make_sandbox(self, sandbox: Path, user: str | None, framework: dict[str, Any]
+                     ) -> rules.Failure | None:
+        """The executor's sandbox, given to the task's user (`rules.sandbox_failure`): 1.7.1
+        makes it 0750 (src/slave/paths.cpp `createSandboxDirectory`); 0.23.0 keeps the
+        agent's umask."""
+        sandbox.mkdir(parents=True)
+        if not LEGACY:
+            sandbox.chmod(0o750)
+        (sandbox / "stdout").touch()
+        (sandbox / "stderr").touch()
+        refused = None if user is None else chown(user, [sandbox, sandbox / "stdout",
+                                                         sandbox / "stderr"], legacy=LEGACY)
+        if refused is not None and LEGACY:
+            log("paths.cpp", f"Failed to chown executor directory '{sandbox}': {refused}")
+        aware = "PARTITION_AWARE" in framework.get("capabilities", [])
+        return rules.sandbox_failure(user, refused, str(sandbox), legacy=LEGACY,
+                                     partition_aware=aware)
+
+    def unlaunchable(self, task: dict[str, Any]) -> rules.Failure | None:
+        """A task none of the enabled containerizers takes (`rules.no_containerizer`)."""
+        failure = rules.no_containerizer(bool(task.get("docker")), os.environ, legacy=LEGACY)
+        if failure is not None:
+            log(C, rules.not_launched_log(task["container"], task["executor_id"],
+                                          task["framework_id"], os.environ, legacy=LEGACY))
+        return failure
+
+    def launch_command(self, task: dict[str, Any], sandbox: Path, env: dict[str, str],
+                       switch: dict[str, Any]) -> None:
         with (sandbox / "stdout").open("ab") as out, (sandbox / "stderr").open("ab") as err:
             process = subprocess.Popen(["sh", "-c", task["command"]], cwd=sandbox, env=env,
-                                       stdout=out, stderr=err, start_new_session=True)
+                                       stdout=out, stderr=err, start_new_session=True,
+                                       **switch)
         self.processes[task["id"]] = process
 
         threading.Thread(target=self.watch, daemon=True, args=(
@@ -237,11 +356,14 @@ class Agent:
                 else f"mesos-{task['container']}")
         image = docker["image"]
         status, _ = self.docker.request("GET", f"/images/{quote(image, safe='')}/json")
-        if status == 404 or docker.get("forcePullImage"):
+        if status != 200 or docker.get("forcePullImage"):  # `docker inspect`, then `pull`
             status, answer = self.docker.request(
                 "POST", f"/images/create?fromImage={quote(image, safe='')}", timeout=300)
             if status != 200:
-                raise RuntimeError(f"Failed to pull image {image}: {answer}")
+                pull = rules.docker_command(os.environ, f"pull {rules.with_tag(image)}",
+                                            legacy=LEGACY)
+                raise RuntimeError(rules.cli_failure(pull, rules.daemon_error(answer),
+                                                     legacy=LEGACY))
         labels = dict(p["value"].split("=", 1) for p in docker.get("parameters", [])
                       if p.get("key") == "label" and "=" in p.get("value", ""))
         create = {
@@ -294,9 +416,11 @@ class Agent:
         with self.lock:
             frameworks: dict[str, dict[str, Any]] = {}
             for task in self.tasks.values():
+                info = self.frameworks.get(task["framework_id"], {})
                 fw = frameworks.setdefault(task["framework_id"], {
                     "id": task["framework_id"], "name": task.get("framework_name", "marathon"),
-                    "executors": [], "completed_executors": []})
+                    "user": info.get("user", "root"), "executors": [],
+                    "completed_executors": []})
                 public = self.task_report(task)
                 executor = {"id": task["executor_id"], "name": f"Command Executor (Task: "
                             f"{task['id']})", "source": task["id"],
@@ -358,6 +482,43 @@ class Agent:
         return route() if route else Response(404, b"")
 
 
+def chown(user: str, paths: list[Path], *, legacy: bool) -> str | None:
+    """os::chown(user, path) as stout has it, or why it fails: an unknown user (1.7.1 "No
+    such user 'U'" (os/posix/chown.hpp); 0.23.0 "Failed to get user information for 'U':"
+    and errno's text, 0 for a missing entry), or the kernel's refusal (not root)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return (f"Failed to get user information for '{user}': {os.strerror(0)}" if legacy
+                else f"No such user '{user}'")
+    try:
+        for path in paths:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    except OSError as exc:
+        return os.strerror(exc.errno or 1)
+    return None
+
+
+def become(user: str | None) -> tuple[dict[str, Any], str | None]:
+    """How the launch helper becomes the task's user (0.23.0 stout os::su: setgid, then the
+    user's groups, then setuid; 1.7.1 launch.cpp l.772-800 skips it for the agent's own
+    user): Popen's arguments for it, or what fails (then nothing is started)."""
+    if user is None:
+        return {}, None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return {}, "Failed to getgid: unknown user"
+    if os.geteuid() == 0:
+        return {"user": entry.pw_uid, "group": entry.pw_gid,
+                "extra_groups": os.getgrouplist(user, entry.pw_gid)}, None
+    if entry.pw_gid != os.getegid():
+        return {}, "Failed to set gid: Operation not permitted"
+    if entry.pw_uid != os.geteuid():
+        return {}, "Failed to setuid: Operation not permitted"
+    return {}, None
+
+
 def parse_resources(text: str) -> dict[str, Any]:
     """`cpus:2;mem:2048` over defaults from this machine (as the real agent detects them)."""
     resources: dict[str, Any] = {
@@ -372,11 +533,49 @@ def parse_resources(text: str) -> dict[str, Any]:
     return resources
 
 
+def host_cgroups() -> rules.CgroupHost:
+    """This container's cgroups as the agent reads them, under STANDIN_HOST_CGROUP's layout."""
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text()
+        except OSError:
+            return ""
+
+    assume = os.environ.get("STANDIN_ASSUME_WRITABLE_CGROUPS", "") == "1"
+    return rules.cgroup_host(read("/proc/self/mounts"), read("/proc/cgroups"),
+                             stated=os.environ.get("STANDIN_HOST_CGROUP") or None,
+                             euid=os.geteuid(), assume_writable=assume)
+
+
+def create_containerizers() -> None:
+    """Containerizer::create at start: a containerizer that cannot be made ends the agent."""
+    missing = rules.flags_failure(os.environ, legacy=LEGACY)
+    if missing is not None:
+        print(missing, file=sys.stderr, flush=True)
+        sys.exit(1)
+    try:
+        host = host_cgroups()
+        rules.api_version(os.environ.get("STANDIN_DOCKER_API"))
+    except ValueError as exc:
+        mesos_exit(CONTAINERIZER_EXIT, str(exc))
+        return
+    launcher = rules.launcher(os.environ, host) if not LEGACY else "by isolation"
+    log("containerizer.cpp", f"Containerizers {rules.containerizers(os.environ)}, launcher "
+                             f"{launcher}, isolation {os.environ.get('MESOS_ISOLATION', '')!r}, "
+                             f"cgroup v1 hierarchies {[h.path for h in host.hierarchies]}")
+    failure = rules.start_failure(os.environ, host, legacy=LEGACY)
+    if failure is not None:
+        mesos_exit(CONTAINERIZER_EXIT, failure)
+
+
 def main() -> None:
     exit_on_sigterm(C)
+    apply_argv_flags(C, "MESOS_")
+    create_containerizers()
     agent = Agent()
     log(C, f"Agent started on {agent.ip}:{agent.port}, {'legacy' if LEGACY else 'modern'} "
            f"generation, resources {agent.resources}")
+    agent.recover_docker()
     agent.kill_orphans()
     serve(C, agent.ip, agent.port, agent.handle)
     agent.register_forever()

@@ -11,9 +11,17 @@ are a hash of the build inputs, so an unchanged rebuild is a no-op; each image i
 registry. Every build context has an empty ``empty/`` folder, for a Dockerfile's
 ``COPY --chown=... empty/ /some/dir/`` to make an owned, empty directory.
 
+Besides the generic stand-in images (either generation, chosen by STANDIN_GENERATION) there is
+one image per real family, with that image's ENV, USER, entrypoint and command line
+(`mesos-slave-mesoscloud`, `marathon-1.11`, ...). `--tag-real-names` gives those images the
+real images' names (REAL_NAMES) on one test engine named by `--docker-host`, so a stack there
+uses them without pulling; never on the machine's main engine, whose names users share.
+
 Standard library only: it runs before the project's virtualenv exists.
 
     python3 tests/standins/build.py [--no-push] [--registry 127.0.0.1:5000]
+    python3 tests/standins/build.py --tag-real-names [REAL_NAME ...] \
+        --docker-host unix:///run/mesostack-test/docker26.sock
 """
 
 from __future__ import annotations
@@ -104,15 +112,41 @@ class Image:
     suite: str = HOST_SUITE
 
 
+MASTER_FILES = ("common.py", "master.py")
+AGENT_FILES = ("common.py", "agent.py", "agent_rules.py")
+MARATHON_FILES = ("common.py", "marathon.py", "marathon_api.py", "validation.py")
+
 IMAGES = (
     Image("zookeeper"),
     Image("zookeeper-mesoscloud", suite="bullseye"),
     Image("zookeeper-official", suite="trixie"),
-    Image("mesos-master", ("common.py", "master.py")),
-    Image("mesos-slave", ("common.py", "agent.py")),
-    Image("marathon", ("common.py", "marathon.py", "marathon_api.py", "validation.py")),
+    Image("mesos-master", MASTER_FILES),
+    Image("mesos-slave", AGENT_FILES),
+    Image("marathon", MARATHON_FILES),
     Image("task"),
+    # one per real family (see each Dockerfile for the build files it follows)
+    Image("mesos-master-mesoscloud", MASTER_FILES),
+    Image("mesos-master-mesosphere", MASTER_FILES),
+    Image("mesos-slave-mesoscloud", AGENT_FILES),
+    Image("mesos-slave-mesosphere", AGENT_FILES),
+    Image("marathon-0.11", MARATHON_FILES),
+    Image("marathon-1.11", MARATHON_FILES),
 )
+
+# The real images' names, each with the test image that stands in for it: the default stack's
+# (official ZooKeeper 3.9, mesosphere Mesos 1.7.1, Marathon 1.11.24) and the tutorial's.
+REAL_NAMES = {
+    "zookeeper:3.9.3": "zookeeper-official",
+    "mesosphere/mesos-master:1.7.1": "mesos-master-mesosphere",
+    "mesosphere/mesos-slave:1.7.1": "mesos-slave-mesosphere",
+    "mesosphere/marathon:v1.11.24": "marathon-1.11",
+    "mesoscloud/zookeeper:3.4.6-ubuntu-14.04": "zookeeper-mesoscloud",
+    "mesoscloud/mesos-master:0.23.0-ubuntu-14.04": "mesos-master-mesoscloud",
+    "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04": "mesos-slave-mesoscloud",
+    "mesosphere/marathon:v0.11.1": "marathon-0.11",
+}
+# The machine's main engine, whose image names its users share: never given the real names.
+MAIN_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
 
 def run(*cmd: str, capture: bool = False) -> str:
@@ -295,11 +329,71 @@ def build_image(image: Image, *, base: str, registry: str) -> str:
     return tag
 
 
+def test_engine(docker_host: str | None) -> str:
+    """The engine `--tag-real-names` may act on: a unix socket given explicitly that is not
+    the main engine's, by path or by the engine's ID. Exits otherwise."""
+    if not docker_host:
+        sys.exit("build.py: --tag-real-names needs --docker-host unix:///PATH naming a test "
+                 "engine (never the machine's main engine)")
+    if not docker_host.startswith("unix://"):
+        sys.exit(f"build.py: --docker-host {docker_host}: only a local unix socket of a test "
+                 "engine is accepted")
+    path = os.path.realpath(docker_host.removeprefix("unix://"))
+    if path in {os.path.realpath(p) for p in MAIN_SOCKETS}:
+        sys.exit(f"build.py: --docker-host {docker_host} is the machine's main engine; the real "
+                 "images' names may only be given on the test bed's own engines")
+    ids = [engine_id(f"unix://{p}") for p in (path, MAIN_SOCKETS[0])]
+    if ids[0] is None:
+        sys.exit(f"build.py: no engine answers at {docker_host}")
+    if ids[0] == ids[1]:
+        sys.exit(f"build.py: the engine at {docker_host} is the machine's main engine (engine "
+                 f"ID {ids[0]}); the real images' names may only be given on test engines")
+    return docker_host
+
+
+def engine_id(host: str) -> str | None:
+    proc = subprocess.run(["docker", "-H", host, "info", "--format", "{{.ID}}"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None
+
+
+def real_names(wanted: list[str]) -> list[str]:
+    """The real names asked for (all when none is), each one a test image stands in for."""
+    unknown = [name for name in wanted if name not in REAL_NAMES]
+    if unknown:
+        sys.exit(f"build.py: no test image stands in for {', '.join(unknown)}; known: "
+                 f"{', '.join(REAL_NAMES)}")
+    return wanted or list(REAL_NAMES)
+
+
+def tag_real_names(wanted: list[str], *, docker_host: str, registry: str) -> None:
+    """Each real name on the test engine, as a second name of its test image's :testbed tag
+    there, pulled from the registry when the engine lacks it."""
+    for real in wanted:
+        source = f"{registry}/mesostack-test/{REAL_NAMES[real]}:{STABLE_TAG}"
+        if subprocess.run(["docker", "-H", docker_host, "image", "inspect", source],
+                          capture_output=True, check=False).returncode != 0:
+            run("docker", "-H", docker_host, "pull", "--quiet", source, capture=True)
+        run("docker", "-H", docker_host, "tag", source, real)
+        print(f"{real} = {source} on {docker_host}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", default=REGISTRY, help="registry to tag for and push to")
     parser.add_argument("--no-push", action="store_true", help="build and tag only")
+    parser.add_argument("--tag-real-names", nargs="*", metavar="REAL_NAME",
+                        help="instead of building: give the test images these real names "
+                             "(default: all of them) on the engine --docker-host names")
+    parser.add_argument("--docker-host", help="the test engine for --tag-real-names "
+                                              "(unix:///PATH; never the main engine)")
     args = parser.parse_args()
+    if args.tag_real_names is not None:
+        wanted = real_names(args.tag_real_names)
+        tag_real_names(wanted, docker_host=test_engine(args.docker_host), registry=args.registry)
+        return
 
     bases: dict[str, str] = {}
     for image in IMAGES:

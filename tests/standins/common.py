@@ -61,6 +61,42 @@ def die(component: str, message: str) -> None:
     os._exit(1)
 
 
+def mesos_exit(where: str, message: str) -> None:
+    """stout's EXIT(1), which the real agent and master end with on a failed start: 0.23.0's
+    prints the bare message on stderr (3rdparty/.../stout/exit.hpp), 1.7.1's logs it at ERROR
+    as "EXIT with status 1: ..." through glog from `where` (3rdparty/stout/.../exit.hpp)."""
+    if LEGACY:
+        print(message, file=sys.stderr, flush=True)
+    else:
+        print(f"E{dt.datetime.now():%m%d %H:%M:%S.%f} {where}] EXIT with status 1: {message}",
+              file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+def flags_from_argv(argv: list[str], prefix: str) -> dict[str, str]:
+    """Command-line flags as the env variables they override: `--registry=in_memory` ->
+    MESOS_REGISTRY, `--foo` -> true, `--no-foo` -> false. Mesos' flags loader lets the command
+    line beat the environment (1.7.1 3rdparty/stout/include/stout/flags/flags.hpp l.727-741),
+    which an image's CMD (mesosphere's `--registry=in_memory`) relies on."""
+    found: dict[str, str] = {}
+    for arg in argv:
+        if not arg.startswith("--"):
+            raise ValueError(f"Failed to load flags: not a flag: {arg!r}")
+        name, equals, value = arg[2:].partition("=")
+        if not equals:
+            name, value = (name[3:], "false") if name.startswith("no-") else (name, "true")
+        found[prefix + name.upper().replace("-", "_")] = value
+    return found
+
+
+def apply_argv_flags(component: str, prefix: str) -> None:
+    """Fold this process's command-line flags into its environment (see flags_from_argv)."""
+    try:
+        os.environ.update(flags_from_argv(sys.argv[1:], prefix))
+    except ValueError as exc:
+        die(component, str(exc))
+
+
 def exit_on_sigterm(component: str) -> None:
     """As PID 1 in a container a process ignores SIGTERM unless it handles it; the real
     daemons stop on it, so the stand-ins do too (`docker stop` then takes no grace period)."""

@@ -13,13 +13,16 @@ modern = v1.10):
 - `/v2/apps`, `/v2/groups`, `/v2/deployments`, `/v2/queue`, `/v2/tasks`, `/v2/info`,
   `/v2/leader`, `/v2/events` (SSE), `/ping`, with both generations' errors;
 - keeps `instances` tasks running: places each where cpus/mem/disk fit (else it waits in the
-  queue), relaunches failed tasks with back-off and records `lastTaskFailure`.
+  queue), relaunches failed tasks with back-off and records `lastTaskFailure`;
+- registers with the user `MESOS_USER` names, by default the user it runs as, and gives a
+  task the app's `user` when it has one (the agent runs it as that user).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import queue
 import re
 import signal
@@ -53,6 +56,9 @@ C = "marathon"
 ACTIVE = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"}
 TICK_S = env_seconds("STANDIN_TICK", 0.1)
 NO_LEADER = "Could not determine the current leader"
+# FrameworkInfo capabilities: 1.x registers PARTITION_AWARE (releases/1.11
+# MarathonSchedulerDriver.scala), so agents drop rather than lose its unlaunchable tasks.
+CAPABILITIES = [] if LEGACY else ["PARTITION_AWARE"]
 APP_DEFAULTS: dict[str, Any] = {
     "cmd": None, "args": None, "user": None, "env": {}, "instances": 1, "cpus": 1.0,
     "mem": 128.0, "disk": 0.0, "executor": "", "constraints": [], "uris": [], "ports": [0],
@@ -72,6 +78,7 @@ class Marathon:
         self.http_port = int(os.environ.get("MARATHON_HTTP_PORT", "8080"))
         self.me = f"{self.hostname}:{self.http_port}"
         self.credentials = os.environ.get("MARATHON_HTTP_CREDENTIALS")
+        self.mesos_user = os.environ.get("MARATHON_MESOS_USER") or process_user()
         self.zk_hosts, self.zk_path = parse_zk_url(
             os.environ.get("MARATHON_ZK", "zk://localhost:2181/marathon"))
         self.lock = threading.RLock()
@@ -172,7 +179,8 @@ class Marathon:
             status, answer = call("POST", f"{url}/standin/frameworks",
                                   {"name": "marathon", "id": self.framework_id,
                                    "hostname": self.hostname,
-                                   "webui_url": f"http://{self.me}"}, timeout=2)
+                                   "webui_url": f"http://{self.me}", "user": self.mesos_user,
+                                   "capabilities": CAPABILITIES}, timeout=2)
         except OSError:
             return
         if status != 200:
@@ -315,6 +323,8 @@ class Marathon:
             " ".join(app["args"]) if app["args"] else None)
         if command is not None:
             task["command"] = command
+        if app.get("user"):  # CommandInfo.user (TaskBuilder.scala: app.user.foreach(setUser))
+            task["user"] = app["user"]
         container = app.get("container") or {}
         if container.get("type", "DOCKER") == "DOCKER" and container.get("docker"):
             task["docker"] = container["docker"]
@@ -506,6 +516,16 @@ class Marathon:
         except OSError:
             return Response(503 if LEGACY else 502, NO_LEADER)
         return json_response(answer, status)
+
+
+def process_user() -> str:
+    """--mesos_user's default: the JVM's `user.name`, the name of the user it runs as
+    (MarathonConf.scala at v0.11.1 l.161-163 and releases/1.11 l.271-275), which the 1.11
+    image makes `nobody` (tools/packager/docker/Dockerfile `USER nobody`)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return "?"
 
 
 def main() -> None:

@@ -96,6 +96,7 @@ def info(m: Marathon) -> Response:
         "name": "marathon", "version": VERSION, "elected": m.elected, "leader": m.leader,
         "marathon_config": {"master": m.master_spec, "hostname": m.hostname,
                             "http_port": m.http_port, "framework_name": "marathon",
+                            "mesos_user": m.mesos_user,
                             "mesos_leader_ui_url": m.master_url() or ""},
         "zookeeper_config": {"zk": f"zk://{m.zk_hosts}{m.zk_path}"},
         "http_config": {"http_port": m.http_port},

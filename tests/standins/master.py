@@ -11,7 +11,8 @@ Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
 - HTTP: `/health`, `/master/redirect`, state per generation (legacy `/master/state.json` and
   `/state.json`, non-leaders answer their own state; modern `/master/state` and `/state`,
   `/master/slaves`, `/master/frameworks`, non-leaders 307 to the leader, 503 with none).
-`STANDIN_ELECTION_DELAY` keeps a healthy master out of the election that long.
+`STANDIN_ELECTION_DELAY` keeps a healthy master out of the election that long. Command-line
+flags (`--registry=in_memory`, as mesosphere's image CMD has) beat `MESOS_*` variables.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from common import (
     LEGACY,
     Request,
     Response,
+    apply_argv_flags,
     call,
     connect_zk,
     die,
@@ -159,6 +161,8 @@ class Master:
                 "id": framework_id, "name": body["name"], "hostname": body.get("hostname", ""),
                 "webui_url": body.get("webui_url", ""), "active": True, "last_seen": time.time(),
                 "registered_time": known["registered_time"] if known else time.time(),
+                # FrameworkInfo.user and .capabilities, as the scheduler registers them
+                "user": body.get("user", "root"), "capabilities": body.get("capabilities", []),
             }
             if known is None:
                 log(C, f"Registered framework {framework_id} ({body['name']})")
@@ -208,7 +212,11 @@ class Master:
                 return json_response({"message": f"insufficient {', '.join(short)}"}, 409)
             self.tasks[task["id"]] = {**task, "state": "TASK_STAGING", "statuses": []}
             url = agent["url"]
-        status, answer = call("POST", f"{url}/standin/launch", body)
+            framework = self.frameworks.get(task["framework_id"], {})
+            # the agent gets the FrameworkInfo with the task, as RunTaskMessage carries it
+            info = {"user": framework.get("user", "root"),
+                    "capabilities": framework.get("capabilities", [])}
+        status, answer = call("POST", f"{url}/standin/launch", {**body, "framework": info})
         if status != 200:
             self.update({"task_id": task["id"], "state": "TASK_FAILED",
                          "message": f"agent refused the launch: {answer}"})
@@ -232,6 +240,7 @@ class Master:
                 task["statuses"] = [*task.get("statuses", []),
                                     {"state": body["state"], "timestamp": time.time()}]
                 task["message"] = body.get("message", "")
+                task["reason"] = body.get("reason", "")
         return json_response({})
 
     # --- state, as the real endpoints answer it ---------------------------------------------
@@ -244,8 +253,8 @@ class Master:
                 tasks = [self.public_task(t) for t in self.tasks.values()
                          if t["framework_id"] == fw["id"]]
                 frameworks.append({
-                    **{k: v for k, v in fw.items() if k != "last_seen"},
-                    "user": "root", "checkpoint": True, "failover_timeout": 604800.0,
+                    **{k: v for k, v in fw.items() if k not in ("last_seen", "capabilities")},
+                    "checkpoint": True, "failover_timeout": 604800.0,
                     "tasks": [t for t in tasks if t["state"] not in TERMINAL],
                     "completed_tasks": [t for t in tasks if t["state"] in TERMINAL],
                     "offers": [], "executors": [],
@@ -365,6 +374,7 @@ class Master:
 
 def main() -> None:
     exit_on_sigterm(C)
+    apply_argv_flags(C, "MESOS_")
     master = Master()
     log(C, f"Master {master.id} ({master.hostname}) started on {master.ip}:{master.port}, "
            f"{'legacy' if LEGACY else 'modern'} generation, version {VERSION}")

@@ -1,0 +1,460 @@
+"""What a real Mesos agent decides from its flags and its host, as pure functions.
+
+The agent stand-in (``agent.py``) asks these at start (does it come up at all, and with which
+line does it exit) and per task (which containerizer takes it, which user runs it). Each rule is
+written from Apache Mesos' behaviour at the two releases the test bed stands in for: 0.23.0
+(the legacy generation: mesoscloud/mesos-slave) and 1.7.1 (the modern one: mesosphere's image);
+the file and function each follows is named beside it (github.com/apache/mesos, by tag).
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CGROUPS_ROOT = "/sys/fs/cgroup"  # --cgroups_hierarchy's default (src/slave/flags.cpp, both)
+MESOS_CGROUP = "mesos"  # --cgroups_root's default (src/slave/flags.cpp, both)
+DEFAULT_ISOLATION = "posix/cpu,posix/mem"  # --isolation's default (src/slave/flags.cpp, both)
+DEFAULT_SOCKET = "/var/run/docker.sock"  # DEFAULT_DOCKER_HOST_RESOURCE (1.7.1 constants.hpp)
+# What a writing step answers where the file system or the kernel refuses it (strerror).
+READ_ONLY = "Read-only file system"
+NOT_PERMITTED = "Operation not permitted"
+
+
+# --- the host's cgroups, as the agent finds them ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A mounted cgroup v1 hierarchy: where, which subsystems, whether it can be written."""
+
+    path: str
+    subsystems: frozenset[str]
+    writable: bool
+
+
+@dataclass(frozen=True)
+class CgroupHost:
+    """The cgroups an agent's container sees: its v1 hierarchies (none on a v2-only host),
+    whether /sys/fs/cgroup itself takes new directories (a privileged container's does), the
+    subsystems /proc/cgroups lists, which it says are enabled and which it shows attached to
+    a v1 hierarchy (a non-zero hierarchy id; none on a v2-only host), and the agent's euid."""
+
+    hierarchies: tuple[Hierarchy, ...]
+    writable: bool
+    listed: frozenset[str]
+    enabled: frozenset[str]
+    attached: frozenset[str]
+    euid: int
+
+    def hierarchy(self, subsystem: str) -> Hierarchy | None:
+        """cgroups::hierarchy(subsystem) (src/linux/cgroups.cpp): the first mounted v1
+        hierarchy with that subsystem attached, read from /proc/mounts."""
+        return next((h for h in self.hierarchies if subsystem in h.subsystems), None)
+
+
+def parse_proc_cgroups(text: str) -> dict[str, tuple[int, bool]]:
+    """/proc/cgroups: each subsystem's hierarchy id and whether it is enabled."""
+    found = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and not line.startswith("#"):
+            found[fields[0]] = (int(fields[1]), fields[3] == "1")
+    return found
+
+
+def parse_mounts(text: str, subsystems: frozenset[str]) -> tuple[tuple[Hierarchy, ...], bool]:
+    """/proc/mounts: the v1 hierarchies (type `cgroup`, their subsystems among the mount
+    options) and whether the mount at /sys/fs/cgroup is read-write."""
+    hierarchies = []
+    writable = False
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        where, kind, options = fields[1], fields[2], fields[3].split(",")
+        if where == CGROUPS_ROOT:
+            writable = "rw" in options
+        if kind == "cgroup":
+            attached = frozenset(o for o in options if o in subsystems)
+            hierarchies.append(Hierarchy(where, attached, "rw" in options))
+    return tuple(hierarchies), writable
+
+
+def cgroup_host(mounts: str, proc_cgroups: str, *, stated: str | None, euid: int,
+                assume_writable: bool = False) -> CgroupHost:
+    """The agent's cgroups from its /proc/mounts and /proc/cgroups; `stated` ("1" or "2",
+    the test bed's knob) replaces the host's layout only: "2" leaves no v1 hierarchy and no
+    subsystem attached to one (as a cgroup-v2-only host has it), "1" mounts each listed
+    subsystem at /sys/fs/cgroup/<name> (cpu with cpuacct, as systemd does) where the container
+    has no v1 hierarchy of its own. Whether cgroups can be written stays the container's,
+    unless `assume_writable` (the generic test image's one kindness) says they can."""
+    if stated not in (None, "1", "2"):
+        raise ValueError(f"STANDIN_HOST_CGROUP must be 1 or 2, not {stated!r}")
+    listing = parse_proc_cgroups(proc_cgroups)
+    listed = frozenset(listing)
+    enabled = frozenset(name for name, (_, on) in listing.items() if on)
+    attached = frozenset(name for name, (hierarchy, _) in listing.items() if hierarchy)
+    hierarchies, writable = parse_mounts(mounts, listed)
+    if assume_writable:
+        writable = True
+        hierarchies = tuple(Hierarchy(h.path, h.subsystems, True) for h in hierarchies)
+    if stated == "2":
+        hierarchies, attached = (), frozenset()
+    elif stated == "1" and not hierarchies:
+        hierarchies, attached = _v1_layout(enabled, writable), enabled
+    return CgroupHost(hierarchies, writable, listed, enabled, attached, euid)
+
+
+def _v1_layout(enabled: frozenset[str], writable: bool) -> tuple[Hierarchy, ...]:
+    together = {"cpu": "cpu,cpuacct", "cpuacct": "cpu,cpuacct", "net_cls": "net_cls,net_prio",
+                "net_prio": "net_cls,net_prio"}
+    names = sorted({together.get(s, s) for s in enabled})
+    return tuple(Hierarchy(f"{CGROUPS_ROOT}/{n}", frozenset(n.split(",")), writable)
+                 for n in names)
+
+
+# --- cgroups::prepare, the step every cgroup user of the agent takes ------------------------
+
+
+def prepare(host: CgroupHost, subsystem: str) -> str | None:
+    """Why cgroups::prepare(/sys/fs/cgroup, subsystem, "mesos") fails, or None.
+
+    Follows src/linux/cgroups.cpp `prepare` and `internal::mount` (0.23.0 and 1.7.1 alike):
+    root only; an attached subsystem needs the root cgroup `mesos` made in its hierarchy
+    (refused on a read-only mount, as an unprivileged container's cgroups are); an unattached
+    one is mounted at /sys/fs/cgroup/<subsystem> (see `_mount`).
+    """
+    if host.euid != 0:
+        return "Using cgroups requires root permissions"
+    mounted = host.hierarchy(subsystem)
+    if mounted is None:
+        refused = _mount(host, subsystem)
+        return None if refused is None else (
+            f"Failed to mount cgroups hierarchy at '{CGROUPS_ROOT}/{subsystem}': {refused}")
+    if mounted.writable:
+        return None
+    root = f"{mounted.path}/{MESOS_CGROUP}"
+    return f"Failed to create root cgroup {root}: Failed to create directory '{root}': {READ_ONLY}"
+
+
+def _mount(host: CgroupHost, subsystem: str) -> str | None:
+    """internal::mount's refusal: a subsystem /proc/cgroups does not list, or lists disabled,
+    or attached elsewhere; then the directory, which needs a writable /sys/fs/cgroup; then the
+    mount itself. A v1 host's privileged container shares the host's cgroup namespace and may
+    mount; on a cgroup-v2-only host the container has a cgroup namespace of its own, where
+    the kernel lets no new v1 hierarchy be mounted (observed: docker/for-mac#6386, "Failed to
+    mount cgroups hierarchy at '/sys/fs/cgroup/freezer': Operation not permitted", Mesos 1.12
+    on Docker Desktop's cgroup v2)."""
+    if subsystem not in host.listed:
+        return f"'{subsystem}' not found"
+    if subsystem not in host.enabled:
+        return f"'{subsystem}' is not enabled by the kernel"
+    if subsystem in host.attached:
+        return f"'{subsystem}' is already attached to another hierarchy"
+    if not host.writable:
+        return f"Failed to create directory '{CGROUPS_ROOT}/{subsystem}': {READ_ONLY}"
+    return None if host.hierarchies else NOT_PERMITTED
+
+
+# --- creating the containerizers at start ---------------------------------------------------
+
+
+def flags_failure(env: Mapping[str, str], *, legacy: bool) -> str | None:
+    """1.7.1's agent has no default --work_dir (src/slave/flags.hpp `std::string work_dir`,
+    flags.cpp l.263-270, so stout requires it: flags.hpp l.822-827) and main.cpp prints the
+    load error and exits 1 (l.259-272); 0.23.0's defaults to /tmp/mesos (flags.cpp l.94)."""
+    if legacy or env.get("MESOS_WORK_DIR"):
+        return None
+    return ("Flag 'work_dir' is required, but it was not provided\n\n"
+            "See `mesos-agent --help` for a list of supported flags.")
+
+
+
+def containerizers(env: Mapping[str, str]) -> list[str]:
+    """--containerizers (default `mesos`, src/slave/flags.cpp at both tags)."""
+    return [c for c in env.get("MESOS_CONTAINERIZERS", "mesos").split(",") if c]
+
+
+def start_failure(env: Mapping[str, str], host: CgroupHost, *, legacy: bool) -> str | None:
+    """Why Containerizer::create fails, as main.cpp's exit line says it, or None.
+
+    src/slave/containerizer/containerizer.cpp `Containerizer::create`: 0.23.0 creates each
+    containerizer in the flag's order; 1.7.1 puts the names in a std::set first (so `docker`
+    before `mesos`, and duplicates refused). The first failure ends the agent:
+    src/slave/main.cpp "Failed to create a containerizer: " (EXIT(1) at both tags).
+    """
+    names = containerizers(env)
+    if not legacy and len(set(names)) != len(names):
+        return ("Failed to create a containerizer: Duplicate entries found in --containerizer "
+                f"flag '{env.get('MESOS_CONTAINERIZERS', '')}'")
+    for name in names if legacy else sorted(set(names)):
+        if name == "docker":
+            error = _docker(host)
+        elif name == "mesos":
+            error = _mesos_legacy(env, host) if legacy else _mesos(env, host)
+        elif legacy and name == "external":
+            error = None
+        else:
+            error = f"Unknown or unsupported containerizer: {name}"
+        if error is not None:
+            return f"Failed to create a containerizer: {error}"
+    return None
+
+
+def _docker(host: CgroupHost) -> str | None:
+    """src/docker/docker.cpp `Docker::create` (0.23.0 l.109-116, 1.7.1 l.141-150): the Docker
+    containerizer needs a mounted v1 hierarchy with the `cpu` subsystem, and says so; it
+    needs no write access (its validation only asks `docker --version`)."""
+    if host.hierarchy("cpu") is not None:
+        return None
+    return ("Could not create DockerContainerizer: Failed to create docker: Failed to find a "
+            "mounted cgroups hierarchy for the 'cpu' subsystem; you probably need to mount "
+            "cgroups manually")
+
+
+def _mesos_legacy(env: Mapping[str, str], host: CgroupHost) -> str | None:
+    """0.23.0 src/slave/containerizer/mesos/containerizer.cpp `MesosContainerizer::create`:
+    isolators first, in the flag's order (the cgroups ones prepare their subsystems:
+    isolators/cgroups/cpushare.cpp and mem.cpp), then the launcher: Linux (which prepares
+    `freezer`, linux_launcher.cpp) when the isolation names `cgroups` or a namespace isolator,
+    else posix. 0.23 has no --launcher flag."""
+    isolation = env.get("MESOS_ISOLATION", DEFAULT_ISOLATION)
+    isolation = {"process": DEFAULT_ISOLATION,
+                 "cgroups": "cgroups/cpu,cgroups/mem"}.get(isolation, isolation)
+    steps = {"cgroups/cpu": (("cpu", "Failed to prepare hierarchy for cpu subsystem: "),
+                             ("cpuacct", "Failed to prepare hierarchy for cpuacct subsystem: ")),
+             "cgroups/mem": (("memory", "Failed to create memory cgroup: "),)}
+    for isolator in filter(None, isolation.split(",")):
+        for subsystem, says in steps.get(isolator, ()):
+            error = prepare(host, subsystem)
+            if error is not None:
+                return (f"Could not create MesosContainerizer: Could not create isolator "
+                        f"{isolator}: {says}{error}")
+    if "cgroups" in isolation or "namespaces/pid" in isolation.split(","):
+        error = prepare(host, "freezer")
+        if error is not None:
+            return ("Could not create MesosContainerizer: Failed to create launcher: Failed to "
+                    f"create Linux launcher: {error}")
+    return None
+
+
+# 1.7.1 src/slave/containerizer/mesos/containerizer.cpp: the cgroups isolators in the order
+# of its creators table, and the subsystems each loads (isolators/cgroups/cgroups.cpp).
+CGROUPS_ISOLATORS = {
+    "cgroups/blkio": ("blkio",), "cgroups/cpu": ("cpu", "cpuacct"), "cgroups/cpuset": ("cpuset",),
+    "cgroups/devices": ("devices",), "cgroups/hugetlb": ("hugetlb",), "cgroups/mem": ("memory",),
+    "cgroups/net_cls": ("net_cls",), "cgroups/net_prio": ("net_prio",),
+    "cgroups/perf_event": ("perf_event",), "cgroups/pids": ("pids",),
+}
+
+
+def launcher(env: Mapping[str, str], host: CgroupHost) -> str:
+    """1.7.1 --launcher (src/slave/flags.cpp l.143-156): unset, `linux` when
+    LinuxLauncher::available() (root, and /proc/cgroups says `freezer` is enabled:
+    linux_launcher.cpp l.187-194), else `posix`."""
+    default = "linux" if host.euid == 0 and "freezer" in host.enabled else "posix"
+    return env.get("MESOS_LAUNCHER") or default
+
+
+def _mesos(env: Mapping[str, str], host: CgroupHost) -> str | None:
+    """1.7.1 `MesosContainerizer::create`: the launcher first (linux_launcher.cpp l.120-129
+    prepares `freezer`), then the one cgroups isolator, preparing its subsystems in name
+    order (isolators/cgroups/cgroups.cpp `CgroupsIsolatorProcess::create`)."""
+    chosen = launcher(env, host)
+    if chosen == "linux":
+        error = prepare(host, "freezer")
+        if error is not None:
+            return ("Could not create MesosContainerizer: Failed to create launcher: Failed to "
+                    f"create Linux launcher: {error}")
+    elif chosen != "posix":
+        return ("Could not create MesosContainerizer: Failed to create launcher: Unknown or "
+                f"unsupported launcher: {chosen}")
+    isolation = set(filter(None, env.get("MESOS_ISOLATION", DEFAULT_ISOLATION).split(",")))
+    named = [i for i in CGROUPS_ISOLATORS if i in isolation]
+    subsystems = sorted({s for i in named for s in CGROUPS_ISOLATORS[i]})
+    if "cgroups/all" in isolation:
+        named = ["cgroups/all"]
+        subsystems = sorted({s for i in CGROUPS_ISOLATORS.values() for s in i} & host.enabled)
+    for subsystem in subsystems:
+        error = prepare(host, subsystem)
+        if error is not None:
+            return (f"Could not create MesosContainerizer: Failed to create isolator "
+                    f"'{named[0]}': Failed to prepare hierarchy for the subsystem "
+                    f"'{subsystem}': {error}")
+    return None
+
+
+# --- the Docker client the agent drives its engine with -------------------------------------
+
+
+def docker_socket(env: Mapping[str, str], *, legacy: bool) -> str:
+    """Where the agent's Docker client connects. 1.7.1 passes `-H unix://<--docker_socket>`
+    (src/docker/docker.hpp DEFAULT_DOCKER_HOST_PREFIX); 0.23.0 runs plain `docker ...`
+    (src/docker/docker.cpp), so its CLI follows DOCKER_HOST."""
+    if legacy:
+        host = env.get("DOCKER_HOST", "")
+        return host.removeprefix("unix://") if host.startswith("unix://") else DEFAULT_SOCKET
+    return env.get("MESOS_DOCKER_SOCKET") or DEFAULT_SOCKET
+
+
+def docker_command(env: Mapping[str, str], words: str, *, legacy: bool) -> str:
+    """The command line the agent runs for `words` (`ps -a`, `pull IMAGE`): 0.23.0 `docker ps
+    -a`; 1.7.1 `docker -H unix:///var/run/docker.sock ps -a` (--docker is the binary)."""
+    binary = env.get("MESOS_DOCKER", "docker")
+    if legacy:
+        return f"{binary} {words}"
+    return f"{binary} -H unix://{docker_socket(env, legacy=False)} {words}"
+
+
+def cli_failure(command: str, stderr: str, *, legacy: bool, status: int = 1) -> str:
+    """A failed Docker CLI run as the agent reports it (src/docker/docker.cpp `failure`):
+    0.23.0 "Failed to 'CMD': exit status = exited with status N stderr = ERR"; 1.7.1 "Failed to
+    run 'CMD': exited with status N; stderr='ERR'" (WSTRINGIFY, src/common/status_utils.hpp)."""
+    if legacy:
+        return f"Failed to '{command}': exit status = exited with status {status} stderr = {stderr}"
+    return f"Failed to run '{command}': exited with status {status}; stderr='{stderr}'"
+
+
+def daemon_error(body: object) -> str:
+    """What the Docker CLI prints for an engine's error answer: "Error response from daemon:
+    MESSAGE" and a newline. Engines answer clients below API 1.24 in plain text and newer ones
+    in JSON `{"message": ...}` (moby api/server/httputils `MakeErrorHandler`)."""
+    message = body.get("message", "") if isinstance(body, dict) else str(body or "")
+    return f"Error response from daemon: {str(message).strip()}\n"
+
+
+def recovery_exit(cause: str, *, legacy: bool, meta_dir: str) -> str:
+    """src/slave/slave.cpp `Slave::__recover`: a failed recovery ends the agent (EXIT(1)) with
+    this text (0.23.0 l.4014-4024; 1.7.1 l.7308-7331)."""
+    latest = f"{meta_dir}/slaves/latest"
+    if legacy:
+        return (f"Failed to perform recovery: {cause}\nTo remedy this do as follows:\n"
+                f"Step 1: rm -f {latest}\n"
+                "        This ensures slave doesn't recover old live executors.\n"
+                "Step 2: Restart the slave.")
+    return (f"Failed to perform recovery: {cause}\n"
+            "If recovery failed due to a change in configuration and you want to\n"
+            "keep the current agent id, you might want to change the\n"
+            "`--reconfiguration_policy` flag to a more permissive value.\n\n"
+            "To restart this agent with a new agent id instead, do as follows:\n"
+            f"rm -f {latest}\n"
+            "This ensures that the agent does not recover old live executors.\n\n"
+            "If you use the Docker containerizer and think that the Docker\n"
+            "daemon state is broken, you can try to clear it. But be careful:\n"
+            "these commands will erase all containers and images from this host,\n"
+            "not just those started by Mesos!\n"
+            "docker kill $(docker ps -q)\n"
+            "docker rm $(docker ps -a -q)\n"
+            "docker rmi $(docker images -q)\n\n"
+            "Finally, restart the agent.")
+
+
+def recovers_docker(*, legacy: bool, checkpointed: bool) -> bool:
+    """Whether the Docker containerizer's recovery lists the engine's containers (`docker ps
+    -a`) at start: 1.7.1 always (src/slave/containerizer/docker.cpp `recover`); 0.23.0 only
+    when the agent recovers checkpointed state, i.e. restarts on a work dir whose
+    meta/slaves/latest it wrote once registered (0.23.0 docker.cpp l.537-552, state.cpp)."""
+    return checkpointed or not legacy
+
+
+def api_version(text: str | None) -> str | None:
+    """The Docker API version a client pins (`1.20`), checked."""
+    if not text:
+        return None
+    major, dot, minor = text.partition(".")
+    if not (major.isdigit() and dot and minor.isdigit()):
+        raise ValueError(f"STANDIN_DOCKER_API must be like 1.20, not {text!r}")
+    return text
+
+
+def with_tag(image: str) -> str:
+    """`docker pull` gets IMAGE:latest when the name has no tag (src/docker/docker.cpp
+    `Docker::pull`, both tags)."""
+    return image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
+
+
+# --- per task: which containerizer, which user ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A task the agent ends itself: its state, reason and message, as its status update."""
+
+    state: str
+    reason: str
+    message: str
+
+
+def no_containerizer(task_is_docker: bool, env: Mapping[str, str], *, legacy: bool
+                     ) -> Failure | None:
+    """A task none of the agent's containerizers takes: a DOCKER ContainerInfo only the
+    Docker containerizer launches, a task without one only the Mesos containerizer (both
+    answer "not supported" otherwise: mesos/containerizer.cpp `launch`, docker.cpp `launch`).
+    slave.cpp `executorLaunched` then only logs; `wait` on the unknown container ends the
+    executor, and `sendExecutorTerminatedStatusUpdate` sends, for the command executor:
+    0.23.0 (slave.cpp l.4512-4545): TASK_FAILED, REASON_COMMAND_EXECUTOR_FAILED, "Abnormal
+    executor termination" (wait failed: "Unknown container"); 1.7.1 (slave.cpp l.8554-8630):
+    TASK_FAILED, REASON_EXECUTOR_TERMINATED, "Abnormal executor termination: unknown
+    container" (wait answered None: composing.cpp l.583-599)."""
+    if ("docker" if task_is_docker else "mesos") in containerizers(env):
+        return None
+    if legacy:
+        return Failure("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED",
+                       "Abnormal executor termination")
+    return Failure("TASK_FAILED", "REASON_EXECUTOR_TERMINATED",
+                   "Abnormal executor termination: unknown container")
+
+
+def not_launched_log(container: str, executor: str, framework: str, env: Mapping[str, str],
+                     *, legacy: bool) -> str:
+    """slave.cpp `executorLaunched`'s error line for such a task (0.23.0 l.3268, 1.7.1
+    l.6229)."""
+    quoted = f"'{framework}'" if legacy else framework
+    return (f"Container '{container}' for executor '{executor}' of framework {quoted} failed "
+            f"to start: None of the enabled containerizers "
+            f"({env.get('MESOS_CONTAINERIZERS', 'mesos')}) could create a container for the "
+            f"provided TaskInfo/ExecutorInfo message{'.' if legacy else ''}")
+
+
+def task_user(task: Mapping[str, object], framework_user: str, env: Mapping[str, str]
+              ) -> str | None:
+    """Who runs a task: with --switch_user (default true), the task's CommandInfo user, else
+    the framework's (src/slave/slave.cpp `Framework::addExecutor` 1.7.1 l.8969-8985,
+    0.23.0 l.4695-4708)."""
+    if env.get("MESOS_SWITCH_USER", "true").lower() in ("false", "0"):
+        return None
+    user = task.get("user")
+    return str(user) if user else (framework_user or None)
+
+
+def sandbox_failure(user: str | None, chown_error: str | None, sandbox: str, *,
+                    legacy: bool, partition_aware: bool) -> Failure | None:
+    """A sandbox that cannot be given to its user. 1.7.1 paths.cpp `createSandboxDirectory`
+    fails the executor ("Failed to create executor directory 'D': Failed to chown directory
+    to 'U': ERR"), and slave.cpp `run` drops its tasks (l.2559-2582, 2941-2950): TASK_DROPPED
+    for a PARTITION_AWARE framework, else TASK_LOST, REASON_EXECUTOR_TERMINATED. 0.23.0
+    paths.cpp `createExecutorDirectory` only logs a warning and goes on."""
+    if user is None or chown_error is None or legacy:
+        return None
+    return Failure("TASK_DROPPED" if partition_aware else "TASK_LOST",
+                   "REASON_EXECUTOR_TERMINATED",
+                   f"Failed to create executor directory '{sandbox}': Failed to chown directory "
+                   f"to '{user}': {chown_error}")
+
+
+def su_failure(user: str, error: str) -> str:
+    """0.23.0 src/slave/containerizer/mesos/launch.cpp l.204-212: the launch helper cannot
+    become the task's user; it says so on the executor's stderr and exits 1, and the agent
+    reports TASK_FAILED "Executor terminated" (containerizer.cpp l.1156-1158)."""
+    return f"Failed to change user to '{user}': {error}"
+
+
+def executor_ended(*, legacy: bool) -> Failure:
+    """An executor that ended before it ran its task, as sendExecutorTerminatedStatusUpdate
+    reports it from the container's termination, "Executor terminated": 0.23.0 with
+    REASON_COMMAND_EXECUTOR_FAILED for the command executor (slave.cpp l.4534-4537), 1.7.1
+    with REASON_EXECUTOR_TERMINATED (slave.cpp l.8585-8605)."""
+    return Failure("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED" if legacy
+                   else "REASON_EXECUTOR_TERMINATED", "Executor terminated")
