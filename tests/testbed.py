@@ -17,7 +17,10 @@ TEST_LABEL = "io.mesostack.test"
 IMAGES = {
     name: f"{REGISTRY}/mesostack-test/{name}:testbed"
     for name in ("zookeeper", "zookeeper-mesoscloud", "zookeeper-official", "mesos-master",
-                 "mesos-slave", "marathon", "task")
+                 "mesos-slave", "marathon", "task",
+                 # packaged per family, with the real images' ENV, USER and entrypoints
+                 "mesos-master-mesoscloud", "mesos-master-mesosphere", "mesos-slave-mesoscloud",
+                 "mesos-slave-mesosphere", "marathon-0.11", "marathon-1.11")
 }
 GENERATIONS = ("legacy", "modern")
 

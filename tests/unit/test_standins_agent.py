@@ -63,10 +63,10 @@ pids	0	2	1
 
 @pytest.fixture
 def rules(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "standins"))
-    import agent_rules
+    import importlib
 
-    return agent_rules
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "standins"))
+    return importlib.import_module("agent_rules")
 
 
 def host(rules: ModuleType, version: int, *, privileged: bool = False, euid: int = 0,

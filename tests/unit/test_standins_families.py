@@ -25,7 +25,7 @@ def instructions(name: str) -> dict[str, object]:
         if word == "ENV":
             words = shlex.split(rest)
             if "=" in words[0]:
-                env.update(w.split("=", 1) for w in words)  # type: ignore[arg-type]
+                env.update(w.partition("=")[::2] for w in words)
             else:
                 env[words[0]] = " ".join(words[1:])
         elif word in ("ENTRYPOINT", "CMD"):
