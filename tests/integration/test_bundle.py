@@ -139,7 +139,8 @@ def test_bundle_of_a_running_stack_then_with_the_master_stopped(
     assert set(versions["components"]) == {"master-1", "agent-1", "marathon", "zookeeper-1"}
     assert all(versions["components"].values())
     assert {c["image"] for c in versions["containers"]} == {
-        IMAGES[k] for k in ("zookeeper", "mesos-master", "mesos-slave", "marathon", "task")}
+        IMAGES[k] for k in ("zookeeper-official", "mesos-master", "mesos-slave", "marathon",
+                            "task")}
 
     # The master stopped: still a bundle, and the manifest says what is missing and why.
     stack.containers()["master"].stop(timeout=2)

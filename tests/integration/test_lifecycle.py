@@ -111,7 +111,9 @@ def test_up_waits_for_each_stage(stack: Stack) -> None:
 
     zk_log = containers["zookeeper"].logs().decode()
     bound = next(line for line in zk_log.splitlines() if "binding to port" in line)
-    zk_serving = datetime.strptime(bound[:23] + "+0000", "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+    # ZooKeeper's log4j time, in UTC: `2026-12-01 11:48:46,013` (3.8) or `...T11:48:46,013` (3.9)
+    stamp = bound[:23].replace("T", " ")
+    zk_serving = datetime.strptime(stamp + "+0000", "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
     assert created["master"] > zk_serving
 
     state = requests.get("http://127.0.0.1:5050/master/state" if "modern" in stack.name
