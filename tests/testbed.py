@@ -16,7 +16,7 @@ REGISTRY = "127.0.0.1:5000"
 TEST_LABEL = "io.mesostack.test"
 IMAGES = {
     name: f"{REGISTRY}/mesostack-test/{name}:testbed"
-    for name in ("zookeeper", "zookeeper-mesoscloud", "zookeeper-official", "mesos-master",
+    for name in ("zookeeper-mesoscloud", "zookeeper-official", "mesos-master",
                  "mesos-slave", "marathon", "task",
                  # packaged per family, with the real images' ENV, USER and entrypoints
                  "mesos-master-mesoscloud", "mesos-master-mesosphere", "mesos-slave-mesoscloud",

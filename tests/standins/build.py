@@ -42,8 +42,6 @@ STABLE_TAG = "testbed"
 
 # Everything the machine's-suite images need, installed once into their shared base.
 BASE_PACKAGES = (
-    "zookeeper",  # the real ZooKeeper server (Debian 12: 3.8)
-    "default-jre-headless",
     "python3",
     "python3-kazoo",  # the stand-ins' ZooKeeper client
     "procps",
@@ -117,7 +115,6 @@ AGENT_FILES = ("common.py", "agent.py", "agent_rules.py")
 MARATHON_FILES = ("common.py", "marathon.py", "marathon_api.py", "validation.py")
 
 IMAGES = (
-    Image("zookeeper"),
     Image("zookeeper-mesoscloud", suite="bullseye"),
     Image("zookeeper-official", suite="trixie"),
     Image("mesos-master", MASTER_FILES),
