@@ -7,6 +7,7 @@ images named by their `family:`. Nothing is pulled from anywhere but the local r
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
