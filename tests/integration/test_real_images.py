@@ -19,7 +19,7 @@ import yaml
 
 from conftest import ENGINE26
 from stackbed import cli_env, one_error
-from testbed import REGISTRY, wait_until
+from testbed import REGISTRY, TEST_LABEL, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -152,3 +152,39 @@ def test_the_tutorials_stack_on_docker_26_is_refused_then_runs_with_the_fix(
         down = mesostack(tmp_path, "down", engine=ENGINE26)
     assert down.returncode == 0, down.stderr
     assert every_container(named26) == before
+
+
+def test_the_tutorials_agent_restarted_on_docker_26_exits_at_recovery(
+        named26: docker.DockerClient, tmp_path: Path) -> None:
+    """Why a tutorial agent on Docker 25+ is refused: 0.23's Docker containerizer runs `docker
+    ps -a` when it recovers a checkpointed agent, with its API 1.20 client, which the engine
+    refuses, so a restarted agent would exit and restart forever. A fresh one starts."""
+    socket_path = ENGINE26.removeprefix("unix://")
+    work = tmp_path / "work"
+    (work / "meta" / "slaves" / "S0").mkdir(parents=True)
+    (work / "meta" / "slaves" / "latest").symlink_to(work / "meta" / "slaves" / "S0")
+
+    def agent(work_dir: Path) -> docker.models.containers.Container:
+        return named26.containers.run(
+            "mesoscloud/mesos-slave:0.23.0-ubuntu-14.04", detach=True, network_mode="none",
+            labels={TEST_LABEL: "recovery"},
+            environment={"MESOS_MASTER": "127.0.0.1:5050", "MESOS_WORK_DIR": str(work_dir)},
+            volumes={socket_path: {"bind": "/var/run/docker.sock", "mode": "rw"},
+                     str(work_dir): {"bind": str(work_dir), "mode": "rw"}})
+
+    restarted = agent(work)
+    try:
+        assert restarted.wait(timeout=60)["StatusCode"] != 0
+        logs = restarted.logs().decode(errors="replace")
+        assert "Failed to perform recovery" in logs and "client version 1.20 is too old" in logs
+    finally:
+        restarted.remove(force=True)
+    fresh_dir = tmp_path / "fresh"
+    fresh_dir.mkdir()
+    fresh = agent(fresh_dir)
+    try:
+        time.sleep(3)
+        fresh.reload()
+        assert fresh.status == "running", fresh.logs().decode(errors="replace")
+    finally:
+        fresh.remove(force=True)
