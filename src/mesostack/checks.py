@@ -31,6 +31,7 @@ from mesostack.runtime import (
     EngineFacts,
     Engines,
     ImageConfig,
+    api_version,
     is_schema1_refusal,
     schema1_fix,
     schema1_problem,
@@ -111,24 +112,30 @@ def _agent_on_v2(spec: ContainerSpec, image_env: Mapping[str, str], version: str
         rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
                           f"{said('MESOS_CONTAINERIZERS', 'mesos')}: the Docker containerizer "
                           f"needs a cgroup v1 `cpu` hierarchy and {host}",
-                          "set `slave.env.MESOS_CONTAINERIZERS: mesos` (command tasks only), "
-                          "or boot the host with systemd.unified_cgroup_hierarchy=0"))
+                          f"set {COMMAND_TASKS} (or `slave.env.MESOS_CONTAINERIZERS: mesos`; "
+                          "command tasks only), or boot the host with "
+                          "systemd.unified_cgroup_hierarchy=0"))
     if env.get("MESOS_LAUNCHER", "") != "posix":
         rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
                           f"{said('MESOS_LAUNCHER', 'linux')}: the Linux launcher mounts a "
-                          f"cgroup v1 freezer and {host}", "set `slave.env.MESOS_LAUNCHER: posix`"))
+                          f"cgroup v1 freezer and {host}",
+                          f"set {COMMAND_TASKS} (or `slave.env.MESOS_LAUNCHER: posix`)"))
     if "cgroups/" in env.get("MESOS_ISOLATION", ""):
         rows.append(Check("cgroups", Verdict.FAIL, f"{spec.name}: "
                           f"{said('MESOS_ISOLATION', '')}: cgroups isolators need cgroup v1 "
                           f"controllers and {host}",
-                          "set `slave.env.MESOS_ISOLATION: posix/cpu,posix/mem`"))
+                          f"set {COMMAND_TASKS} (or `slave.env.MESOS_ISOLATION: "
+                          "posix/cpu,posix/mem`)"))
     return rows
+
+
+COMMAND_TASKS = "`slave.tasks: command`"
 
 
 def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[Check]:
     """An agent whose Docker containerizer runs its image's own Docker client: the engine must
     accept that client's API version (Docker 25+ refuse below 1.24, 29 below 1.44)."""
-    floor = _api(facts.min_api_version)
+    floor = api_version(facts.min_api_version)
     rows = []
     for spec in plan.of(Role.SLAVE):
         speaks = family_for(spec.role, spec.image, spec.family or None).docker_api
@@ -140,8 +147,9 @@ def agent_clients(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> list[C
                           f"{facts.endpoint} (Docker {facts.server_version}) accepts "
                           f"{facts.min_api_version} and later, so its Docker containerizer "
                           "fails (and a restarted agent, whose recovery runs `docker ps -a`, "
-                          "exits)", "set `slave.env.MESOS_CONTAINERIZERS: mesos` (command tasks "
-                          "only), or use an agent image with a current Docker client"))
+                          "exits)", f"set {COMMAND_TASKS} (or `slave.env.MESOS_CONTAINERIZERS: "
+                          "mesos`; command tasks only), or use an agent image with a current "
+                          "Docker client"))
     return rows
 
 
@@ -188,7 +196,7 @@ def container_config(facts: EngineFacts, plan: Plan, image_env: ImageEnv) -> lis
 def _without_container_config(facts: EngineFacts, family: Family) -> tuple[str, str] | None:
     """Why the engine's image inspect gives `family`'s client no ContainerConfig, and the fix;
     None when it does (or when it refuses that client outright: `agent_clients` says so)."""
-    speaks, floor = family.docker_api or NEWEST_CLIENT, _api(facts.min_api_version)
+    speaks, floor = family.docker_api or NEWEST_CLIENT, api_version(facts.min_api_version)
     if floor is not None and speaks < floor:
         return None
     commands = "deploy command apps only (`cmd`, no `container.type: DOCKER`)"
@@ -196,16 +204,11 @@ def _without_container_config(facts: EngineFacts, family: Family) -> tuple[str, 
     if facts.containerd_store and release is not None and release >= CONTAINERD_WITHOUT_IT:
         return ("leaves out with its containerd image store", "turn the store off (daemon.json "
                 '`"features": {"containerd-snapshotter": false}`), or ' + commands)
-    asked = min(speaks, _api(facts.api_version) or (0, 0))
+    asked = min(speaks, api_version(facts.api_version) or (0, 0))
     if asked >= CONTAINER_CONFIG_UNTIL:
         return (f"leaves out for API {asked[0]}.{asked[1]} clients",
                 "give the agent a Docker client below API 1.45, or " + commands)
     return None
-
-
-def _api(text: str) -> tuple[int, int] | None:
-    major, dot, minor = text.partition(".")
-    return (int(major), int(minor)) if dot and major.isdigit() and minor.isdigit() else None
 
 
 def _release(version: str) -> tuple[int, int] | None:
@@ -609,9 +612,9 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
     lookups = {endpoint: inspector(engines[endpoint]) for endpoint in plan.docker_endpoints}
     rows = [*families(plan, lambda spec: lookups[spec.docker](spec.image))]
     plan = recognised(plan, lambda spec: lookups[spec.docker](spec.image))
-    plan = agent_tasks.resolve(plan, facts_of.__getitem__,
-                               lambda spec: _runs_privileged(spec, engines, ours))
-    rows += [*_tasks_rows(plan), *host_ips(plan), *ports(plan, ours)]
+    trials = PrivilegedTrials(engines, ours)
+    plan = agent_tasks.resolve(plan, facts_of.__getitem__, trials)
+    rows += [*refused(plan), *_tasks_rows(plan), *host_ips(plan), *ports(plan, ours)]
     for endpoint in plan.docker_endpoints:
         engine = engines[endpoint]
         facts = facts_of[endpoint]
@@ -620,7 +623,8 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
             *engine_facts(facts),
             *host_images(facts, part, lookups[endpoint]),
             *agents(facts, part, engine_env(engine, lookups[endpoint])),
-            *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint),
+            *privileged(plan, engine, ours, needs_test=False, endpoint=endpoint,
+                        tried=trials.ran.get(endpoint)),
             *images(part, engine, facts=facts),
             *neighbours(plan, engine.all_containers(), endpoint=endpoint,
                         where=engine.endpoint),
@@ -629,18 +633,42 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
     return rows
 
 
-def _runs_privileged(spec: ContainerSpec, engines: Engines,
-                     ours: Mapping[str, ContainerInfo]) -> bool | None:
-    """Whether the agent's engine runs it privileged: its container already does, or a trial
-    of its image starts; None when the image isn't on the engine yet (doctor pulls nothing)."""
-    current = ours.get(spec.name)
-    if current is not None and current.labels.get(LABEL_HASH) == spec.config_hash:
+class PrivilegedTrials:
+    """Whether an agent's engine runs it privileged: its container already does (made from
+    this very spec), or a trial container of its image starts; None while the image isn't on
+    the engine. Each image is tried once; `ran` keeps those that ran, by engine endpoint."""
+
+    def __init__(self, engines: Engines, existing: Mapping[str, ContainerInfo]) -> None:
+        self.engines, self.existing = engines, existing
+        self.ran: dict[str | None, set[str]] = {}
+        self.refused: set[tuple[str | None, str]] = set()
+
+    def __call__(self, spec: ContainerSpec) -> bool | None:
+        current = self.existing.get(spec.name)
+        if current is not None and current.labels.get(LABEL_HASH) == spec.config_hash:
+            return True
+        if spec.image in self.ran.get(spec.docker, set()):
+            return True
+        if (spec.docker, spec.image) in self.refused:
+            return False
+        engine = self.engines[spec.docker]
+        if engine.image_id(spec.image) is None:
+            return None
+        labels = {LABEL_STACK: dict(spec.labels)[LABEL_STACK], LABEL_ROLE: "preflight"}
+        if engine.try_privileged(spec.image, labels=labels) is not None:
+            self.refused.add((spec.docker, spec.image))
+            return False
+        self.ran.setdefault(spec.docker, set()).add(spec.image)
         return True
-    engine = engines[spec.docker]
-    if engine.image_id(spec.image) is None:
-        return None
-    labels = {LABEL_STACK: dict(spec.labels)[LABEL_STACK], LABEL_ROLE: "preflight"}
-    return engine.try_privileged(spec.image, labels=labels) is None
+
+
+def refused(plan: Plan) -> list[Check]:
+    """What the stack's images can't honour, as the families know them now (a family told by
+    an image's own config is judged too)."""
+    from mesostack.families import refusals
+
+    return [Check("family", Verdict.FAIL, f"{'.'.join(r.path)}: {r.why}",
+                  "change that setting, or the image") for r in refusals(plan)]
 
 
 def _tasks_rows(plan: Plan) -> list[Check]:

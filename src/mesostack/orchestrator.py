@@ -17,16 +17,13 @@ from mesostack import convergence, masking
 from mesostack.components import KINDS, Counts, Look, kind_of, labelled
 from mesostack.config import is_system_dir
 from mesostack.convergence import Action
-from mesostack.errors import MesostackError, and_bundle
+from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.plan import (
     LABEL_DATA_DIR,
     LABEL_ENDPOINT,
-    LABEL_HASH,
     LABEL_HOST,
     LABEL_INDEX,
-    LABEL_ROLE,
-    LABEL_STACK,
     ContainerSpec,
     Plan,
     tasks_of,
@@ -136,16 +133,19 @@ class _Run:
         self.replaced: set[str] = set()
         self.master = plan.endpoints(Role.MASTER)
         self._facts: dict[str | None, EngineFacts] = {}
-        self.ran_privileged: dict[str | None, set[str]] = {}  # images, by engine endpoint
+        from mesostack.checks import PrivilegedTrials
+
+        self.trials = PrivilegedTrials(engines, self.existing)
 
     def prepare(self) -> None:
         """Preflight, images, the privileged trial, and removing what the plan dropped."""
         from mesostack import checks as checks_
 
         plan, engines = self.plan, self.engines
-        self.existing = {c.name: c for c in engines.containers(stack=plan.stack)}
+        self.existing.update({c.name: c for c in engines.containers(stack=plan.stack)})
         _refuse_foreign_names(plan, engines, self.existing)
-        self.resolve_tasks(trial=False)  # from the engines' facts alone, for the preflight
+        self.resolve_tasks()  # where an agent's image is there already, --privileged tried
+        self.settings.on_resolved(self.plan)
         _preflight([*checks_.host_ips(plan), *checks_.ports(plan, self.existing),
                     *self.cgroups(checks_.family_env),
                     *checks_.on_hosts(plan, engines, self.facts),
@@ -153,39 +153,29 @@ class _Run:
         self.image_ids = _ensure_images(self)
         self.asked = checks_.recognised(self.asked, lambda spec: self.engines[
             spec.docker].image_config(spec.image))
-        self.resolve_tasks(trial=True)
-        self.settings.on_resolved(self.plan)
+        _refuse(checks_.refused(self.asked))
+        before = [spec.labels for spec in self.plan.of(Role.SLAVE)]
+        self.resolve_tasks()  # every image is there now
+        if [spec.labels for spec in self.plan.of(Role.SLAVE)] != before:
+            self.settings.on_resolved(self.plan)
         plan = self.plan
         _preflight(self.cgroups(None))  # again, with the images' own ENV
         for endpoint in plan.docker_endpoints:
             _preflight(checks_.privileged(plan, engines[endpoint], self.existing,
                                           needs_test=True, endpoint=endpoint,
-                                          tried=self.ran_privileged.get(endpoint)))
+                                          tried=self.trials.ran.get(endpoint)))
         for gone in convergence.stale(plan, self.existing.values()):
             self.report(Event(gone.name, Phase.REMOVING, "no longer in the stack"))
             engines.engine_of(gone).remove(gone.id)
             self.report(Event(gone.name, Phase.REMOVED))
 
-    def resolve_tasks(self, *, trial: bool) -> None:
-        """Each auto agent's tasks, chosen from its engine's facts (the plan is rebuilt);
-        `trial`: with --privileged tried (the agent's image must be on the engine)."""
+    def resolve_tasks(self) -> None:
+        """Each auto agent's tasks, chosen from its engine's facts and, where its image is on
+        the engine, a --privileged trial (the plan is rebuilt)."""
         from mesostack import agent_tasks
 
-        self.plan = agent_tasks.resolve(self.asked, self.facts,
-                                        self.runs_privileged if trial else None)
+        self.plan = agent_tasks.resolve(self.asked, self.facts, self.trials)
         self.master = self.plan.endpoints(Role.MASTER)
-
-    def runs_privileged(self, spec: ContainerSpec) -> bool:
-        """Whether the agent's engine runs it privileged: it already does (its container was
-        made from this very spec), or a trial container of its image starts."""
-        current = self.existing.get(spec.name)
-        if current is not None and current.labels.get(LABEL_HASH) == spec.config_hash:
-            return True
-        labels = {LABEL_STACK: self.plan.stack, LABEL_ROLE: "preflight"}
-        if self.engines[spec.docker].try_privileged(spec.image, labels=labels) is not None:
-            return False
-        self.ran_privileged.setdefault(spec.docker, set()).add(spec.image)
-        return True
 
     def cgroups(self, image_env: Callable[[ContainerSpec], Mapping[str, str]] | None
                 ) -> list[Check]:
@@ -425,6 +415,13 @@ def _preflight(checks: Iterable[Check]) -> None:
     for check in checks:
         if check.blocking:
             raise PreflightFailed(check.found, hint=check.fix or None)
+
+
+def _refuse(checks: Iterable[Check]) -> None:
+    """A setting the images can't honour, found once their own configs told their families:
+    input to fix (exit 2), as when the file's names say it."""
+    for check in checks:
+        raise InputError(check.found, hint=check.fix or None)
 
 
 def _tasks_left_by(spec: ContainerSpec, current: ContainerInfo, engine: EngineAPI

@@ -65,9 +65,10 @@ def test_on_cgroup_v2_the_agent_is_judged_by_its_effective_settings_not_privileg
         "mesostack-slave: MESOS_CONTAINERIZERS=docker,mesos (its image's ENV): the Docker "
         "containerizer needs a cgroup v1 `cpu` hierarchy and this engine's host has cgroup v2 "
         "only")
-    assert rows[0].fix.startswith("set `slave.env.MESOS_CONTAINERIZERS: mesos`")
+    assert rows[0].fix.startswith("set `slave.tasks: command` (or "
+                                  "`slave.env.MESOS_CONTAINERIZERS: mesos`")
     assert "MESOS_LAUNCHER=linux (Mesos' default)" in rows[1].found
-    assert rows[1].fix == "set `slave.env.MESOS_LAUNCHER: posix`"
+    assert rows[1].fix == "set `slave.tasks: command` (or `slave.env.MESOS_LAUNCHER: posix`)"
     fixed = plan("slave:\n  privileged: true\n  env: {MESOS_CONTAINERIZERS: mesos, "
                  "MESOS_LAUNCHER: posix}\n")
     [ok] = checks.cgroups(v2, fixed, checks.family_env)
@@ -86,7 +87,8 @@ def test_the_images_own_env_counts_where_the_engine_has_the_image() -> None:
     isolated = plan("slave:\n  image: me/agent:1\n  env: {MESOS_CONTAINERIZERS: mesos, "
                     "MESOS_LAUNCHER: posix, MESOS_ISOLATION: 'cgroups/cpu,cgroups/mem'}\n")
     [row] = checks.cgroups(facts(cgroup_version="2"), isolated, checks.engine_env(engine))
-    assert row.fix == "set `slave.env.MESOS_ISOLATION: posix/cpu,posix/mem`"
+    assert row.fix == ("set `slave.tasks: command` (or `slave.env.MESOS_ISOLATION: "
+                       "posix/cpu,posix/mem`)")
 
 
 def test_rootless_and_desktop_engines_are_flagged() -> None:
@@ -295,7 +297,8 @@ def test_an_agent_whose_docker_client_the_engine_refuses_fails_with_the_fix() ->
     assert row.found.startswith(
         "mesostack-slave: mesoscloud/mesos-slave:0.23.0-ubuntu-14.04's Docker client speaks API "
         "1.20; the engine at unix:///var/run/docker.sock (Docker 26.1.5) accepts 1.24 and later")
-    assert row.fix.startswith("set `slave.env.MESOS_CONTAINERIZERS: mesos`")
+    assert row.fix.startswith("set `slave.tasks: command` (or "
+                              "`slave.env.MESOS_CONTAINERIZERS: mesos`")
     command_only = plan("slave: {env: {MESOS_CONTAINERIZERS: mesos}}")
     assert checks.agent_clients(docker26, command_only, checks.family_env) == []
     docker20 = facts(server_version="20.10.24", api_version="1.41", min_api_version="1.12")

@@ -276,11 +276,11 @@ def test_commands_on_a_running_stack_take_its_endpoints_from_its_labels(
                       labels={"io.mesostack.endpoint": "127.0.0.9:8080"}),
             container("demo-master", stack="demo", role="master", status="exited",
                       labels={"io.mesostack.endpoint": "127.0.0.9:5050"})]
-    monkeypatch.setattr(_common, "engines", lambda _o: Engines({None: FakeEngine(held=held)}))
+    monkeypatch.setattr(_common, "engines", lambda _o, **_: Engines({None: FakeEngine(held=held)}))
     options = Options(str(tmp_path / "stack.yaml"))
     assert resolve_url(options, None) == "http://127.0.0.9:8080"
     assert resolve_url(options, None, running=False) == "http://192.0.2.10:8080"  # --dry-run
     assert options.endpoints(Role.MASTER) == ["192.0.2.10:5050"]  # that one doesn't run
     assert resolve_url(options, "http://elsewhere:8080") == "http://elsewhere:8080"
-    monkeypatch.setattr(_common, "engines", lambda _o: Engines({None: FakeEngine()}))
+    monkeypatch.setattr(_common, "engines", lambda _o, **_: Engines({None: FakeEngine()}))
     assert resolve_url(Options(str(tmp_path / "stack.yaml")), None) == "http://192.0.2.10:8080"

@@ -259,3 +259,44 @@ def test_an_image_known_by_its_own_config_gets_that_familys_settings() -> None:
     zk = done.plan.spec(Role.ZOOKEEPER)
     assert zk.family == "official" and dict(zk.env)["ZOO_MY_ID"] == "1"
     assert "MYID" not in dict(zk.env)
+
+
+def test_the_first_line_comes_before_the_pulls_and_a_later_trial_is_said_again() -> None:
+    """No image yet: `auto` is said from the facts alone (--privileged untried), then, once
+    the agent's image is pulled and the trial refused, said again as command tasks."""
+    engine = FakeEngine(refusal="unable to apply caps")
+    told: list[tuple[str, int]] = []
+
+    def said(plan: Plan) -> None:
+        told.append((plan.spec(Role.SLAVE).tasks_why, len(engine.called("pull"))))
+
+    done = up(AUTO, engines=Engines({None: engine}), settings=UpSettings(
+        clock=FakeClock(), readiness=ScriptedReadiness(), on_resolved=said))
+    assert told[0] == ("cgroup v1; --privileged not tried yet (`up` tries it: refused, the "
+                       "agent gets command tasks)", 0)  # before any pull
+    assert told[1][0].endswith("refuses --privileged containers") and told[1][1] == 4
+    assert done.plan.spec(Role.SLAVE).tasks == "command"
+    assert engine.called("try_privileged") == ["mesosphere/mesos-slave:1.7.1"]  # once
+
+
+def test_a_family_told_by_the_images_config_is_held_to_what_it_cant_honour() -> None:
+    """A mirrored mesoscloud/zookeeper on another port: its config tells the family, whose
+    fixed 2181 refuses it (exit 2) before anything is created."""
+    from mesostack.errors import InputError
+    from mesostack.runtime import ImageConfig
+
+    mirrored = "mirror.example/zk:3.4.6"
+    plan = build(StackConfig.model_validate({
+        "name": "mirror", "host_ip": "127.0.0.1", "zookeeper": {"image": mirrored,
+                                                              "port": 42181},
+        "master": {"port": 45050}, "slave": {"port": 45051}, "marathon": {"port": 48080}}),
+        "127.0.0.1")
+    engine = FakeEngine(images={s.image: "sha256:1" for s in plan.specs}, image_configs={
+        mirrored: ImageConfig(entrypoint=("/entrypoint.sh",),
+                              cmd=("zkServer.sh", "start-foreground"))})
+    with pytest.raises(InputError) as refused:
+        up(plan, engines=Engines({None: engine}),
+           settings=UpSettings(clock=FakeClock(), readiness=ScriptedReadiness()))
+    assert str(refused.value).startswith("zookeeper.port: 42181: mirror.example/zk:3.4.6 "
+                                         "always listens on 2181")
+    assert engine.called("create_and_start") == []

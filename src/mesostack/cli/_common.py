@@ -10,7 +10,7 @@ from mesostack.roles import Role
 if TYPE_CHECKING:
     from mesostack.config import LoadedConfig, StackConfig
     from mesostack.plan import Plan
-    from mesostack.runtime import Engines
+    from mesostack.runtime import ContainerInfo, Engines
 
 
 class Options:
@@ -23,6 +23,7 @@ class Options:
         self._loaded: LoadedConfig | None = None
         self._planned: tuple[Plan, str] | None = None
         self.master: str | None = None  # the Mesos master a Marathon command found, once
+        self._running: list[ContainerInfo] | None = None  # the stack's containers, looked at once
 
     def load(self) -> LoadedConfig:
         """The stack file, loaded once; its warnings (e.g. an even number of masters) are
@@ -44,15 +45,19 @@ class Options:
         `io.mesostack.endpoint` labels (what `up` bound them to, whatever the file or
         --host-ip says now); the plan's when none runs or no engine answers."""
         from mesostack.errors import MesostackError
-        from mesostack.plan import LABEL_ENDPOINT
+        from mesostack.plan import LABEL_ENDPOINT, LABEL_INDEX
 
         plan, _ = self.plan()
-        try:
-            found = [c.labels.get(LABEL_ENDPOINT, "") for c in engines(self).containers(
-                stack=plan.stack, inspect=False) if c.role == role.value and c.running]
-        except MesostackError:
-            found = []
-        return [e for e in found if e] or [spec.endpoint for spec in plan.of(role)]
+        if self._running is None:  # one look, however many endpoints a command asks for
+            try:
+                self._running = engines(self, timeout=LOOK_TIMEOUT).containers(
+                    stack=plan.stack, inspect=False)
+            except MesostackError:
+                self._running = []
+        found = sorted((c for c in self._running if c.role == role.value and c.running),
+                       key=lambda c: int(c.labels.get(LABEL_INDEX, "0") or 0))
+        return ([e for c in found if (e := c.labels.get(LABEL_ENDPOINT, ""))]
+                or [spec.endpoint for spec in plan.of(role)])
 
     def plan(self, *, strict: bool = False) -> tuple[Plan, str]:
         """The plan and a line saying where host_ip and the stack came from. A setting its
@@ -126,10 +131,14 @@ def tasks_said(plan: Plan) -> str:
     return "; agent " + ", ".join(parts) if parts else ""
 
 
-def engines(options: Options, *, also_default: bool = False) -> Engines:
+LOOK_TIMEOUT = 5.0  # seconds: an engine asked only where the stack runs, not to act on it
+
+
+def engines(options: Options, *, also_default: bool = False,
+            timeout: float = 60) -> Engines:
     """The engines of the stack's hosts (the usual one for a stack without `hosts:`)."""
     from mesostack.runtime import Engines
 
     plan, _ = options.plan()
     endpoints = plan.docker_endpoints
-    return Engines.connect([None, *endpoints] if also_default else endpoints)
+    return Engines.connect([None, *endpoints] if also_default else endpoints, timeout=timeout)

@@ -39,14 +39,17 @@ def up(options: Options, dry_run: bool, show_secrets: bool, pull: str, timeout: 
 
     said: list[Plan] = []
 
-    def first_line(resolved: Plan) -> None:  # once the agents' `tasks: auto` are chosen
+    def first_line(resolved: Plan) -> None:  # the agents' `tasks: auto` chosen, then again
+        if said:  # when a --privileged trial after the pulls changed it
+            console.info(tasks_said(resolved).removeprefix("; "))
+        else:
+            console.note(where + tasks_said(resolved))
         said.append(resolved)
-        console.note(where + tasks_said(resolved))
 
-    docker = engines(options)
     settings = orchestrator.UpSettings(pull=PullPolicy(pull), timeout=timeout,
                                        on_resolved=first_line)
     try:
+        docker = engines(options)
         with console.progress(f"mesostack up: {plan.stack}") as report:
             done = orchestrator.up(plan, engines=docker, report=report, settings=settings)
     except BaseException:
