@@ -93,14 +93,16 @@ class Plan:
     def resolved(self, tasks: TasksChoice) -> Plan:
         """The same stack with each agent's `tasks: auto` chosen per engine endpoint."""
         if self.config is None:
-            return self
+            raise ValueError("a part of a plan (`checks.only`) can't be built again")
         return build(self.config, self.host_ip, docker_host=self.docker_host, tasks=tasks)
 
     def with_families(self, found: Mapping[Role, str]) -> Plan:
         """The same stack with the families its images' own configs told (`families.recognise`),
         as if the file's `family:` keys said them."""
-        if self.config is None or not found:
+        if not found:
             return self
+        if self.config is None:
+            raise ValueError("a part of a plan (`checks.only`) can't be built again")
         config = self.config.model_copy(update={role.value: self.config.component(
             role).model_copy(update={"family": name}) for role, name in found.items()})
         return build(config, self.host_ip, docker_host=self.docker_host)
@@ -316,7 +318,7 @@ def dry_run(plan: Plan, *, show_secrets: bool = False) -> str:
         line = docker_run(spec, show_secrets=show_secrets)
         if not spec.tasks_unresolved:
             return [line]
-        return [line, f"# {TASKS_OTHERWISE}: "
+        return [line, f"# {tasks_otherwise(unprivileged=not spec.privileged)}: "
                 + docker_run(other.by_name(spec.name), show_secrets=show_secrets)]
 
     if not any(spec.host for spec in plan.specs):
@@ -330,8 +332,12 @@ def dry_run(plan: Plan, *, show_secrets: bool = False) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-TASKS_OTHERWISE = ("tasks: auto gives the line above on a host with cgroup v1 whose engine allows "
-                   "--privileged and accepts the agent's Docker client; elsewhere")
+def tasks_otherwise(*, unprivileged: bool) -> str:
+    """The condition of `tasks: auto`'s Docker outcome, for --dry-run's comment line (the
+    file's `privileged: false` takes --privileged out of it)."""
+    privileged = "" if unprivileged else "allows --privileged and "
+    return (f"tasks: auto gives the line above on a host with cgroup v1 whose engine "
+            f"{privileged}accepts the agent's Docker client; elsewhere")
 OTHERWISE_WHY = "no cgroup v1, --privileged or engine for its Docker client"
 
 

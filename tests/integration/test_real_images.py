@@ -188,3 +188,42 @@ def test_the_tutorials_agent_restarted_on_docker_26_exits_at_recovery(
         assert fresh.status == "running", fresh.logs().decode(errors="replace")
     finally:
         fresh.remove(force=True)
+
+
+MESOSPHERE_FAMILY_IMAGES = {
+    "zookeeper": (f"{REGISTRY}/mesostack-test/zookeeper-official:testbed", "official"),
+    "master": (f"{REGISTRY}/mesostack-test/mesos-master-mesosphere:testbed", "mesosphere"),
+    "slave": (f"{REGISTRY}/mesostack-test/mesos-slave-mesosphere:testbed", "mesosphere"),
+    "marathon": (f"{REGISTRY}/mesostack-test/marathon-1.11:testbed", "mesosphere"),
+}
+
+
+def readme_row(engine: str) -> str:
+    """README's "What runs where" cell for the default's images on Docker `engine`, cgroup v1."""
+    text = (ROOT / "README.md").read_text().split("## What runs where", 1)[1]
+    row = next(line for line in text.splitlines() if line.startswith(f"| {engine} | v1 |"))
+    return row.strip("|").split("|")[2].strip()
+
+
+def test_doctor_on_each_test_engine_says_what_readme_says(
+        named26: docker.DockerClient, docker_client: docker.DockerClient,
+        tmp_path: Path) -> None:
+    """The default stack: on Docker 26.1 (cgroup v1, --privileged allowed) Docker tasks, as
+    README's row says; on this machine's 20.10, which refuses --privileged, command tasks, as
+    README's note says (its row is for engines that allow it)."""
+    (tmp_path / "stack.yaml").write_text("host_ip: 127.0.0.1\n")
+    on26 = mesostack(tmp_path, "doctor", engine=ENGINE26)
+    assert "agent tasks" in on26.stdout, on26.stdout + on26.stderr
+    assert "mesostack-slave: docker tasks (auto: cgroup v1, and Docker 26.1" in on26.stdout
+    assert readme_row("26.1") == "Docker apps"
+
+    stack = {"host_ip": "127.0.0.1", **{role: {"image": image, "family": family}
+                                        for role, (image, family) in
+                                        MESOSPHERE_FAMILY_IMAGES.items()}}
+    (tmp_path / "stack.yaml").write_text(yaml.safe_dump(stack))
+    on20 = mesostack(tmp_path, "doctor")
+    assert "mesostack-slave: command tasks (auto: Docker 20.10" in on20.stdout, on20.stdout
+    assert "refuses --privileged containers)" in on20.stdout
+    assert readme_row("20.10") == "Docker apps"
+    assert "where it doesn't, as on this project's 20.10 test engine, `tasks: auto` gives" in (
+        (ROOT / "README.md").read_text().replace("\n", " "))

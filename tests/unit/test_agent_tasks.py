@@ -66,3 +66,14 @@ def test_the_tutorials_agent_keeps_its_images_containerizers() -> None:
                        "tasks: docker}\n"), "10.0.0.5").spec(Role.SLAVE)
     assert "MESOS_CONTAINERIZERS" not in dict(spec.env)
     assert MESOSCLOUD in AGENT
+
+
+def test_dry_runs_comment_says_the_condition_the_file_leaves() -> None:
+    from mesostack.plan import dry_run
+
+    default = dry_run(build(parse("{}\n"), "10.0.0.5"))
+    assert "# tasks: auto gives the line above on a host with cgroup v1 whose engine allows " \
+           "--privileged and accepts the agent's Docker client; elsewhere: docker run" in default
+    unprivileged = dry_run(build(parse("slave: {privileged: false}\n"), "10.0.0.5"))
+    assert "whose engine accepts the agent's Docker client; elsewhere: docker run" in unprivileged
+    assert "--privileged and" not in unprivileged
