@@ -237,10 +237,10 @@ def test_zookeeper_dies_during_up(modern_stack: Stack, docker_client: docker.Doc
     zookeeper = f"{modern_stack.name}-zookeeper"
     process = modern_stack.popen("up")
     try:
-        if moment == "while it starts":
-            wait_until(lambda: (lambda c: c and c.status == "running")(
+        if moment == "while it starts":  # running, and its first lines written
+            wait_until(lambda: (lambda c: c and c.status == "running" and c.logs(tail=1))(
                 modern_stack.containers().get("zookeeper")), timeout=60,
-                what="the ZooKeeper container running")
+                what="the ZooKeeper container running and logging")
         else:
             wait_until(lambda: "master" in modern_stack.containers() or None, timeout=60,
                        what="the master container")

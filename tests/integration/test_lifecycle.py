@@ -285,7 +285,7 @@ def test_a_new_image_behind_the_same_tag_recreates_what_depends_on_it(
     try:
         assert modern_stack.cli("up").returncode == 0
         before = {role: c.id for role, c in modern_stack.containers().items()}
-        dockerfile = f"FROM {IMAGES['zookeeper']}\nLABEL io.mesostack.test.rebuilt=1\n"
+        dockerfile = f"FROM {IMAGES['zookeeper-official']}\nLABEL io.mesostack.test.rebuilt=1\n"
         docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
         up = modern_stack.cli("up", "--pull", "never")
         assert up.returncode == 0, up.stderr
