@@ -4,6 +4,10 @@ Pure: no network. Validation refuses what Marathon would answer 422 to, before a
 with one-line errors naming file, line, column and field (in Marathon's path style, e.g.
 `/upgradeStrategy/minimumHealthCapacity`). Fields we don't know pass through untouched, with a
 warning, because newer Marathons know more than the versions our field list comes from.
+
+A file may be what Marathon answers (`GET /v2/apps/x`, `GET /v2/apps`, `GET /v2/groups/x`):
+the wrappers are taken off, and what Marathon reports about a running app but does not take
+back is left out of what is sent, named in one warning.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,20 @@ APP_FIELDS = frozenset({
     "storeUrls", "taskKillGracePeriodSeconds", "tty", "unreachableStrategy", "upgradeStrategy",
     "uris", "user", "version", "versionInfo",
 })
+
+# What Marathon reports about an app beside its definition, and takes in no request that
+# creates or changes one: the task counts, deployments, tasks, lastTaskFailure and task stats
+# (v0.11.1 Formats.ExtendedAppInfoWrites; the RAML `AppInfo` type of v1.10.26), `versionInfo`
+# (never taken from a request: v1.10.26 AppHelpers.updateOrCreate) and `version`, which POST
+# ignores and PUT takes only alone with `id`, as a rollback (422 beside any other field:
+# v0.11.1 V2AppUpdate.scala, v1.10.26 AppValidation.validateAppUpdateVersion), which is
+# `mesostack rollback`'s. In a group, `version` is likewise a rollback, alone.
+REPORTED_FIELDS = (
+    "version", "versionInfo", "tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy",
+    "deployments", "tasks", "lastTaskFailure", "taskStats", "tasksStats",
+    "readinessCheckResults",
+)
+GROUP_REPORTED_FIELDS = ("version",)
 
 # Group.json (v1.7.236) and the RAML `GroupUpdate` type (v1.10.26), plus `pods`.
 GROUP_FIELDS = frozenset({
@@ -125,7 +143,8 @@ def load_file(path: Path) -> Loaded:
 
 
 def parse_text(text: str, *, source: str) -> Loaded:
-    """An app, a list of apps (one POST each) or a group (one POST), validated.
+    """An app, a list of apps (one POST each) or a group (one POST), validated; or what
+    `GET /v2/apps/x` (`{"app": ...}`) or `GET /v2/apps` (`{"apps": [...]}`) answered.
 
     A `.json` source must be JSON; anything else may be JSON or YAML.
     """
@@ -133,32 +152,90 @@ def parse_text(text: str, *, source: str) -> Loaded:
     doc = _Doc(source, root)
     _check_json_data(data, doc, ())
     found: list[tuple[str, str]] = []
-    requests: list[DeployRequest] = []
-    if isinstance(data, list):
-        if not data:
-            raise InputError(f"{doc.where(())}: the list holds no apps; nothing to deploy")
-        for index, app in enumerate(data):
-            if isinstance(app, dict) and _is_group(app) and not _runs_something(app):
-                raise doc.error((index,), "a group can't be part of a list of apps; give it a "
-                                "file of its own, or nest it under a group's \"groups\"")
-            app_id = _check_app(app, doc, (index,), base="/", warnings=found)
-            requests.append(DeployRequest("POST", APPS_PATH, app, (app_id,),
-                                          f"{source}[{index}]"))
-    elif isinstance(data, dict) and _is_group(data):
-        app_ids: list[str] = []
-        _check_group(data, doc, (), base="/", app_ids=app_ids, warnings=found)
-        requests.append(DeployRequest("POST", GROUPS_PATH, data, tuple(app_ids), source))
-    elif isinstance(data, dict):
-        app_id = _check_app(data, doc, (), base="/", warnings=found)
-        requests.append(DeployRequest("POST", APPS_PATH, data, (app_id,), source))
-    elif data is None:
-        raise InputError(f"{source}: the file holds no app (it is empty or null)")
-    else:
-        raise doc.error((), "expected an app (a mapping with an id), a list of apps, or a "
-                        f"group (a mapping with \"apps\" or \"groups\"); got {_got(data)}")
+    checked = _checked(data, doc, found)
+    dropped: list[str] = []
+    requests = tuple(replace(r, body=_sent(r.body, group=r.path == GROUPS_PATH, dropped=dropped))
+                     for r in checked)
     # One warning per unknown field name, at its first place: a group of 30 apps sharing one
     # newer field needs telling once.
-    return Loaded(tuple(requests), _first_per_field(found))
+    return Loaded(requests, _first_per_field(found) + _dropped_warning(source, dropped))
+
+
+def _checked(data: Any, doc: _Doc, found: list[tuple[str, str]]) -> list[DeployRequest]:
+    """The requests of the file's data, each checked, each body as it is in the file."""
+    source = doc.source
+    at: _Path = ()
+    wrapped = _unwrapped(data)
+    if wrapped is not None:
+        data, at = wrapped
+    if isinstance(data, list):
+        return _app_list(data, doc, at, found)
+    if isinstance(data, dict) and _is_group(data) and not at:
+        app_ids: list[str] = []
+        _check_group(data, doc, (), base="/", app_ids=app_ids, warnings=found)
+        return [DeployRequest("POST", GROUPS_PATH, data, tuple(app_ids), source)]
+    if isinstance(data, dict):
+        app_id = _check_app(data, doc, at, base="/", warnings=found)
+        return [DeployRequest("POST", APPS_PATH, data, (app_id,), source)]
+    if data is None:
+        raise InputError(f"{source}: the file holds no app (it is empty or null)")
+    raise doc.error((), "expected an app (a mapping with an id), a list of apps, or a "
+                    f"group (a mapping with \"apps\" or \"groups\"); got {_got(data)}")
+
+
+def _app_list(data: list[Any], doc: _Doc, at: _Path, found: list[tuple[str, str]]
+              ) -> list[DeployRequest]:
+    """One POST per app of a list (`at`: where the list is in the file)."""
+    if not data:
+        raise InputError(f"{doc.where(at)}: the list holds no apps; nothing to deploy")
+    requests: list[DeployRequest] = []
+    for index, app in enumerate(data):
+        if isinstance(app, dict) and _is_group(app) and not _runs_something(app):
+            raise doc.error((*at, index), "a group can't be part of a list of apps; give it a "
+                            "file of its own, or nest it under a group's \"groups\"")
+        app_id = _check_app(app, doc, (*at, index), base="/", warnings=found)
+        requests.append(DeployRequest("POST", APPS_PATH, app, (app_id,),
+                                      f"{doc.source}[{index}]"))
+    return requests
+
+
+def _unwrapped(data: Any) -> tuple[Any, _Path] | None:
+    """What `GET /v2/apps/x` (`{"app": {...}}`) and `GET /v2/apps` (`{"apps": [...]}`, every
+    id absolute) answer: the app or the list of apps inside, and where it is in the file.
+    `apps` beside anything else, or with a relative id, is a group (whose id may be missing)."""
+    if not isinstance(data, dict) or len(data) != 1:
+        return None
+    if isinstance(data.get("app"), dict):
+        return data["app"], ("app",)
+    apps = data.get("apps")
+    if isinstance(apps, list) and apps and all(
+            isinstance(app, dict) and str(app.get("id", "")).startswith("/") for app in apps):
+        return apps, ("apps",)
+    return None
+
+
+def _sent(body: dict[str, Any], *, group: bool, dropped: list[str]) -> dict[str, Any]:
+    """`body` without what Marathon reports but does not take, in a group's apps and groups
+    too; the names left out are added to `dropped`."""
+    left_out = GROUP_REPORTED_FIELDS if group else REPORTED_FIELDS
+    sent: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in left_out:
+            dropped.append(key)
+            continue
+        if group and key in ("apps", "groups") and isinstance(value, list):
+            value = [_sent(item, group=key == "groups", dropped=dropped)
+                     if isinstance(item, dict) else item for item in value]
+        sent[key] = value
+    return sent
+
+
+def _dropped_warning(source: str, dropped: list[str]) -> tuple[str, ...]:
+    if not dropped:
+        return ()
+    names = ", ".join(dict.fromkeys(dropped))
+    return (f"{source}: dropped {names}: Marathon reports them but does not take them (to go "
+            "back to an earlier version: `mesostack rollback`)",)
 
 
 def validate_app(app: Any, *, where: str) -> list[str]:
@@ -426,6 +503,8 @@ def _check_app(app: Any, doc: _Doc, path: _Path, *, base: str,
         raise doc.error(path, f"expected an app (a mapping with an id), got {_got(app)}")
     app_id = _check_id(app, doc, path, base=base, what="app")
     for name, value in app.items():
+        if name in REPORTED_FIELDS:
+            continue  # not sent
         if name not in APP_FIELDS:
             warnings.append(_unknown(name, doc, (*path, name)))
         elif value is not None and name in _FIELD_CHECKS:  # null: as if absent, as in Marathon

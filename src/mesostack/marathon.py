@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
@@ -217,6 +217,17 @@ class Marathon:
     def tasks(self, app_id: str) -> list[dict[str, Any]]:
         return list(self.get(f"/v2/apps{_path(app_id)}/tasks").get("tasks", []))
 
+    def app_versions(self, app_id: str) -> list[str] | None:
+        """The versions Marathon keeps of the app, newest first (0.11 lists them so, 1.x in its
+        store's order); None when it has no such app (404)."""
+        path = f"/v2/apps{_path(app_id)}/versions"
+        answer = self.request("GET", path)
+        if answer.status_code == 404:
+            return None
+        listed = _json(self._ok(answer, path))
+        versions = listed.get("versions") if isinstance(listed, Mapping) else None
+        return newest_first([str(v) for v in versions or []])
+
     # --- changing ------------------------------------------------------------------------------
 
     def submit(self, request: DeployRequest, *, force: bool = False) -> Submitted:
@@ -241,6 +252,21 @@ class Marathon:
                 if isinstance(deployment, Mapping) and deployment.get("id"):
                     ids.append(str(deployment["id"]))
         return Submitted(tuple(ids), request.app_ids, created, started)
+
+    def rollback(self, app_id: str, version: str, *, force: bool = False) -> str:
+        """`PUT {id, version}`: Marathon deploys the app as it was in `version` (as a new
+        version); its deployment's id. 404 here means Marathon keeps no such version (an app
+        it lacks is created from `{id, version}` and refused, 422)."""
+        absolute = "/" + app_id.strip("/")
+        answer = self.request("PUT", f"/v2/apps{_path(app_id)}",
+                              body={"id": absolute, "version": version},
+                              params={"force": "true"} if force else None)
+        if answer.status_code == 404:
+            raise InputError(f"app {absolute}: Marathon at {self.url} keeps no version {version} "
+                             f"of it (404: {_message(answer)})",
+                             hint=f"see `mesostack rollback {absolute.strip('/')} --list`")
+        self._raise_for(answer, absolute)
+        return str(_json(answer).get("deploymentId", ""))
 
     def remove(self, app_id: str, *, force: bool = False) -> str:
         return self._change_app("DELETE", app_id, None, force=force)
@@ -327,6 +353,45 @@ class Marathon:
                             yield event
         except requests.RequestException:
             return
+
+
+def moment(stamp: str) -> datetime | None:
+    """Marathon's ISO timestamp (`2015-09-25T15:13:48.343Z`) as an aware datetime; None when it
+    is no timestamp with a zone."""
+    try:
+        when = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def newest_first(versions: Sequence[str]) -> list[str]:
+    """App versions (timestamps) from the newest to the oldest; any that isn't one, last."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(versions, key=lambda v: moment(v) or oldest, reverse=True)
+
+
+def rollback_target(app_id: str, versions: Sequence[str], current: str,
+                    wanted: str | None) -> str:
+    """The version to roll `app_id` back to, as Marathon lists it: `wanted` (any ISO form of
+    the instant), or the newest one before `current`. InputError when Marathon keeps none."""
+    listed = f"see `mesostack rollback {app_id.strip('/')} --list`"
+    if wanted is None:
+        now = moment(current)
+        before = [v for v in newest_first(versions)
+                  if now is not None and (when := moment(v)) is not None and when < now]
+        if not before:
+            raise InputError(f"app {app_id}: Marathon keeps no version before its current one "
+                             f"({current or 'unknown'})", hint=listed)
+        return before[0]
+    when = moment(wanted)
+    if when is None:
+        raise InputError(f"app {app_id}: version {wanted!r} is not a time such as "
+                         "2015-09-25T15:13:48.343Z", hint=listed)
+    for version in versions:
+        if moment(version) == when:
+            return version
+    raise InputError(f"app {app_id}: Marathon keeps no version {wanted} of it", hint=listed)
 
 
 def _path(app_id: str) -> str:

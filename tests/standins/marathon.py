@@ -12,6 +12,9 @@ modern = v1.10):
   elected Marathon still knows them; tasks are reconciled from the master;
 - `/v2/apps`, `/v2/groups`, `/v2/deployments`, `/v2/queue`, `/v2/tasks`, `/v2/info`,
   `/v2/leader`, `/v2/events` (SSE), `/ping`, with both generations' errors;
+- keeps every version of each app (up to `--zk_max_versions`) and of the whole set of apps, for
+  `GET /v2/apps/{id}/versions` and rollback (`PUT` with `{"id", "version"}`, a group's
+  `{"version"}`), answering `version` beside other fields as each generation does;
 - keeps `instances` tasks running: places each where cpus/mem/disk fit (else it waits in the
   queue), relaunches failed tasks with back-off and records `lastTaskFailure`;
 - registers with the user `MESOS_USER` names, by default the user it runs as, and gives a
@@ -50,7 +53,7 @@ from common import (
     parse_zk_url,
     serve,
 )
-from marathon_api import VERSION, route
+from marathon_api import REPORTED, VERSION, later, marathon_time, route
 
 C = "marathon"
 ACTIVE = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"}
@@ -97,6 +100,13 @@ class Marathon:
         self.failures: dict[str, dict[str, Any]] = {}
         self.waiting: dict[str, dict[str, Any]] = {}  # app id -> queue entry
         self.subscribers: list[queue.Queue[dict[str, Any]]] = []
+        self.versions: dict[str, list[dict[str, Any]]] = {}  # app id -> stored, oldest first
+        self.root_versions: dict[str, dict[str, dict[str, Any]]] = {}  # version -> every app
+        self.last_version = ""
+        # --zk_max_versions: 25 in 0.11.1 (ZookeeperConf.scala l.33-36), 50 in 1.10.26
+        # (storage/StorageConf.scala l.25-29); older versions are dropped.
+        self.max_versions = int(os.environ.get("MARATHON_ZK_MAX_VERSIONS")
+                                or (25 if LEGACY else 50))
 
     # --- election and state in ZooKeeper ----------------------------------------------------
 
@@ -126,11 +136,7 @@ class Marathon:
         log(C, "Elected as leader; loading state from ZooKeeper")
         with self.lock:
             self.elected = True
-            self.apps = {a["id"]: a for a in self.load("apps")}
-            self.deployments = {d["id"]: d for d in self.load("deployments")}
-            stored = self.zk.exists(f"{self.zk_path}/state/framework-id")
-            if stored:
-                self.framework_id = self.zk.get(f"{self.zk_path}/state/framework-id")[0].decode()
+            self.load_state()
         delay = env_seconds("STANDIN_REGISTRATION_DELAY")
         if delay:
             log(C, f"registration delay {delay}s: elected, not registered yet")
@@ -146,6 +152,17 @@ class Marathon:
                 except OSError as exc:
                     log(C, f"master unreachable: {exc}")
             time.sleep(TICK_S)
+
+    def load_state(self) -> None:
+        self.apps = {a["id"]: a for a in self.load("apps")}
+        self.deployments = {d["id"]: d for d in self.load("deployments")}
+        self.versions = {v["id"]: v["versions"] for v in self.load("versions")}
+        roots = sorted(self.load("root-versions"), key=lambda r: str(r["version"]))
+        self.root_versions = {r["version"]: r["apps"] for r in roots}
+        self.last_version = max([self.last_version, *self.root_versions])
+        stored = self.zk.exists(f"{self.zk_path}/state/framework-id")
+        if stored:
+            self.framework_id = self.zk.get(f"{self.zk_path}/state/framework-id")[0].decode()
 
     def load(self, kind: str) -> list[dict[str, Any]]:
         path = f"{self.zk_path}/state/{kind}"
@@ -364,7 +381,21 @@ class Marathon:
 
     # --- apps, groups, deployments ----------------------------------------------------------
 
+    def new_version(self) -> str:
+        """A change's version: when it was made, later than the one before."""
+        version = iso_now()
+        if version <= self.last_version:
+            version = later(self.last_version)
+        self.last_version = version
+        return version
+
+    def stored_version(self, app_id: str, version: str) -> dict[str, Any] | None:
+        """The app as stored in `version` (any ISO form of the instant: Marathon parses it)."""
+        wanted = marathon_time(version)
+        return next((a for a in self.versions.get(app_id, []) if a["version"] == wanted), None)
+
     def normalise(self, body: dict[str, Any], app_id: str, version: str) -> dict[str, Any]:
+        body = {k: v for k, v in body.items() if k not in REPORTED}  # read, never stored
         app = {**APP_DEFAULTS, **body, "id": app_id, "version": version}
         taken = {p for a in self.apps.values() if a["id"] != app_id for p in a["ports"]}
         free = (p for p in range(10000, 20000) if p not in taken)
@@ -377,8 +408,10 @@ class Marathon:
         app["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
         return app
 
-    def deploy(self, affected: list[str], action: str) -> dict[str, Any]:
-        version = iso_now()
+    def deploy(self, affected: list[str], action: str, version: str | None = None
+               ) -> dict[str, Any]:
+        version = version or self.new_version()
+        self.keep_root_version(version)
         actions = [{"action": action, "app": app_id} for app_id in affected]
         steps: list[Any] = [actions] if LEGACY else [{"actions": actions}]
         deployment = {"id": str(uuid.uuid4()), "version": version, "affectedApps": affected,
@@ -391,6 +424,15 @@ class Marathon:
         self.store("deployments", deployment, deployment["id"])
         self.publish("deployment_info", plan=deployment, currentStep=steps[0])
         return deployment
+
+    def keep_root_version(self, version: str) -> None:
+        """Every app as it is after a change: the version a group rolls back to (Marathon keeps
+        the root group's versions, GroupRepository)."""
+        self.root_versions[version] = dict(self.apps)
+        self.store("root-versions", {"version": version, "apps": self.apps}, version)
+        for old in list(self.root_versions)[:-self.max_versions]:
+            del self.root_versions[old]
+            self.store("root-versions", None, old)
 
     def locked(self, app_ids: list[str], force: bool) -> Response | None:
         holding = [d for d in self.deployments.values()
@@ -420,6 +462,9 @@ class Marathon:
         self.apps[app_id] = app
         self.backoff.pop(app_id, None)
         self.store("apps", app, app_id)
+        kept = [*self.versions.get(app_id, []), app][-self.max_versions:]
+        self.versions[app_id] = kept
+        self.store("versions", {"id": app_id, "versions": kept}, app_id)
 
     def app_view(self, app: dict[str, Any], *, embed_tasks: bool) -> dict[str, Any]:
         tasks = [t for t in self.tasks.values() if t["appId"] == app["id"]]

@@ -6,11 +6,13 @@ and QueueResource (fixtures/marathon/docs, raml-v1.10.26); callers hold the stat
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from common import LEGACY, Request, Response, iso_now, json_response
-from validation import invalid, parse_body
+from validation import group_version_not_alone, invalid, parse_body, version_not_alone
 
 if TYPE_CHECKING:
     from marathon import Marathon
@@ -20,6 +22,13 @@ DEFINITION_KEYS = ("cmd", "args", "user", "env", "instances", "cpus", "mem", "di
                    "constraints", "uris", "ports", "requirePorts", "backoffSeconds",
                    "backoffFactor", "maxLaunchDelaySeconds", "container", "healthChecks",
                    "dependencies", "upgradeStrategy", "labels", "acceptedResourceRoles")
+# What GET /v2/apps/{id} reports beside the app's definition, which no request takes (v0.11.1
+# Formats.ExtendedAppInfoWrites l.553-566, TaskCountsWrites; v1.10.26 the RAML AppInfo type,
+# types/app.raml l.352-378). Marathon reads only the fields it knows, so they are never stored.
+REPORTED = frozenset({"tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy",
+                      "deployments", "tasks", "lastTaskFailure", "taskStats", "tasksStats",
+                      "readinessCheckResults"})
+VERSIONS = re.compile(r"(?P<app>.+)/versions(?:/(?P<version>[^/]+))?")
 
 
 def absolute(app_id: str, base: str = "/") -> str:
@@ -36,6 +45,25 @@ def absolute(app_id: str, base: str = "/") -> str:
 
 def not_found(kind: str, item_id: str) -> Response:
     return json_response({"message": f"{kind} '{item_id}' does not exist"}, 404)
+
+
+def marathon_time(text: str) -> str | None:
+    """A timestamp as Marathon's Timestamp prints it (`2015-09-25T15:13:48.343Z`, UTC, to the
+    millisecond: 0.11.1 joda DateTime.toString, 1.10.26 Timestamp.formatter l.107), or None
+    when it is no timestamp."""
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def later(version: str) -> str:
+    """The millisecond after `version` (two changes within one get versions of their own)."""
+    when = dt.datetime.fromisoformat(version.replace("Z", "+00:00"))
+    return (when + dt.timedelta(milliseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def route(m: Marathon, request: Request) -> Response:
@@ -71,6 +99,9 @@ def route(m: Marathon, request: Request) -> Response:
                                        for a in m.apps.values()]})
     if path.startswith("/v2/apps/"):
         app_id = absolute(path[len("/v2/apps"):])
+        versions = VERSIONS.fullmatch(app_id)
+        if versions and method == "GET":
+            return app_versions(m, versions["app"], versions["version"])
         if app_id.endswith("/tasks") and method == "GET":
             app = m.apps.get(app_id[:-len("/tasks")])
             if app is None:
@@ -125,10 +156,10 @@ def create_app(m: Marathon, raw: bytes) -> Response:
 
 
 def start_apps(m: Marathon, bodies: dict[str, dict[str, Any]], *, action: str) -> dict[str, Any]:
-    version = iso_now()
+    version = m.new_version()
     for app_id, body in bodies.items():
         m.put_app(app_id, body, version)
-    return m.deploy(list(bodies), action)
+    return m.deploy(list(bodies), action, version)
 
 
 def update_app(m: Marathon, app_id: str, raw: bytes, *, force: bool) -> Response:
@@ -138,6 +169,14 @@ def update_app(m: Marathon, app_id: str, raw: bytes, *, force: bool) -> Response
     if not isinstance(body, dict):
         return invalid(body) or Response(400, b"")
     existing = m.apps.get(app_id)
+    # 0.11.1 reads the version rule with the body; 1.10.26 only for an app it has (an app it
+    # lacks is read as a whole app, whose version is thrown away: AppsResource l.218-226).
+    if body.get("version") is not None and (LEGACY or existing is not None):
+        error = version_not_alone(body)
+        if error is not None:
+            return error
+        if existing is not None:
+            return rollback(m, app_id, body["version"], force=force)
     merged = {**({k: existing[k] for k in DEFINITION_KEYS} if existing else {}), **body}
     error = invalid(merged, app_id)
     if error is not None:
@@ -146,15 +185,67 @@ def update_app(m: Marathon, app_id: str, raw: bytes, *, force: bool) -> Response
     if locked is not None:
         return locked
     scale_only = existing is not None and set(body) - {"id"} == {"instances"}
-    version = iso_now()
+    version = m.new_version()
     m.put_app(app_id, {"instances": body["instances"]} if scale_only else merged, version)
     action = ("ScaleApplication" if scale_only else
               "RestartApplication" if existing else "StartApplication")
-    deployment = m.deploy([app_id], action)
+    deployment = m.deploy([app_id], action, version)
     m.publish("api_post_event", clientIp="127.0.0.1", uri=f"/v2/apps{app_id}",
               appDefinition=m.apps[app_id])
     return json_response({"version": version, "deploymentId": deployment["id"]},
                          200 if existing else 201)
+
+
+def rollback(m: Marathon, app_id: str, version: Any, *, force: bool) -> Response:
+    """`{"id", "version"}` for an app Marathon has: the app as stored in that version, deployed
+    as a new version (0.11.1 AppsResource.updateOrCreate l.190-191; 1.10.26
+    AppHelpers.updateOrRollback l.120-130); no such version: UnknownAppException (0.11.1) /
+    AppNotFoundException (1.10.26), 404 "App '/x' does not exist", without the version."""
+    stored = m.stored_version(app_id, str(version))
+    if stored is None:
+        return not_found("App", app_id)
+    locked = m.locked([app_id], force)
+    if locked is not None:
+        return locked
+    new = m.new_version()
+    m.put_app(app_id, {k: v for k, v in stored.items() if k not in ("version", "versionInfo")},
+              new)
+    deployment = m.deploy([app_id], "RestartApplication", new)
+    m.publish("api_post_event", clientIp="127.0.0.1", uri=f"/v2/apps{app_id}",
+              appDefinition=m.apps[app_id])
+    return json_response({"version": new, "deploymentId": deployment["id"]})
+
+
+def app_versions(m: Marathon, app_id: str, version: str | None) -> Response:
+    """AppVersionsResource: `{"versions": [...]}` of an app Marathon has (0.11.1 newest first,
+    EntityRepository.listVersions l.52-60; 1.10.26 in its store's order, unsorted:
+    ZkPersistenceStore.rawVersions l.133-155 lists ZooKeeper's children, the caching store a
+    Set; the stand-in answers oldest first), else 404 "App '/x' does not exist"; one version:
+    the app as stored then, bare (V2AppDefinition / raml.App), else 404 "App '/x' does not
+    exist in version V" (RestResource.unknownApp)."""
+    stored = m.versions.get(app_id, []) if app_id in m.apps else []
+    if version is None:
+        if not stored:
+            return not_found("App", app_id)
+        listed = [app["version"] for app in stored]
+        return json_response({"versions": listed[::-1] if LEGACY else listed})
+    found = m.stored_version(app_id, version)
+    if found is None:
+        shown = marathon_time(version) or version
+        return json_response({"message": f"App '{app_id}' does not exist in version {shown}"},
+                             404)
+    return json_response(found)
+
+
+def forget(m: Marathon, app_id: str) -> None:
+    """An app dropped, its versions with it (0.11.1 GroupManager: `appRepo.expunge`)."""
+    del m.apps[app_id]
+    m.store("apps", None, app_id)
+    m.versions.pop(app_id, None)
+    m.store("versions", None, app_id)
+    m.failures.pop(app_id, None)
+    m.backoff.pop(app_id, None)
+    m.waiting.pop(app_id, None)
 
 
 def delete_apps(m: Marathon, app_ids: list[str], *, force: bool,
@@ -165,11 +256,7 @@ def delete_apps(m: Marathon, app_ids: list[str], *, force: bool,
     if locked is not None:
         return locked
     for app_id in app_ids:
-        del m.apps[app_id]
-        m.store("apps", None, app_id)
-        m.failures.pop(app_id, None)
-        m.backoff.pop(app_id, None)
-        m.waiting.pop(app_id, None)
+        forget(m, app_id)
     deployment = m.deploy(app_ids, "StopApplication")
     return json_response({"version": deployment["version"], "deploymentId": deployment["id"]})
 
@@ -221,6 +308,8 @@ def groups(m: Marathon, request: Request, group_id: str, *, force: bool) -> Resp
         return error
     if not isinstance(body, dict):
         return invalid(body) or Response(400, b"")
+    if body.get("version") is not None:
+        return group_version(m, request.method, group_id, body, force=force)
     if request.method == "POST" and group_id == "/":
         group_id = absolute(body.get("id", "/"))
     elif "id" not in body:
@@ -252,3 +341,39 @@ def group_view(m: Marathon, group_id: str) -> dict[str, Any]:
     return {"id": group_id, "apps": [m.app_view(a, embed_tasks=False) for a in direct],
             "groups": [group_view(m, g) for g in subgroups], "dependencies": [],
             "version": max((a["version"] for a in direct), default=iso_now())}
+
+
+def group_version(m: Marathon, method: str, group_id: str, body: dict[str, Any], *,
+                  force: bool) -> Response:
+    """`{"version": V}` alone: the group as it was in root version V (0.11.1
+    GroupsResource.updateOrCreate l.176-185; 1.10.26 GroupApiService.updateGroup l.32-42);
+    none: 422 "Group /x not available in version V" (an IllegalArgumentException in both).
+    POST first refuses a group that exists, as it does any (the root always does)."""
+    error = group_version_not_alone(body)
+    if error is not None:
+        return error
+    inside = [a for a in m.apps if a.startswith(group_id.rstrip("/") + "/")]
+    if method == "POST" and (inside or group_id == "/"):
+        return json_response(
+            {"message": f"Group {group_id} is already created. Use PUT to change this group."},
+            409)
+    version = str(body["version"])
+    snapshot = m.root_versions.get(marathon_time(version) or version)
+    if snapshot is None:
+        shown = marathon_time(version) or version
+        return json_response({"message": f"Group {group_id} not available in version {shown}"},
+                             422)
+    then = {a: app for a, app in snapshot.items() if a.startswith(group_id.rstrip("/") + "/")}
+    affected = sorted(set(then) | set(inside))
+    locked = m.locked(affected, force)
+    if locked is not None:
+        return locked
+    new = m.new_version()
+    for app_id in set(inside) - set(then):
+        forget(m, app_id)
+    for app_id, app in then.items():
+        m.put_app(app_id, {k: v for k, v in app.items() if k not in ("version", "versionInfo")},
+                  new)
+    deployment = m.deploy(affected, "RestartApplication", new)
+    return json_response({"version": new, "deploymentId": deployment["id"]},
+                         201 if method == "POST" else 200)

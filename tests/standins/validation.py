@@ -120,3 +120,68 @@ def parse_body(raw: bytes) -> tuple[Any, Response | None]:
                   else f"Unexpected character ({exc})")
         body = {"message": detail} if LEGACY else {"message": "Invalid JSON", "details": detail}
         return None, json_response(body, 400)
+
+
+# --- `version` in an update -------------------------------------------------------------------
+
+# The fields an app update reads; any other field of its body is ignored. v0.11.1: the case
+# class V2AppUpdate (api/v2/json/V2AppUpdate.scala l.20-70, read by Formats.V2AppUpdateReads
+# l.568-615). v1.10.26: AppUpdate, the RAML `App` type with every field optional
+# (docs/docs/rest-api/public/api/v2/types/app.raml l.75-339, `(pragma.generateUpdateType)`;
+# type-generator RamlTypeGenerator.scala l.274-276): `versionInfo` is one of them there.
+UPDATE_FIELDS = frozenset({
+    "id", "cmd", "args", "user", "env", "instances", "cpus", "mem", "disk", "executor",
+    "constraints", "uris", "storeUrls", "ports", "requirePorts", "backoffSeconds",
+    "backoffFactor", "maxLaunchDelaySeconds", "container", "healthChecks", "dependencies",
+    "upgradeStrategy", "labels", "acceptedResourceRoles", "version",
+}) if LEGACY else frozenset({
+    "id", "acceptedResourceRoles", "args", "backoffFactor", "backoffSeconds", "cmd",
+    "constraints", "container", "cpus", "dependencies", "disk", "env", "executor",
+    "executorResources", "fetch", "healthChecks", "check", "instances", "labels",
+    "maxLaunchDelaySeconds", "mem", "gpus", "ipAddress", "networks", "ports", "portDefinitions",
+    "readinessChecks", "residency", "resourceLimits", "requirePorts", "secrets",
+    "taskKillGracePeriodSeconds", "upgradeStrategy", "uris", "user", "version", "versionInfo",
+    "killSelection", "unreachableStrategy", "tty", "role",
+})
+# A group update's fields: v0.11.1 V2GroupUpdate (api/v2/json/V2GroupUpdate.scala l.6-12);
+# v1.10.26 the RAML GroupUpdate (types/group.raml), which adds enforceRole.
+GROUP_UPDATE_FIELDS = frozenset({"id", "apps", "groups", "dependencies", "scaleBy", "version"}
+                                | (set() if LEGACY else {"enforceRole"}))
+VERSION_WITH_ID = "The 'version' field may only be combined with the 'id' field."
+NOT_ALONE = "not allowed in conjunction with other properties"
+
+
+def given(body: dict[str, Any], fields: frozenset[str]) -> set[str]:
+    """The fields of `fields` the body sets: null reads as absent (play-json readNullable), an
+    empty list or mapping is set."""
+    return {key for key, value in body.items() if key in fields and value is not None}
+
+
+def version_not_alone(body: dict[str, Any]) -> Response | None:
+    """An app update whose `version` stands with a field other than `id`: 0.11.1 checks it in
+    V2AppUpdate's constructor (l.72, Scala's `require`, whose message starts "requirement
+    failed: "; MarathonExceptionMapper l.48 and l.103: IllegalArgumentException, 422, the
+    message alone); 1.10.26 in AppValidation.validateAppUpdateVersion (l.314-324), on the root
+    path of its 422."""
+    if body.get("version") is None or not given(body, UPDATE_FIELDS) - {"id", "version"}:
+        return None
+    if LEGACY:
+        return json_response({"message": f"requirement failed: {VERSION_WITH_ID}"}, 422)
+    return json_response({"message": "Object is not valid",
+                          "details": [{"path": "/", "errors": [VERSION_WITH_ID]}]}, 422)
+
+
+def group_version_not_alone(body: dict[str, Any]) -> Response | None:
+    """A group update's `version` and `scaleBy` must each be its only field, `id` included:
+    0.11.1 ModelValidation.checkGroupUpdate (l.59-75, hasOnlyOneDefinedOption l.94-100);
+    1.10.26 Group.validNestedGroupUpdateWithBase (l.329-330) with
+    Validation.theOnlyDefinedOptionIn (l.231-247, its message ends with a period)."""
+    fields = given(body, GROUP_UPDATE_FIELDS)
+    if len(fields) < 2:
+        return None
+    wrong = [key for key in ("version", "scaleBy") if key in fields]
+    if LEGACY:
+        return json_response({"message": "Bean is not valid", "errors": [
+            {"attribute": key, "error": NOT_ALONE} for key in wrong]}, 422)
+    return json_response({"message": "Object is not valid", "details": [
+        {"path": f"/{key}", "errors": [f"{NOT_ALONE}."]} for key in wrong]}, 422)

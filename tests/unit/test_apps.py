@@ -109,13 +109,13 @@ def test_yaml_keeps_a_timestamp_a_string_and_a_list_a_list() -> None:
     text = """\
 - id: /a
   cmd: sleep 1
-  version: 2015-09-28T19:47:37.681Z
+  labels: {built: 2015-09-28T19:47:37.681Z}
 - id: /b
   args: [sleep, "1"]
 """
     loaded = parse_text(text, source="apps.yml")
     assert [r.source for r in loaded.requests] == ["apps.yml[0]", "apps.yml[1]"]
-    assert loaded.requests[0].body["version"] == "2015-09-28T19:47:37.681Z"
+    assert loaded.requests[0].body["labels"] == {"built": "2015-09-28T19:47:37.681Z"}
     assert loaded.requests[1].body == {"id": "/b", "args": ["sleep", "1"]}
 
 
@@ -418,7 +418,10 @@ REFUSED_BY_MARATHON = {"v1.10-docs-app-kitchen-sink.json": f"1:1: /: {CMD_ARGS_O
 # - app.json: the body of POST /v2/apps, but with both `cmd` and `args`: refused, as above.
 # - app-check-http-example.json: an app definition: accepted.
 # - apps_create.json: the body of PUT /v2/apps, a list of whole app definitions: accepted.
-# - group.json: the body of POST and PUT /v2/groups: accepted.
+# - group.json: the body of POST and PUT /v2/groups, say the docs; but it carries `version`
+#   beside other fields (and its apps `version` and `versionInfo`), which Marathon refuses
+#   there (422: Group.validNestedGroupUpdateWithBase, v1.10.26): accepted, sent without them,
+#   with one warning naming them.
 # - app_patch.json, apps_patch.json: partial updates (only the fields to change), not
 #   definitions: refused, as they run nothing.
 # Not definitions, so not read here: app_list.json, app_task.json, app_tasks.json, tasks.json,
@@ -447,14 +450,25 @@ INVALID = {
 }
 
 
-def check_fixture(path: Path, refused: str | None) -> Loaded | None:
+RAML_REPORTED = {"group.json": ("version", "versionInfo")}
+
+
+def without(data: Any, names: tuple[str, ...]) -> Any:
+    """`data` with the keys `names` left out of every mapping in it."""
+    if isinstance(data, dict):
+        return {k: without(v, names) for k, v in data.items() if k not in names}
+    return [without(item, names) for item in data] if isinstance(data, list) else data
+
+
+def check_fixture(path: Path, refused: str | None, dropped: tuple[str, ...] = ()
+                  ) -> Loaded | None:
     if refused is not None:
         with pytest.raises(InputError) as raised:
             load_file(path)
         assert str(raised.value) == f"{path}:{refused}"
         return None
     loaded = load_file(path)
-    original = json.loads(path.read_text(encoding="utf-8"))
+    original = without(json.loads(path.read_text(encoding="utf-8")), dropped)
     sent = [r.body for r in loaded.requests]
     assert json.dumps(sent) == json.dumps(original if isinstance(original, list) else [original])
     return loaded
@@ -474,8 +488,10 @@ def test_real_world_apps_pass(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(RAML_EXAMPLES))
 def test_marathon_110_raml_examples(name: str) -> None:
     path = fixture(f"marathon/raml-v1.10.26/v2/examples/{name}")
-    loaded = check_fixture(path, RAML_EXAMPLES[name])
-    assert loaded is None or loaded.warnings == ()
+    dropped = RAML_REPORTED.get(name, ())
+    loaded = check_fixture(path, RAML_EXAMPLES[name], dropped)
+    assert loaded is None or [w.split(": Marathon")[0] for w in loaded.warnings] == (
+        [f"{path}: dropped {', '.join(dropped)}"] if dropped else [])
 
 
 def test_app_ids_of_the_fixture_groups_and_lists() -> None:

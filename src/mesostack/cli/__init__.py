@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "remove": ("apps_cmd", "remove",
                "Remove APP_ID from Marathon (and wait until its tasks are gone)."),
     "scale": ("apps_cmd", "scale", "Run INSTANCES tasks of APP_ID."),
+    "rollback": ("rollback", "rollback",
+                 "Roll APP back to VERSION (by default the one before the current) and follow it."),
     "task-logs": ("apps_cmd", "task_logs",
                   "Print the output of APP_ID's tasks, read from their sandboxes on the agents."),
     "bundle": ("bundle_cmd", "bundle",
