@@ -223,6 +223,39 @@ def agents_free(master: str, *, http: Http | None = None) -> list[AgentFree] | N
 
 
 @dataclass(frozen=True)
+class CompletedTask:
+    """A task the leading master lists among a framework's completed ones."""
+
+    framework_id: str
+    task_id: str
+    state: str  # TASK_FINISHED, TASK_FAILED, TASK_KILLED, ...
+    ended_at: float | None  # its last status update's time (seconds since the epoch)
+
+
+def completed_tasks(master: str, *, http: Http | None = None) -> list[CompletedTask] | None:
+    """Every framework's completed tasks, from the leading master's state; None when no
+    master answers. The state lists them per framework as `completed_tasks`, each with its
+    `statuses` (`state`, `timestamp`): 0.23.0 src/master/http.cpp l.172-181 and
+    src/common/http.cpp l.124-131; 1.7.1 the same fields (l.312-331), at most
+    --max_completed_tasks_per_framework (1000) of them."""
+    http = http or Http()
+    try:
+        state = leading_state(http, master)
+    except Unanswered:
+        return None
+    found = []
+    for framework in state.get("frameworks") or []:
+        for task in framework.get("completed_tasks") or []:
+            statuses = [s for s in task.get("statuses") or [] if isinstance(s, dict)]
+            stamp = statuses[-1].get("timestamp") if statuses else None
+            found.append(CompletedTask(
+                str(framework.get("id", "")), str(task.get("id", "")),
+                str(task.get("state", "")),
+                float(stamp) if isinstance(stamp, int | float) else None))
+    return found
+
+
+@dataclass(frozen=True)
 class Sandbox:
     agent: str  # host:port
     directory: str
