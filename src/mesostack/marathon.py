@@ -8,6 +8,7 @@ Credentials are sent, never shown: URLs in messages carry no user info.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ import requests
 from mesostack.credentials import CLIENT_VAR
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
-from mesostack.mesos import AgentFree
+from mesostack.mesos import AgentFree, CompletedTask
 from mesostack.waiting import SYSTEM, Clock, Pending, Poll, TimedOut, wait
 
 if TYPE_CHECKING:
@@ -509,10 +510,13 @@ class Followed:
 @dataclass(frozen=True)
 class Hooks:
     """How `follow` and its caller talk: each round's progress, told; what the agents have
-    free, asked (only to say why an app can't be placed; None when unknown)."""
+    free, asked (only to say why an app can't be placed; None when unknown); the tasks the
+    Mesos master lists as completed, asked (to tell tasks that keep finishing; None when
+    unknown)."""
 
     progress: Callable[[list[AppProgress]], None] = lambda _: None
     offers: Callable[[], Sequence[AgentFree] | None] = lambda: None
+    completed: Callable[[], Sequence[CompletedTask] | None] = lambda: None
 
 
 def follow(
@@ -554,7 +558,7 @@ class _Following:
                  hooks: Hooks, clock: Clock) -> None:
         self.marathon, self.submitted, self.events = marathon, submitted, events
         self.hooks, self.clock = hooks, clock
-        self.failures: dict[str, set[str]] = {app_id: set() for app_id in submitted.app_ids}
+        self.ends = _TaskEnds(marathon, submitted, hooks.completed, clock)
         self.waiting_since: dict[str, float] = {}
         self.states: list[AppProgress] = []
 
@@ -574,7 +578,7 @@ class _Following:
         # still list the deployment for a moment after announcing it.
         pending = ({d.get("id") for d in self.marathon.deployments()} & deployments) - set(
             self.events.finished_at)
-        self.states = [_progress(self.marathon, app_id, self.submitted, self.failures)
+        self.states = [_progress(self.marathon, app_id, self.ends)
                        for app_id in self.submitted.app_ids]
         self.hooks.progress(self.states)
         if not pending and all(s.done for s in self.states):
@@ -602,23 +606,12 @@ class _Following:
                 _check_placement(entry, app, self.hooks.offers)
 
 
-def _progress(
-    marathon: Marathon, app_id: str, submitted: Submitted, failures: dict[str, set[str]]
-) -> AppProgress:
+def _progress(marathon: Marathon, app_id: str, ends: _TaskEnds) -> AppProgress:
     app = marathon.app(app_id)
     if app is None:
         raise DeploymentFailed(f"app {app_id} is gone from Marathon while deploying it",
                                hint=and_bundle("see `mesostack apps`"))
-    failure = app.get("lastTaskFailure")
-    if isinstance(failure, Mapping) and _after(failure.get("timestamp"), submitted.started):
-        seen = failures.setdefault(app_id, set())
-        seen.add(str(failure.get("taskId", "")))
-        if len(seen) >= FAILURES_TO_GIVE_UP:
-            raise DeploymentFailed(
-                f"app {app_id}: its tasks keep failing ({len(seen)} so far); last: "
-                f"{failure.get('state', '?')}: {str(failure.get('message', '')).strip()}",
-                hint=and_bundle(f"see `mesostack task-logs {app_id.strip('/')}`"))
-    return AppProgress(
+    progress = AppProgress(
         app_id=app_id,
         instances=int(app.get("instances", 0)),
         staged=int(app.get("tasksStaged", 0)),
@@ -626,6 +619,90 @@ def _progress(
         healthy=int(app.get("tasksHealthy", 0)),
         health_checked=bool(app.get("healthChecks")),
     )
+    ends.check(app_id, app.get("lastTaskFailure"), done=progress.done)
+    return progress
+
+
+COMPLETED_INTERVAL = 1.0  # seconds between looks at the master's completed tasks
+# Marathon's task ids (v1.10.26 Task.scala l.311-317, `Task.Id.parse` tries them in this order;
+# v0.11.1 TaskIDUtil.scala l.12-25 makes the last kind): the app's path with `_` for `/` first.
+TASK_IDS = tuple(re.compile(p) for p in (
+    r"(.+)\.(instance-|marathon-)([^_.]+)[._]([^.]+)\.(\d+)",
+    r"(.+)\.(instance-|marathon-)([^_.]+)[._]([^.]+)",
+    r"(.+)([._])([^_.]+)(\.)(\d+)",
+    r"(.+)([._])([^_.]+)",
+))
+
+
+def app_of_task(task_id: str) -> str | None:
+    """The id of the app a Marathon task belongs to (`shop_web.instance-<uuid>._app.1`:
+    /shop/web; PathId.fromSafePath); None for an id Marathon does not make."""
+    for pattern in TASK_IDS:
+        found = pattern.fullmatch(task_id)
+        if found:
+            return "/" + found[1].replace("_", "/")
+    return None
+
+
+class _TaskEnds:
+    """How the followed apps' tasks ended since they were submitted: Marathon's
+    lastTaskFailure (it records FAILED, ERROR, LOST and, from 1.x, DROPPED, GONE,
+    GONE_BY_OPERATOR, UNKNOWN and health-check kills, never FINISHED: TaskFailure.scala at
+    v0.11.1 l.98-104, v1.10.26 l.127-133), and the tasks the Mesos master lists as finished
+    (exit 0), which Marathon relaunches as it does failed ones. Three of either: the
+    deployment can't succeed, say so."""
+
+    def __init__(self, marathon: Marathon, submitted: Submitted,
+                 completed: Callable[[], Sequence[CompletedTask] | None], clock: Clock) -> None:
+        self.marathon, self.submitted, self.completed, self.clock = (
+            marathon, submitted, completed, clock)
+        self.failed: dict[str, set[str]] = {}
+        self.finished: dict[str, dict[str, float]] = {}  # app id: task id -> when it ended
+        self.looked_at: float | None = None
+        self.framework: str | None = None
+
+    def check(self, app_id: str, failure: Any, *, done: bool) -> None:
+        if isinstance(failure, Mapping) and _after(failure.get("timestamp"),
+                                                   self.submitted.started):
+            seen = self.failed.setdefault(app_id, set())
+            seen.add(str(failure.get("taskId", "")))
+            if len(seen) >= FAILURES_TO_GIVE_UP:
+                raise DeploymentFailed(
+                    f"app {app_id}: its tasks keep failing ({len(seen)} so far); last: "
+                    f"{failure.get('state', '?')}: {str(failure.get('message', '')).strip()}",
+                    hint=and_bundle(f"see `mesostack task-logs {app_id.strip('/')}`"))
+        if not done:
+            self._look()
+        finished = self.finished.get(app_id, {})
+        if len(finished) >= FAILURES_TO_GIVE_UP:
+            took = max(0.0, max(finished.values()) - self.submitted.started)
+            raise DeploymentFailed(
+                f"app {app_id}: its tasks keep exiting 0 and being restarted ({len(finished)} "
+                f"finished in {took:.0f} s): a Marathon app must keep running; give it a "
+                "command that does not end",
+                hint=and_bundle(f"see `mesostack task-logs {app_id.strip('/')}`"))
+
+    def _look(self) -> None:
+        """The master's finished tasks of the followed apps, at most every
+        COMPLETED_INTERVAL seconds, only those of Marathon's framework when it names it."""
+        now = self.clock.now()
+        if self.looked_at is not None and now - self.looked_at < COMPLETED_INTERVAL:
+            return
+        self.looked_at = now
+        tasks = self.completed()
+        if not tasks:
+            return
+        if self.framework is None:
+            try:
+                self.framework = str(self.marathon.info().get("frameworkId") or "")
+            except MarathonError:
+                self.framework = ""
+        for task in tasks:
+            app_id = app_of_task(task.task_id)
+            if (task.state == "TASK_FINISHED" and app_id in self.submitted.app_ids
+                    and task.ended_at is not None and task.ended_at >= self.submitted.started - 1
+                    and self.framework in ("", task.framework_id)):
+                self.finished.setdefault(app_id, {})[task.task_id] = task.ended_at
 
 
 def _after(stamp: Any, started: float) -> bool:

@@ -9,6 +9,7 @@ time.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -222,6 +223,39 @@ def agents_free(master: str, *, http: Http | None = None) -> list[AgentFree] | N
 
 
 @dataclass(frozen=True)
+class CompletedTask:
+    """A task the leading master lists among a framework's completed ones."""
+
+    framework_id: str
+    task_id: str
+    state: str  # TASK_FINISHED, TASK_FAILED, TASK_KILLED, ...
+    ended_at: float | None  # its last status update's time (seconds since the epoch)
+
+
+def completed_tasks(master: str, *, http: Http | None = None) -> list[CompletedTask] | None:
+    """Every framework's completed tasks, from the leading master's state; None when no
+    master answers. The state lists them per framework as `completed_tasks`, each with its
+    `statuses` (`state`, `timestamp`): 0.23.0 src/master/http.cpp l.172-181 and
+    src/common/http.cpp l.124-131; 1.7.1 the same fields (l.312-331), at most
+    --max_completed_tasks_per_framework (1000) of them."""
+    http = http or Http()
+    try:
+        state = leading_state(http, master)
+    except Unanswered:
+        return None
+    found = []
+    for framework in state.get("frameworks") or []:
+        for task in framework.get("completed_tasks") or []:
+            statuses = [s for s in task.get("statuses") or [] if isinstance(s, dict)]
+            stamp = statuses[-1].get("timestamp") if statuses else None
+            found.append(CompletedTask(
+                str(framework.get("id", "")), str(task.get("id", "")),
+                str(task.get("state", "")),
+                float(stamp) if isinstance(stamp, int | float) else None))
+    return found
+
+
+@dataclass(frozen=True)
 class Sandbox:
     agent: str  # host:port
     directory: str
@@ -247,18 +281,53 @@ def task_sandbox(master: str, agent_id: str, task_id: str, *, http: Http | None 
     raise Unanswered(f"task {task_id} on the agent {endpoint}")
 
 
+# What one read of a sandbox file asks for. The agent answers at most 16 pages a read
+# (src/files/files.cpp: 0.23.0 l.331-332, 1.7.1 l.698-699), at least 64 KiB on Linux, so an
+# answer shorter than this is the file's end (for now).
+READ_CHUNK = 65536
+
+
 def read_sandbox(
-    sandbox: Sandbox, name: str, offset: int, *, http: Http | None = None, chunk: int = 65536
-) -> tuple[str, int]:
-    """Text of `name` (stdout, stderr) from `offset`, and the offset to read from next."""
+    sandbox: Sandbox, name: str, offset: int, *, http: Http | None = None,
+    chunk: int = READ_CHUNK,
+) -> tuple[bytes, int]:
+    """The bytes of `name` (stdout, stderr) from byte `offset` on, and the offset to read
+    from next. The bytes are the file's own, whatever the generation (`file_bytes`); a read
+    may end inside a multi-byte character."""
     http = http or Http()
     route = "/files/read.json" if sandbox.legacy else "/files/read"
     path = f"{sandbox.directory}/{name}"
     query = urlencode({"path": path, "offset": offset, "length": chunk})
-    document = http.json(f"http://{sandbox.agent}{route}?{query}",
-                         waiting=f"{path} on the agent {sandbox.agent}")
-    data = str(document.get("data", "")) if isinstance(document, dict) else ""
-    return data, offset + len(data.encode())
+    waiting = f"{path} on the agent {sandbox.agent}"
+    answer = http.get(f"http://{sandbox.agent}{route}?{query}", waiting=waiting)
+    if answer.status_code != 200:
+        raise Unanswered(f"{waiting} (HTTP {answer.status_code})")
+    try:
+        # 1.x writes the file's bytes into the JSON string as they are, a cut character too
+        # (rapidjson, no validation): decoded here, not by requests (which would replace
+        # them), so that `file_bytes` gets every byte back.
+        document = json.loads(answer.content.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        raise Unanswered(f"{waiting} (not JSON)") from None
+    document = document if isinstance(document, dict) else {}
+    data = file_bytes(str(document.get("data") or ""), legacy=sandbox.legacy)
+    said = document.get("offset")
+    start = int(said) if isinstance(said, int | float) and not isinstance(said, bool) else offset
+    return data, start + len(data)
+
+
+def file_bytes(text: str, *, legacy: bool) -> bytes:
+    """The file's bytes from the `data` string of a /files/read answer. 0.23's agent writes
+    each byte of 0x80 and above as its own `\\u00XX` (stout json.hpp l.499-534), so each
+    character is one byte; 1.x's writes the raw bytes (rapidjson), UTF-8 once decoded, a cut
+    character kept by `surrogateescape`."""
+    if not legacy:
+        return text.encode("utf-8", "surrogateescape")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:  # not 0.23's writing after all: keep what can't be a byte
+        return b"".join(c.encode("latin-1") if ord(c) < 0x100 else
+                        c.encode("utf-8", "surrogateescape") for c in text)
 
 
 # --- whole documents, for diagnostic bundles ---------------------------------------------------

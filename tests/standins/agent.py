@@ -9,7 +9,10 @@ Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
 - a command task runs `sh -c CMD` in its sandbox inside this container; a `DOCKER` task is a
   sibling container on the host's engine named `mesos-<agentId>.<containerId>` (legacy) or
   `mesos-<containerId>` (modern), its output copied to the sandbox's stdout/stderr;
-- sandbox files through `/files/read` (legacy `/files/read.json`);
+- sandbox files through `/files/read` (legacy `/files/read.json`), offsets and lengths in
+  bytes, at most 16 pages a read, the bytes written into JSON as each generation does
+  (`agent_rules.file_range`, `agent_rules.files_body`); `/standin/reads` lists the slices
+  served;
 - at start, removes running `mesos-*` containers it did not start (`--docker_kill_orphans`);
 - at start, creates its containerizers as the real one does against the host's cgroups and
   exits when one cannot be made (`agent_rules.start_failure`); its Docker containerizer then
@@ -144,6 +147,7 @@ class Agent:
         self.meta = self.work_dir / "meta"
         self.started_containers = self.meta / "docker-containers"
         self.frameworks: dict[str, dict[str, Any]] = {}  # framework id -> its FrameworkInfo
+        self.reads: list[dict[str, Any]] = []  # each slice of a file /files/read served
 
     # --- docker_kill_orphans ----------------------------------------------------------------
 
@@ -449,23 +453,42 @@ class Agent:
             }
 
     def read_file(self, query: dict[str, str]) -> Response:
-        """`/files/read`: a slice of a sandbox file; offset -1 answers the file's length."""
-        path = Path(query.get("path", ""))
+        """`/files/read` (legacy `/files/read.json`): a slice of a sandbox file, chosen and
+        written as each generation does (`rules.file_range`, `rules.files_body`); each slice
+        served is recorded in `self.reads` (see `served`)."""
+        if not query.get("path"):
+            return Response(400, b"Expecting 'path=value' in query.\n")
+        path = Path(query["path"])
         try:
             path.resolve().relative_to(self.work_dir.resolve())
         except ValueError:
             return Response(404, "")
         if not path.is_file():
             return Response(404, "")
-        size = path.stat().st_size
-        offset = int(query.get("offset", "0"))
-        if offset == -1:
-            return json_response({"data": "", "offset": size})
-        length = int(query.get("length", str(size)))
         with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read(max(0, length))
-        return json_response({"data": data.decode(errors="replace"), "offset": offset})
+            size = f.seek(0, os.SEEK_END)
+            chosen = rules.file_range(query.get("offset"), query.get("length"), size,
+                                      path=str(path.resolve()), legacy=LEGACY,
+                                      page_size=os.sysconf("SC_PAGE_SIZE"))
+            if chosen.status != 200:
+                return Response(chosen.status, chosen.error)
+            f.seek(chosen.start)
+            data = f.read(chosen.length)
+            following = f.read(1) if data else b""
+        if data:
+            with self.lock:
+                self.reads.append({"path": str(path), "offset": chosen.start,
+                                   "length": len(data),
+                                   "ends_inside_character":
+                                       rules.ends_inside_character(following)})
+        return Response(200, rules.files_body(data, chosen.offset, legacy=LEGACY),
+                        {"Content-Type": "application/json"})
+
+    def served(self) -> Response:
+        """`/standin/reads` (the test bed's own): every slice of a file served so far, its
+        byte range and whether it ended inside a UTF-8 character."""
+        with self.lock:
+            return json_response({"reads": list(self.reads)})
 
     def handle(self, request: Request) -> Response:
         state_paths = ("/state.json", "/slave(1)/state.json") if LEGACY else (
@@ -476,6 +499,7 @@ class Agent:
             ("GET", files): lambda: self.read_file(request.query),
             ("POST", "/standin/launch"): lambda: self.launch(request.json()),
             ("POST", "/standin/kill"): lambda: self.kill(request.json()),
+            ("GET", "/standin/reads"): self.served,
             **{("GET", p): lambda: json_response(self.state()) for p in state_paths},
         }
         route = routes.get((request.method, request.path))

@@ -10,6 +10,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -373,6 +374,127 @@ def with_tag(image: str) -> str:
     """`docker pull` gets IMAGE:latest when the name has no tag (src/docker/docker.cpp
     `Docker::pull`, both tags)."""
     return image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
+
+
+# --- /files/read: a slice of a sandbox file -----------------------------------------------
+
+PAGES_PER_READ = 16  # "Cap the read length at 16 pages" (files.cpp: 0.23.0 l.331-332, 1.7.1
+# l.698-699, 1.11.0 l.679-680, as `os::pagesize() * 16` at every 1.x tag)
+
+
+@dataclass(frozen=True)
+class FileRange:
+    """What one read answers for a file of some size: `length` bytes read from `start` (none
+    when 0), and the `offset` its answer names; or a refusal (`status`, `error`)."""
+
+    start: int = 0
+    length: int = 0
+    offset: int = 0
+    status: int = 200
+    error: str = ""
+
+
+class _Refused(Exception):
+    """A read the agent refuses, with its answer."""
+
+    def __init__(self, answer: FileRange) -> None:
+        super().__init__(answer.error)
+        self.answer = answer
+
+
+def _number(text: str | None, name: str) -> int | None:
+    """A query parameter as numify<off_t> reads it (boost::lexical_cast): None when absent."""
+    if text is None:
+        return None
+    if re.fullmatch(r"[+-]?\d+", text) is None:
+        raise _Refused(FileRange(status=400, error=f"Failed to parse {name}: Failed to "
+                                                   f"convert '{text}' to number.\n"))
+    return int(text)
+
+
+def file_range(offset_text: str | None, length_text: str | None, size: int, *, path: str,
+               legacy: bool, page_size: int) -> FileRange:
+    """Which bytes `/files/read(.json)?offset=&length=` serves of the file at `path`, of
+    `size` bytes.
+
+    Both count offset and length in bytes of the file. 0.23.0 `FilesProcess::read`
+    (src/files/files.cpp l.261-371): offset absent or -1 means the file's size, length absent
+    or -1 the rest of the file, capped at 16 pages; an offset at or past the end answers the
+    size. 1.7.1 `__read` and `_read` (l.521-732; the same at 1.11.0): offset -1 (or absent)
+    answers the size and reads nothing, an offset below -1 or a length below -1 is a 400, an
+    offset at or past the end (or length 0) answers that offset with no data."""
+    try:
+        offset, length = _number(offset_text, "offset"), _number(length_text, "length")
+        if not legacy:
+            for value, name in ((offset, "offset"), (length, "length")):
+                if value is not None and value < -1:
+                    raise _Refused(FileRange(status=400,
+                                             error=f"Negative {name} provided: {value}.\n"))
+    except _Refused as refused:
+        return refused.answer
+    cap = page_size * PAGES_PER_READ
+    if legacy:
+        return _legacy_range(-1 if offset is None else offset,
+                             -1 if length is None else length, size, cap, path)
+    if offset is None or offset == -1:
+        return FileRange(offset=size)
+    wanted = size - offset if length is None or length == -1 else length
+    if offset >= size or wanted == 0:
+        return FileRange(offset=offset)
+    return FileRange(start=offset, length=min(wanted, cap), offset=offset)
+
+
+def _legacy_range(offset: int, length: int, size: int, cap: int, path: str) -> FileRange:
+    """0.23.0's order of steps; an offset below -1 fails at lseek (EINVAL: l.343-350)."""
+    if offset == -1:
+        offset = size
+    if length == -1:
+        length = size - offset
+    length = min(length, cap)
+    if offset >= size:
+        return FileRange(offset=size)
+    if offset < 0:
+        return FileRange(status=500, error=f"Failed to seek file at '{path}': Invalid argument")
+    return FileRange(start=offset, length=max(0, length), offset=offset)
+
+
+def _escapes(legacy: bool) -> tuple[bytes, ...]:
+    """How each byte is written inside a JSON string.
+
+    0.23.0 stout `operator<<(std::ostream&, const JSON::String&)` (3rdparty/libprocess/
+    3rdparty/stout/include/stout/json.hpp l.499-534): `"` `\\` `/` and \\b \\f \\n \\r \\t
+    escaped; 0x20-0x7E otherwise as they are; every other byte, each byte of a multi-byte
+    UTF-8 character included, as its own `\\u00XX` (upper-case hex): the data is ASCII.
+    1.7.1-1.11.0 stout jsonify.hpp hands strings to rapidjson 1.1.0's Writer without UTF-8
+    validation (`WriteString`, writer.h l.345-415): `"` `\\` and \\b \\t \\n \\f \\r
+    escaped, other bytes below 0x20 as `\\u00XX`, every other byte as it is, even the part
+    of a character cut by the read. (1.0-1.6 write the bytes as they are too, through
+    picojson and stout's own writer.)"""
+    short = {0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r",
+             0x22: b'\\"', 0x5C: b"\\\\"}
+    if legacy:
+        short[0x2F] = b"\\/"
+    table = []
+    for byte in range(256):
+        plain = 0x20 <= byte < 0x7F if legacy else byte >= 0x20
+        table.append(short.get(byte) or (bytes([byte]) if plain else b"\\u%04X" % byte))
+    return tuple(table)
+
+
+_ESCAPES = {True: _escapes(True), False: _escapes(False)}
+
+
+def files_body(data: bytes, offset: int, *, legacy: bool) -> bytes:
+    """The JSON answer `{"data": ..., "offset": ...}`: a JSON::Object is a std::map, so
+    its keys come sorted (both generations); `data` written as `_escapes` says."""
+    table = _ESCAPES[legacy]
+    return b'{"data":"' + b"".join(table[b] for b in data) + b'","offset":%d}' % offset
+
+
+def ends_inside_character(next_byte: bytes) -> bool:
+    """Whether a read that stops before `next_byte` cuts a UTF-8 character: that byte is one
+    of a character's continuation bytes (0b10xxxxxx)."""
+    return len(next_byte) == 1 and 0x80 <= next_byte[0] <= 0xBF
 
 
 # --- per task: which containerizer, which user ----------------------------------------------

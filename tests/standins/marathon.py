@@ -16,7 +16,8 @@ modern = v1.10):
   `GET /v2/apps/{id}/versions` and rollback (`PUT` with `{"id", "version"}`, a group's
   `{"version"}`), answering `version` beside other fields as each generation does;
 - keeps `instances` tasks running: places each where cpus/mem/disk fit (else it waits in the
-  queue), relaunches failed tasks with back-off and records `lastTaskFailure`;
+  queue), relaunches ended tasks, with back-off after those its rate limiter counts, and
+  records `lastTaskFailure` for the failure states only (`FAILURE_STATES`, `backs_off`);
 - registers with the user `MESOS_USER` names, by default the user it runs as, and gives a
   task the app's `user` when it has one (the agent runs it as that user).
 """
@@ -59,6 +60,36 @@ C = "marathon"
 ACTIVE = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"}
 TICK_S = env_seconds("STANDIN_TICK", 0.1)
 NO_LEADER = "Could not determine the current leader"
+# The task ends Marathon records as the app's lastTaskFailure: TaskFailure.isFailureState
+# (v0.11.1 state/TaskFailure.scala l.98-104; v1.10.26 l.127-133), never TASK_FINISHED or
+# TASK_KILLED (1.10 also records a kill for failed health checks, HistoryActor.scala l.25-26:
+# this stand-in runs no health checks).
+FAILURE_STATES = frozenset(("TASK_FAILED", "TASK_LOST", "TASK_ERROR") if LEGACY else (
+    "TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"))
+# The ends that delay the app's next launch (the launch queue's rate limiter): v0.11.1
+# NotifyRateLimiterStepImpl.scala l.24-47, every end but TASK_KILLED; v1.10.26 l.84-90
+# `limitWorthy`, the conditions Dropped, Error, Failed, Gone (GONE and GONE_BY_OPERATOR,
+# TaskCondition.scala l.61) and Finished; a 1.x TASK_LOST is one of them unless its reason
+# makes it Unreachable or Unknown (`backs_off`).
+BACKOFF_STATES = frozenset(("TASK_ERROR", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST") if LEGACY
+                           else ("TASK_DROPPED", "TASK_ERROR", "TASK_FAILED", "TASK_GONE",
+                                 "TASK_GONE_BY_OPERATOR", "TASK_FINISHED"))
+# v1.10.26 TaskConditionMapping.scala l.19-27: the reasons of a TASK_LOST that is Unreachable
+# or Unknown; any other (an absent one reads as the enum's first) makes it Gone.
+LOST_NOT_GONE = frozenset(("REASON_RECONCILIATION", "REASON_SLAVE_DISCONNECTED",
+                           "REASON_SLAVE_REMOVED", "REASON_TASK_UNKNOWN"))
+
+
+def backs_off(state: str, reason: str, message: str) -> bool:
+    """Whether a task's end delays its app's next launch (`BACKOFF_STATES`; a 1.x TASK_LOST
+    as TaskCondition.scala l.80-92 `inferStateForLost` sees it)."""
+    if not LEGACY and state == "TASK_LOST":
+        unknown = message.startswith("Reconciliation: Task is unknown to the")
+        return not unknown and reason not in LOST_NOT_GONE
+    return state in BACKOFF_STATES
+
+
 # FrameworkInfo capabilities: 1.x registers PARTITION_AWARE (releases/1.11
 # MarathonSchedulerDriver.scala), so agents drop rather than lose its unlaunchable tasks.
 CAPABILITIES = [] if LEGACY else ["PARTITION_AWARE"]
@@ -278,19 +309,23 @@ class Marathon:
             if task["state"] not in ACTIVE:
                 self.tasks.pop(task["id"])
                 self.done.add(task["id"])
-                if task["id"] not in self.killed:
-                    self.task_failed(ours, task)
+                self.task_ended(ours, task)
 
-    def task_failed(self, ours: dict[str, Any], task: dict[str, Any]) -> None:
-        """A task ended on its own: remember why and hold relaunches back (backoffFactor)."""
+    def task_ended(self, ours: dict[str, Any], task: dict[str, Any]) -> None:
+        """A task ended: its app's lastTaskFailure when Marathon counts the end as a failure
+        (`FAILURE_STATES`), and its relaunch held back (backoffFactor) when the rate limiter
+        does (`backs_off`); a TASK_KILLED, Marathon's own kills included, does neither."""
         app = self.apps.get(ours["appId"])
         if app is None:
             return
-        self.failures[app["id"]] = {
-            "appId": app["id"], "host": ours["host"], "message": task.get("message", ""),
-            "state": task["state"], "taskId": ours["id"], "timestamp": iso_now(),
-            "version": ours["version"],
-        }
+        if task["state"] in FAILURE_STATES:
+            self.failures[app["id"]] = {
+                "appId": app["id"], "host": ours["host"], "message": task.get("message", ""),
+                "state": task["state"], "taskId": ours["id"], "timestamp": iso_now(),
+                "version": ours["version"],
+            }
+        if not backs_off(task["state"], task.get("reason") or "", task.get("message") or ""):
+            return
         _, previous = self.backoff.get(app["id"], (0.0, 0.0))
         delay = min(previous * app["backoffFactor"] if previous else app["backoffSeconds"],
                     app["maxLaunchDelaySeconds"])

@@ -32,10 +32,10 @@ def test_each_tasks_output_once_prefixed_when_there_are_several() -> None:
     clock = FakeClock()
     print_logs([("web.1", WEB1), ("web.2", WEB2)], "stdout", follow=False, show=shown.append,
                http=http, clock=clock)
-    assert shown == ["web.1 | hello\nweb.1 | world", "web.2 | legacy"]
+    assert shown == ["web.1 | hello\nweb.1 | world\n", "web.2 | legacy\n"]
     assert clock.sleeps == []
     print_logs([("web.1", WEB1)], "stdout", follow=False, show=shown.append, http=http)
-    assert shown[-1] == "hello\nworld"
+    assert shown[-1] == "hello\nworld\n"
 
 
 def test_follow_reads_new_output_from_where_it_left_off_without_a_deadline() -> None:
@@ -58,7 +58,7 @@ def test_follow_reads_new_output_from_where_it_left_off_without_a_deadline() -> 
     with pytest.raises(MesostackError) as ended:
         print_logs([("web.1", WEB1)], "stdout", follow=True, show=shown.append, http=http,
                    clock=clock)
-    assert shown == ["a", "b"]
+    assert shown == ["a\n", "b\n"]
     assert ended.value.message == (f"task web.1: can't read its stdout: /runs/1/stdout on the "
                                    f"agent {AGENT}")
     assert asked == {2: 3, 4: 1001}

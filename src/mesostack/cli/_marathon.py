@@ -86,7 +86,8 @@ def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeou
                 report(Event(state.app_id, phase, str(state).split(": ", 1)[1],
                              time.monotonic() - started))
 
-        hooks = Hooks(progress=progress, offers=lambda: mesos.agents_free(master))
+        hooks = Hooks(progress=progress, offers=lambda: mesos.agents_free(master),
+                      completed=lambda: mesos.completed_tasks(master))
         followed = follow(api, submitted, timeout=timeout, hooks=hooks, watch=watch)
     return followed.success_event_at
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -134,6 +135,44 @@ def task_logs(options: Options, app_id: str, marathon_url: str | None, credentia
 LOG_INTERVAL = 0.5  # seconds between reads of the sandboxes with --follow
 
 
+class TaskOutput:
+    """One task's stream as read so far: where the next read starts (in bytes of the file),
+    the bytes of a character a read cut (held by the decoder until the rest comes) and the
+    line not finished yet, so that nothing is garbled, skipped or split where reads end."""
+
+    def __init__(self, task_id: str, sandbox: Sandbox, *, prefix: bool) -> None:
+        self.task_id, self.sandbox, self.prefix = task_id, sandbox, prefix
+        self.offset = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.line = ""  # the start of a line whose end has not come yet
+
+    def read(self, stream: str, *, http: Http | None) -> str:
+        """The whole lines that came since the last read (each ending in a newline, prefixed
+        with the task's id when there are several tasks): reads until the agent has no more."""
+        from mesostack import mesos
+
+        while True:
+            try:
+                data, self.offset = mesos.read_sandbox(self.sandbox, stream, self.offset,
+                                                       http=http)
+            except mesos.Unanswered as exc:
+                raise MesostackError(f"task {self.task_id}: can't read its {stream}: "
+                                     f"{exc.message}") from None
+            self.line += self.decoder.decode(data)
+            if len(data) < mesos.READ_CHUNK:
+                break
+        done, newline, self.line = self.line.rpartition("\n")
+        return "".join(self._shown(line) + "\n" for line in done.split("\n")) if newline else ""
+
+    def rest(self) -> str:
+        """The last line, not ended by a newline (without a character the task has only
+        begun to write)."""
+        return self._shown(self.line) if self.line else ""
+
+    def _shown(self, line: str) -> str:
+        return f"{self.task_id} | {line}" if self.prefix else line
+
+
 def print_logs(
     sandboxes: Sequence[tuple[str, Sandbox]],
     stream: str,
@@ -144,24 +183,16 @@ def print_logs(
     clock: Clock = SYSTEM,
 ) -> None:
     """Each task's `stream` (stdout, stderr) from its sandbox, its lines prefixed with the
-    task's id when there are several; with `follow`, new output as it comes, without end."""
-    from mesostack import mesos
-
-    offsets = [0] * len(sandboxes)
-    prefix = len(sandboxes) > 1
+    task's id when there are several; with `follow`, new output as it comes, without end
+    (a line is shown once it is whole)."""
+    outputs = [TaskOutput(task_id, sandbox, prefix=len(sandboxes) > 1)
+               for task_id, sandbox in sandboxes]
 
     def read() -> None:
-        for index, (task_id, sandbox) in enumerate(sandboxes):
-            try:
-                data, offsets[index] = mesos.read_sandbox(sandbox, stream, offsets[index],
-                                                          http=http)
-            except mesos.Unanswered as exc:
-                raise MesostackError(f"task {task_id}: can't read its {stream}: {exc.message}"
-                                     ) from None
-            if data:
-                lines = data.splitlines(keepends=True)
-                show("".join(f"{task_id} | {line}" if prefix else line
-                             for line in lines).rstrip("\n"))
+        for output in outputs:
+            text = output.read(stream, http=http) + ("" if follow else output.rest())
+            if text:
+                show(text)
         if follow:
             raise Pending(f"more of the tasks' {stream}")
 
