@@ -35,3 +35,11 @@ def test_the_walk_sees_long_functions(tmp_path: Path) -> None:
     (package / "m.py").write_text(f"def short():\n    return 1\n\n\nclass C:\n"
                                   f"    def long(self):\n{body.replace('    ', '        ')}")
     assert long_functions(package, MAX_LINES) == ["pkg/m.py:6 long (51 lines)"]
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    """pytest imports test modules by their base name (rootdir mode): two `test_x.py` in
+    tests/unit and tests/integration stop the whole run at collection."""
+    tests = Path(__file__).resolve().parents[1]
+    names = [p.name for p in tests.rglob("test_*.py") if ".venv" not in p.parts]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
