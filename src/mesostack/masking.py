@@ -29,6 +29,15 @@ _ENV_ITEM = re.compile(r"^([^=\s]+)=(.*)$", re.DOTALL)
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@\"']+):([^\s@/\"']+)@")
 
 
+_KEY_NAME = re.compile(r"[A-Za-z_][\w.-]*")  # a variable's or field's name, not a path or id
+
+
+def _secret_key(key: Any) -> bool:
+    """A key that names a secret: a name like `APP_PASSWORD` or `secrets`, not a path or an
+    app id used as a key (`/db-secrets`, Marathon's `/echo-secrets` in a map of apps)."""
+    return isinstance(key, str) and bool(_KEY_NAME.fullmatch(key)) and is_secret(key)
+
+
 def expand(value: str) -> set[str]:
     """A secret and the forms it is seen in: a `user:password` pair's password alone, its
     HTTP basic-auth encoding, and its JSON-escaped text."""
@@ -62,7 +71,7 @@ def find_secrets(document: Any) -> set[str]:
         named = document.get("name", document.get("key"))
         pair = isinstance(named, str) and is_secret(named)
         for key, value in document.items():
-            if (isinstance(key, str) and is_secret(key)) or (pair and key == "value"):
+            if _secret_key(key) or (pair and key == "value"):
                 found |= {s for leaf in _leaves(value) for s in expand(leaf)}
             else:
                 found |= find_secrets(value)
@@ -123,7 +132,7 @@ def mask_document(document: Any, secrets: Iterable[str] = ()) -> Any:
             pair = isinstance(named, str) and is_secret(named)
             out = {}
             for key, value in node.items():
-                if (isinstance(key, str) and is_secret(key)) or (pair and key == "value"):
+                if _secret_key(key) or (pair and key == "value"):
                     out[key] = _masked_leaves(value)
                 else:
                     out[_mask(key, known) if isinstance(key, str) else key] = walk(value)

@@ -109,3 +109,16 @@ def test_a_secret_found_in_one_document_is_masked_in_another() -> None:
     apps = {"apps": [{"id": "/db", "env": {"DB_PASSWORD": "hunter2-long"}}]}
     log = "task /db started with hunter2-long in its environment"
     assert "hunter2-long" not in mask_text(log, find_secrets(apps))
+
+
+def test_an_id_used_as_a_key_is_not_a_secrets_name() -> None:
+    """A map keyed by app ids (`/db-secrets`): the id names no secret, so neither it nor what
+    it holds is masked everywhere; a field named like a secret still is."""
+    from mesostack.masking import find_secrets, mask_document
+
+    versions = {"/db-secrets": {"id": "/db-secrets", "version": "2026-12-01T12:36:22.527Z"},
+                "apps": [{"id": "/db-secrets", "env": {"DB_PASSWORD": "hunter2-db"}}]}
+    assert find_secrets(versions) == {"hunter2-db"}
+    masked = mask_document(versions, find_secrets(versions))
+    assert masked["/db-secrets"]["id"] == "/db-secrets"
+    assert masked["apps"][0]["env"]["DB_PASSWORD"] == "***"
