@@ -145,20 +145,37 @@ class Marathon:
             raise MarathonUnreachable(
                 f"Marathon at {self.url} does not answer: {_why(exc, self.timeout)}",
                 hint=UNREACHABLE_HINT) from None
-        status = answer.status_code
-        if status not in (401, 403, 502, 503):
+        if answer.status_code not in (401, 403, 502, 503):
             return answer
-        said = _message(answer)
+        raise self._refusal(answer, f"{method} {path}")
+
+    def _refusal(self, answer: requests.Response, call: str) -> MarathonError:
+        """What a 401, 403, 502 or 503 means, from its body as well as its status."""
+        status, said = answer.status_code, _message(answer)
         if status == 401:
-            raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
-                                hint=f"give --credentials user:pass or ${CLIENT_VAR}",
-                                status=status, said=said)
+            return MarathonError(f"Marathon at {self.url} refused the credentials (401)",
+                                 hint=f"give --credentials user:pass or ${CLIENT_VAR}",
+                                 status=status, said=said)
+        if status == 403 and TOO_MANY_DEPLOYMENTS in said:
+            # 1.x's exception mapper answers TooManyRunningDeploymentsException with 403
+            # (MarathonExceptionMapper.scala, Exception.scala at v1.10.26)
+            return MarathonError(f"Marathon at {self.url} refused {call}: "
+                                 f"{said.split('. ', 1)[0]} (403)",
+                                 hint="wait for them to end (`mesostack apps` shows them), "
+                                      "replace one with --force, or raise Marathon's "
+                                      "--max_running_deployments", status=status, said=said)
         if status == 403:
-            raise MarathonError(f"Marathon at {self.url} does not allow {method} {path} for "
-                                "these credentials (403)", hint="use an account that may",
-                                status=status, said=said)
-        raise MarathonUnreachable(f"Marathon at {self.url} has no leader ({status}: {said})",
-                                  hint=UNREACHABLE_HINT, status=status, said=said)
+            return MarathonError(f"Marathon at {self.url} does not allow {call} for "
+                                 "these credentials (403)", hint="use an account that may",
+                                 status=status, said=said)
+        if status == 503 and _json_message(answer) and "leader" not in said.lower():
+            # a TimeoutException inside Marathon is a 503 with its message (the exception
+            # mapper at v1.10.26); no leader is the proxy's page or "...current leader"
+            return MarathonError(f"Marathon at {self.url} timed out on {call} (503): {said}",
+                                 hint="try again; `mesostack logs marathon` shows what it "
+                                      "waits for", status=status, said=said)
+        return MarathonUnreachable(f"Marathon at {self.url} has no leader ({status}: {said})",
+                                   hint=UNREACHABLE_HINT, status=status, said=said)
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return _json(self._ok(self.request("GET", path, params=params), path))
@@ -216,7 +233,15 @@ class Marathon:
         return list(self.get("/v2/queue").get("queue", []))
 
     def tasks(self, app_id: str) -> list[dict[str, Any]]:
-        return list(self.get(f"/v2/apps{_path(app_id)}/tasks").get("tasks", []))
+        """The app's tasks; none yet for an app Marathon 0.11 tracks no task of (it answers
+        404 then, as for a missing app: AppTasksResource.indexJson at v0.11.1)."""
+        try:
+            return list(self.get(f"/v2/apps{_path(app_id)}/tasks").get("tasks", []))
+        except MarathonError as exc:
+            if exc.status != 404:
+                raise
+        self.get(f"/v2/apps{_path(app_id)}")  # the 404 again when the app itself is missing
+        return []
 
     def app_versions(self, app_id: str) -> list[str] | None:
         """The versions Marathon keeps of the app, newest first (0.11 lists them so, 1.x in its
@@ -408,6 +433,18 @@ def _json(answer: requests.Response, default: Any = None) -> Any:
         raise MarathonNotJson(f"{answer.request.method} {urlsplit(answer.url).path}: Marathon "
                               f"answered {answer.status_code} without JSON",
                               status=answer.status_code) from None
+
+
+TOO_MANY_DEPLOYMENTS = "of running deployments is achieved"
+
+
+def _json_message(answer: requests.Response) -> bool:
+    """Whether Marathon itself answered with a JSON `message` (not a proxy's page)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
+    return isinstance(body, Mapping) and bool(body.get("message"))
 
 
 def _message(answer: requests.Response) -> str:

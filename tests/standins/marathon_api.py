@@ -106,7 +106,12 @@ def route(m: Marathon, request: Request) -> Response:
             app = m.apps.get(app_id[:-len("/tasks")])
             if app is None:
                 return not_found("App", app_id[:-len("/tasks")])
-            return json_response({"tasks": m.app_view(app, embed_tasks=True)["tasks"]})
+            tasks = m.app_view(app, embed_tasks=True)["tasks"]
+            if LEGACY and not tasks:
+                # 0.11.1 AppTasksResource.indexJson: an app the task tracker holds no task of
+                # is answered as unknown (404), though the app exists
+                return not_found("App", app_id[:-len("/tasks")])
+            return json_response({"tasks": tasks})
         if method == "GET":
             app = m.apps.get(app_id)
             if app is None:

@@ -1193,3 +1193,52 @@ def test_events_end_quietly_when_there_is_no_stream(
     elif trouble == "timeout":
         fake.refuse = requests.ReadTimeout("silent for 30 s")
     assert list(listen(marathon)) == []
+
+
+# Marathon 1.10.26's own texts (Exception.scala TooManyRunningDeploymentsException;
+# InstanceTrackerDelegate.scala's TimeoutException), answered as 403 and 503 with
+# {"message": ...} by MarathonExceptionMapper.scala.
+TOO_MANY = ("Max number (1) of running deployments is achieved. Wait for existing deployments "
+            "to complete or cancel oneusing force=true parameter. You can increase max "
+            "deployment number by using --max_running_deployments parameter but be advised "
+            "that this can have negative effects on the performance.")
+TIMED_OUT = ("timeout while calling instancesBySpec() (current value = 2000ms.If you know what "
+             "you are doing, you can adjust the timeout with --task_tracker_request_timeout.")
+
+
+def test_403_for_too_many_deployments_says_so(fake: FakeMarathon, marathon: Marathon) -> None:
+    fake.script("POST", "/v2/apps", (403, {"message": TOO_MANY}))
+
+    with pytest.raises(MarathonError) as caught:
+        marathon.submit(request_for(WEB))
+
+    assert caught.value.message.endswith("refused POST /v2/apps: Max number (1) of running "
+                                         "deployments is achieved (403)")
+    assert "credentials" not in str(caught.value)
+    assert "--max_running_deployments" in (caught.value.hint or "")
+
+
+def test_503_from_an_internal_timeout_is_not_taken_for_a_missing_leader(
+        fake: FakeMarathon, marathon: Marathon) -> None:
+    fake.script("GET", "/v2/apps", (503, {"message": TIMED_OUT}))
+
+    with pytest.raises(MarathonError) as caught:
+        marathon.apps()
+
+    assert type(caught.value) is MarathonError
+    assert "timed out on GET /v2/apps (503): timeout while calling" in caught.value.message
+    assert "no leader" not in caught.value.message
+
+
+def test_an_app_marathon_0_11_tracks_no_task_of_has_no_tasks_yet(
+        fake: FakeMarathon, marathon: Marathon) -> None:
+    """0.11.1's AppTasksResource answers 404 "does not exist" for an app without tasks."""
+    fake.script("GET", "/v2/apps/web/tasks", (404, {"message": "App '/web' does not exist"}))
+    fake.script("GET", "/v2/apps/web", (200, {"app": {"id": "/web", "instances": 1}}))
+    assert marathon.tasks("/web") == []
+
+    fake.script("GET", "/v2/apps/gone/tasks", (404, {"message": "App '/gone' does not exist"}))
+    fake.script("GET", "/v2/apps/gone", (404, {"message": "App '/gone' does not exist"}))
+    with pytest.raises(MarathonError) as caught:
+        marathon.tasks("/gone")
+    assert caught.value.status == 404 and "App '/gone' does not exist" in caught.value.message

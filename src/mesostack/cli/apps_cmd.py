@@ -117,7 +117,7 @@ def task_logs(options: Options, app_id: str, marathon_url: str | None, credentia
     api = client(options, marathon_url, credentials)
     tasks = api.tasks(app_id)
     if not tasks:
-        raise MesostackError(f"app {app_id} has no tasks", hint="see `mesostack apps`")
+        raise MesostackError(f"app {app_id} has no tasks yet", hint="see `mesostack apps`")
     master = master_endpoint(options, api)
     sandboxes = []
     for task in tasks:
