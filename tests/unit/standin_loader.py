@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
@@ -123,3 +124,54 @@ class FakeEngine:
         finally:
             self.server.shutdown()
             self.server.server_close()
+
+
+def json_at(url: str) -> dict[str, Any]:
+    """A stand-in's JSON answer at `url`; {} while it doesn't answer (yet)."""
+    import requests
+
+    try:
+        found: dict[str, Any] = requests.get(url, timeout=2).json()
+    except (requests.RequestException, ValueError):
+        return {}
+    return found
+
+
+@dataclass(frozen=True)
+class Loopback:
+    """A master and an agent stand-in running on loopback, the agent registered."""
+
+    generation: str
+    master: str  # host:port
+    agent: str  # host:port
+    agent_id: str
+
+    @property
+    def legacy(self) -> bool:
+        return self.generation == "legacy"
+
+    @property
+    def state_url(self) -> str:
+        return f"http://{self.agent}" + ("/state.json" if self.legacy else "/state")
+
+
+@contextmanager
+def master_and_agent(generation: str, work_dir: Path, **agent_env: str) -> Iterator[Loopback]:
+    """Both stand-ins as processes (the agent with `agent_env`), yielded once the agent has
+    registered, killed at the end."""
+    from testbed import wait_until
+
+    master_port, agent_port = free_port(), free_port()
+    master = start("master.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(master_port))
+    agent = start("agent.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(agent_port),
+                  MESOS_MASTER=f"127.0.0.1:{master_port}", MESOS_WORK_DIR=str(work_dir),
+                  MESOS_RESOURCES="cpus:2;mem:1024", **agent_env)
+    try:
+        bed = Loopback(generation, f"127.0.0.1:{master_port}", f"127.0.0.1:{agent_port}", "")
+        agent_id = wait_until(lambda: json_at(bed.state_url).get("id"), timeout=15,
+                              what="the agent registered")
+        yield Loopback(generation, bed.master, bed.agent, str(agent_id))
+    finally:
+        for process in (agent, master):
+            process.kill()
+            process.communicate()

@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 import requests
-from standin_loader import TOO_OLD, FakeEngine, ended, free_port, load_standin, start
+from standin_loader import (
+    TOO_OLD,
+    FakeEngine,
+    ended,
+    free_port,
+    json_at,
+    load_standin,
+    master_and_agent,
+    start,
+)
+from test_standins_shapes import FakeZk
 
 from testbed import wait_until
 
@@ -232,55 +242,13 @@ def test_a_command_task_fails_where_only_the_docker_containerizer_runs(
     assert agent.processes == {}
 
 
-def _json(url: str) -> dict[str, Any]:
-    try:
-        answer: dict[str, Any] = requests.get(url, timeout=2).json()
-    except (requests.RequestException, ValueError):
-        return {}
-    return answer
 
 
 @pytest.fixture(params=GENERATIONS)
 def mesos(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A master and an agent (containerizers: Mesos' default, `mesos`) on loopback."""
-    generation = request.param
-    master_port, agent_port = free_port(), free_port()
-    master = start("master.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(master_port))
-    agent = start("agent.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(agent_port),
-                  MESOS_MASTER=f"127.0.0.1:{master_port}", MESOS_WORK_DIR=str(tmp_path),
-                  MESOS_RESOURCES="cpus:2;mem:1024", MESOS_LAUNCHER="posix")
-    state = "/state.json" if generation == "legacy" else "/state"
-    try:
-        wait_until(lambda: _json(f"http://127.0.0.1:{agent_port}{state}").get("id"),
-                   timeout=15, what="the agent registered")
-        yield {"generation": generation, "master": f"127.0.0.1:{master_port}"}
-    finally:
-        for process in (agent, master):
-            process.kill()
-            process.communicate()
-
-
-class FakeZk:
-    """The kazoo calls Marathon's state store makes, in memory."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[str, bytes] = {}
-
-    def ensure_path(self, path: str) -> None:
-        self.nodes.setdefault(path, b"")
-
-    def exists(self, path: str) -> bool:
-        return path in self.nodes
-
-    def create(self, path: str, value: bytes, makepath: bool = False) -> str:
-        self.nodes[path] = value
-        return path
-
-    def set(self, path: str, value: bytes) -> None:
-        self.nodes[path] = value
-
-    def delete(self, path: str) -> None:
-        del self.nodes[path]
+    with master_and_agent(request.param, tmp_path, MESOS_LAUNCHER="posix") as bed:
+        yield {"generation": bed.generation, "master": bed.master}
 
 
 def test_marathon_sees_the_agents_failure_as_last_task_failure(
@@ -401,7 +369,7 @@ def test_the_masters_command_line_beats_its_environment(tmp_path: Path) -> None:
     master = start("master.py", "modern", "--registry=in_memory", MESOS_IP="127.0.0.1",
                    MESOS_PORT=str(port), MESOS_REGISTRY="replicated_log")
     try:
-        state = wait_until(lambda: _json(f"http://127.0.0.1:{port}/master/state"), timeout=15,
+        state = wait_until(lambda: json_at(f"http://127.0.0.1:{port}/master/state"), timeout=15,
                            what="the master's state")
         assert state["flags"]["registry"] == "in_memory"
     finally:

@@ -208,6 +208,17 @@ class FakeZk:
                 and "/" not in p[len(prefix):]]
 
 
+def leading(module: ModuleType) -> Any:
+    """The stand-in's Marathon, elected and registered (framework `fw-0000`), its state in a
+    FakeZk."""
+    m = module.Marathon()
+    m.zk = FakeZk()
+    m.elected = m.registered = True
+    m.leader = m.me
+    m.framework_id = "fw-0000"
+    return m
+
+
 def load_marathon() -> ModuleType:
     sys.path.insert(0, str(STANDINS))
     try:
@@ -224,13 +235,7 @@ def load_marathon() -> ModuleType:
 def marathon(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("STANDIN_GENERATION", "modern")
     monkeypatch.setenv("MARATHON_MASTER", "127.0.0.1:5050")
-    module = load_marathon()
-    m = module.Marathon()
-    m.zk = FakeZk()
-    m.elected = m.registered = True
-    m.leader = m.me
-    m.framework_id = "fw-0000"
-    return m
+    return leading(load_marathon())
 
 
 def call(m: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:

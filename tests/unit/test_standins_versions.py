@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from standin_loader import load_standin
-from test_standins_shapes import FakeZk
+from test_standins_shapes import leading
 
 VERSION_WITH_ID = "The 'version' field may only be combined with the 'id' field."
 NEEDS_COMMAND = ("AppDefinition must either contain one of 'cmd' or 'args', and/or a "
@@ -24,12 +24,7 @@ OLD = "2015-09-25T15:13:48.343Z"  # a version no app has here
 @pytest.fixture(params=["legacy", "modern"])
 def marathon(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("MARATHON_MASTER", "127.0.0.1:5050")
-    module = load_standin(monkeypatch, "marathon", request.param)
-    m = module.Marathon()
-    m.zk = FakeZk()
-    m.elected = m.registered = True
-    m.leader = m.me
-    m.framework_id = "fw-0000"
+    m = leading(load_standin(monkeypatch, "marathon", request.param))
     m.generation = request.param
     return m
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from standin_loader import load_standin
 from test_marathon_client import FakeMarathon, connect, now, request_for
-from test_standins_shapes import FakeZk
+from test_standins_shapes import leading
 
 from fakemesos import FRAMEWORK_ID, MASTER, FakeHttp, a_framework, master_state, modern_master
 from fakes import FakeClock
@@ -73,12 +73,7 @@ def test_back_off_follows_each_generations_rate_limiter(standin: ModuleType) -> 
 
 
 def marathon_of(standin: ModuleType) -> Any:
-    m = standin.Marathon()
-    m.zk = FakeZk()
-    m.elected = m.registered = True
-    m.leader = m.me
-    m.framework_id = "fw-0000"
-    return m
+    return leading(standin)
 
 
 def ask(standin: ModuleType, m: Any, method: str, path: str, body: Any = None) -> Any:

@@ -22,7 +22,7 @@ from cut_characters import BOUNDARY, TEXT, expected_output, straddling_command
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
-from standin_loader import free_port, start
+from standin_loader import json_at, master_and_agent
 
 from fakes import FakeClock
 from mesostack import mesos
@@ -314,45 +314,23 @@ class Seen(Exception):
 @pytest.fixture(params=["legacy", "modern"])
 def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A master and an agent stand-in on loopback, running the straddling task."""
-    generation = request.param
-    master_port, agent_port = free_port(), free_port()
-    master = start("master.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(master_port))
-    agent = start("agent.py", generation, MESOS_IP="127.0.0.1", MESOS_PORT=str(agent_port),
-                  MESOS_MASTER=f"127.0.0.1:{master_port}", MESOS_WORK_DIR=str(tmp_path),
-                  MESOS_RESOURCES="cpus:2;mem:1024")
-    legacy = generation == "legacy"
-    agent_url = f"http://127.0.0.1:{agent_port}"
-    state_url = agent_url + ("/state.json" if legacy else "/state")
-    try:
-        agent_id = wait_until(lambda: state_of(state_url).get("id"), timeout=15,
-                              what="the agent registered")
-        master_url = f"http://127.0.0.1:{master_port}"
-        framework = requests.post(f"{master_url}/standin/frameworks", json={"name": "marathon"},
-                                  timeout=5).json()["id"]
-        task = {"id": "cut.1", "name": "cut", "framework_id": framework, "slave_id": agent_id,
-                "resources": {"cpus": 0.1, "mem": 10.0, "disk": 0.0},
+    with master_and_agent(request.param, tmp_path) as bed:
+        framework = requests.post(f"http://{bed.master}/standin/frameworks",
+                                  json={"name": "marathon"}, timeout=5).json()["id"]
+        task = {"id": "cut.1", "name": "cut", "framework_id": framework,
+                "slave_id": bed.agent_id, "resources": {"cpus": 0.1, "mem": 10.0, "disk": 0.0},
                 "command": straddling_command()}
-        assert requests.post(f"{master_url}/standin/launch", json={"task": task},
+        assert requests.post(f"http://{bed.master}/standin/launch", json={"task": task},
                              timeout=10).status_code == 200
-        directory = wait_until(lambda: next((e["directory"] for f in state_of(state_url).get(
+        directory = wait_until(lambda: next((e["directory"] for f in json_at(bed.state_url).get(
             "frameworks", []) for e in f["executors"]), None), timeout=10, what="the executor")
         stdout = Path(directory) / "stdout"
         wait_until(lambda: stdout.read_bytes().endswith(TEXT.encode() + b"\n"), timeout=10,
                    what="the task's output")
-        yield {"agent": agent_url, "sandbox": Sandbox(f"127.0.0.1:{agent_port}", directory,
-                                                      legacy), "stdout": stdout}
-    finally:
-        for process in (agent, master):
-            process.kill()
-            process.wait()
+        yield {"agent": f"http://{bed.agent}", "sandbox": Sandbox(bed.agent, directory,
+                                                                bed.legacy), "stdout": stdout}
 
 
-def state_of(url: str) -> dict[str, Any]:
-    try:
-        found: dict[str, Any] = requests.get(url, timeout=2).json()
-    except (requests.RequestException, ValueError):
-        return {}
-    return found
 
 
 def reads_served(agent_url: str) -> list[dict[str, Any]]:

@@ -186,10 +186,17 @@ def test_an_agent_the_hosts_cgroups_cant_run_is_refused_before_anything_is_creat
     assert engine.called("create_and_start") == []
 
 
-AUTO = build(StackConfig.model_validate({
-    "name": "auto", "host_ip": "127.0.0.1", "zookeeper": {"port": 42181},
-    "master": {"port": 45050}, "slave": {"port": 45051}, "marathon": {"port": 48080}}),
-    "127.0.0.1")
+def planned(name: str, zookeeper_image: str | None = None) -> Plan:
+    """The built-in default on this module's ports (the agent's tasks `auto`), named `name`."""
+    zookeeper: dict[str, object] = {"port": 42181}
+    if zookeeper_image:
+        zookeeper["image"] = zookeeper_image
+    return build(StackConfig.model_validate({
+        "name": name, "host_ip": "127.0.0.1", "zookeeper": zookeeper, "master": {"port": 45050},
+        "slave": {"port": 45051}, "marathon": {"port": 48080}}), "127.0.0.1")
+
+
+AUTO = planned("auto")
 
 
 def up_auto(engine: FakeEngine) -> tuple[Plan, list[Plan]]:
@@ -244,11 +251,7 @@ def test_an_image_known_by_its_own_config_gets_that_familys_settings() -> None:
     from mesostack.runtime import ImageConfig
 
     mirrored = "mirror.example/zk:3.9"
-    plan = build(StackConfig.model_validate({
-        "name": "mirror", "host_ip": "127.0.0.1", "zookeeper": {"image": mirrored,
-                                                              "port": 42181},
-        "master": {"port": 45050}, "slave": {"port": 45051}, "marathon": {"port": 48080}}),
-        "127.0.0.1")
+    plan = planned("mirror", mirrored)
     assert "MYID" in dict(plan.spec(Role.ZOOKEEPER).env)  # the name says nothing: conventions
     engine = FakeEngine(images={s.image: "sha256:1" for s in plan.specs}, image_configs={
         mirrored: ImageConfig(env={"ZOO_CONF_DIR": "/conf",
@@ -286,11 +289,7 @@ def test_a_family_told_by_the_images_config_is_held_to_what_it_cant_honour() -> 
     from mesostack.runtime import ImageConfig
 
     mirrored = "mirror.example/zk:3.4.6"
-    plan = build(StackConfig.model_validate({
-        "name": "mirror", "host_ip": "127.0.0.1", "zookeeper": {"image": mirrored,
-                                                              "port": 42181},
-        "master": {"port": 45050}, "slave": {"port": 45051}, "marathon": {"port": 48080}}),
-        "127.0.0.1")
+    plan = planned("mirror", mirrored)
     engine = FakeEngine(images={s.image: "sha256:1" for s in plan.specs}, image_configs={
         mirrored: ImageConfig(entrypoint=("/entrypoint.sh",),
                               cmd=("zkServer.sh", "start-foreground"))})

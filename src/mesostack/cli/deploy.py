@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mesostack.cli._common import Options
+from mesostack.cli._common import Options, engines
 from mesostack.cli._marathon import (
     client,
     follow_live,
@@ -99,15 +99,14 @@ def _warn_docker_apps(options: Options, app: tuple[str, str]) -> None:
     from mesostack import checks, console
     from mesostack.errors import MesostackError
     from mesostack.plan import Role
-    from mesostack.runtime import Engines
 
     plan, _ = options.plan()
     endpoints = list(dict.fromkeys(s.docker for s in plan.of(Role.SLAVE)))
     try:
-        engines = Engines.connect(endpoints, timeout=10)
+        docker = engines(options, timeout=10)
         found = [row for endpoint in endpoints for row in checks.container_config(
-            engines[endpoint].facts(), checks.only(plan, endpoint),
-            checks.engine_env(engines[endpoint]))]
+            docker[endpoint].facts(), checks.only(plan, endpoint),
+            checks.engine_env(docker[endpoint]))]
     except MesostackError:
         return
     if found:
