@@ -23,7 +23,7 @@ from mesostack.credentials import CLIENT_VAR
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.mesos import AgentFree, CompletedTask
-from mesostack.waiting import SYSTEM, Clock, Pending, Poll, TimedOut, wait
+from mesostack.waiting import SETTLE, SYSTEM, Clock, Pending, Poll, TimedOut, wait
 
 if TYPE_CHECKING:
     from mesostack.apps import DeployRequest
@@ -460,6 +460,10 @@ def _message(answer: requests.Response) -> str:
 # --- following a deployment --------------------------------------------------------------------
 
 FAILURES_TO_GIVE_UP = 3
+# The ends of a task seen in the settle window; a TASK_KILLED is Marathon's (an old version's
+# task, a scale down) or someone's doing, not the app's.
+TASK_ENDS = frozenset(("TASK_FINISHED", "TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
+                       "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"))
 UNPLACEABLE_AFTER = 5.0  # seconds an app may wait in the queue before we say why
 FOLLOW_INTERVAL = 0.25  # seconds between looks when the event stream says nothing
 REMOVAL_INTERVAL = 0.25
@@ -507,6 +511,7 @@ class EventWatch:
         self.poke = threading.Event()
         self.failed_deployments: set[str] = set()
         self.finished_at: dict[str, float] = {}
+        self.ended: list[TaskEnd] = []  # status updates that ended a task, in arrival order
         self._attached = threading.Event()
         self._stop = threading.Event()
 
@@ -533,9 +538,31 @@ class EventWatch:
                     self.failed_deployments.add(str(event.get("id", "")))
                 if kind == "deployment_success":
                     self.finished_at[str(event.get("id", ""))] = time.monotonic()
+                if kind == "status_update_event" and event.get("taskStatus") in TASK_ENDS:
+                    self.ended.append(TaskEnd(
+                        str(event.get("appId", "")), str(event.get("taskId", "")),
+                        str(event["taskStatus"]), str(event.get("message") or "").strip(),
+                        time.monotonic()))
                 self.poke.set()
         finally:
             self._attached.set()
+
+
+@dataclass(frozen=True)
+class TaskEnd:
+    """A task's end as Marathon's event stream told it (`at`: time.monotonic() on arrival)."""
+
+    app_id: str
+    task_id: str
+    state: str
+    message: str
+    at: float
+
+    def said(self, after: float) -> str:
+        took = max(0.0, self.at - after)
+        what = "exited 0" if self.state == "TASK_FINISHED" else f"ended {self.state}"
+        text = f"its task {what} {took:.1f} s after Marathon called the deployment done"
+        return text + (f" ({self.message})" if self.message else "")
 
 
 @dataclass(frozen=True)
@@ -549,11 +576,12 @@ class Hooks:
     """How `follow` and its caller talk: each round's progress, told; what the agents have
     free, asked (only to say why an app can't be placed; None when unknown); the tasks the
     Mesos master lists as completed, asked (to tell tasks that keep finishing; None when
-    unknown)."""
+    unknown); and how long, in seconds, Marathon's "done" is watched (`SETTLE`)."""
 
     progress: Callable[[list[AppProgress]], None] = lambda _: None
     offers: Callable[[], Sequence[AgentFree] | None] = lambda: None
     completed: Callable[[], Sequence[CompletedTask] | None] = lambda: None
+    settle: float = SETTLE
 
 
 def follow(
@@ -565,12 +593,14 @@ def follow(
     watch: EventWatch | None = None,
     clock: Clock = SYSTEM,
 ) -> Followed:
-    """Wait until the deployments are gone and every app runs (and is healthy) everywhere.
+    """Wait until the deployments are gone and every app runs (and is healthy) everywhere,
+    then `hooks.settle` seconds more for the apps without health checks (a task that ends in that
+    time fails it: Marathon's "done" means each new task was RUNNING once).
 
     Marathon's event stream (`watch`, started before submitting) wakes the wait as soon as
     something happens; polling is the fallback. Once every deployment was announced a
-    success, that is the answer (no more round trips). Fails early when tasks keep failing or
-    when the app can't be placed."""
+    success, that is the answer (no more round trips but the settle window's). Fails early
+    when tasks keep failing or when the app can't be placed."""
     own = watch is None
     events = watch or EventWatch(marathon).start(attach_timeout=0)
     following = _Following(marathon, submitted, events, hooks, clock)
@@ -594,13 +624,46 @@ class _Following:
     def __init__(self, marathon: Marathon, submitted: Submitted, events: EventWatch,
                  hooks: Hooks, clock: Clock) -> None:
         self.marathon, self.submitted, self.events = marathon, submitted, events
-        self.hooks, self.clock = hooks, clock
+        self.hooks, self.clock, self.settle = hooks, clock, hooks.settle
         self.ends = _TaskEnds(marathon, submitted, hooks.completed, clock)
         self.waiting_since: dict[str, float] = {}
         self.states: list[AppProgress] = []
+        self.done: tuple[Followed, float, float] | None = None  # Marathon's done, window
 
     def look(self) -> Followed:
-        """One round: Followed when done; Pending (the apps' progress) when not yet."""
+        """One round: Followed when done and settled; Pending when not yet."""
+        if self.done is None:
+            followed = self._deployed()
+            watched = [s.app_id for s in followed.apps if not s.health_checked]
+            if self.settle <= 0 or not watched:
+                return followed
+            began = followed.success_event_at or time.monotonic()
+            self.done = (followed, began, self.clock.now() + self.settle)
+        return self._settled(*self.done)
+
+    def _settled(self, followed: Followed, began: float, until: float) -> Followed:
+        """The settle window: an app without health checks whose task ended (the event
+        stream), or that runs fewer tasks than it should (a look), since Marathon called its
+        deployment done fails; at the window's end, `followed` is the answer."""
+        watched = [s.app_id for s in followed.apps if not s.health_checked]
+        for end in self.events.ended:
+            if end.app_id in watched and end.at >= began:
+                raise _ended(end.app_id, end.said(began), finished=end.state == "TASK_FINISHED")
+        for app_id in watched:
+            progress = _progress(self.marathon, app_id, self.ends)
+            if progress.running < progress.instances:
+                took = max(0.0, time.monotonic() - began)
+                raise _ended(app_id, f"{progress.running}/{progress.instances} of its tasks "
+                             f"run {took:.1f} s after Marathon called the deployment done",
+                             finished=False)
+        left = until - self.clock.now()
+        if left <= 0:
+            return followed
+        raise Pending(f"{', '.join(watched)}: watching the new tasks for {self.settle:g} s",
+                      again=left)
+
+    def _deployed(self) -> Followed:
+        """A round before the settle window: Followed when Marathon is done."""
         deployments = set(self.submitted.deployment_ids)
         failed = self.events.failed_deployments & deployments
         if failed:
@@ -641,6 +704,15 @@ class _Following:
             first = self.waiting_since.setdefault(app["id"], now)
             if now - first >= UNPLACEABLE_AFTER:
                 _check_placement(entry, app, self.hooks.offers)
+
+
+def _ended(app_id: str, what: str, *, finished: bool) -> DeploymentFailed:
+    fix = ("a Marathon app must keep running: give it a command that does not end; "
+           if finished else "")
+    return DeploymentFailed(
+        f"app {app_id}: {what}",
+        hint=and_bundle(f"{fix}see `mesostack task-logs {app_id.strip('/')}`; `--settle 0` "
+                        "takes Marathon's word that it is deployed"))
 
 
 def _progress(marathon: Marathon, app_id: str, ends: _TaskEnds) -> AppProgress:

@@ -41,7 +41,12 @@ SYSTEM = SystemClock()
 
 
 class Pending(Exception):
-    """Raised by an attempt that is not done yet; the message says what is awaited."""
+    """Raised by an attempt that is not done yet; the message says what is awaited, `again`
+    (seconds) when the next look should come sooner than the poll's interval."""
+
+    def __init__(self, awaited: str = "", *, again: float | None = None) -> None:
+        super().__init__(awaited)
+        self.again = again
 
 
 class TimedOut(Exception):
@@ -51,6 +56,14 @@ class TimedOut(Exception):
         super().__init__(waiting_for)
         self.waiting_for = waiting_for
         self.waited = waited
+
+
+# Seconds a deployment's follower keeps watching an app without health checks after Marathon
+# called its deployment done: Marathon counts a new task as deployed at its first TASK_RUNNING
+# (v0.11.1 upgrade/StartingBehavior.scala l.63-69, v1.10.26
+# core/deployment/impl/ReadinessBehavior.scala l.123-137), so a command that exits at once is
+# "deployed" before it ends. Here, not in the Marathon client, so the CLI shows it cheaply.
+SETTLE = 1.0
 
 
 def _nothing(*_: object) -> None:
@@ -87,17 +100,19 @@ def wait(
     while True:
         if poll.wake is not None:
             poll.wake.clear()
+        interval = poll.interval
         try:
             return attempt()
         except poll.retry as exc:
             if str(exc) != last:
                 last = str(exc)
                 on_wait(last)
+            again = getattr(exc, "again", None)
+            interval = interval if again is None else max(0.0, min(interval, again))
         alive()
         if deadline is not None and clock.now() >= deadline:
             raise TimedOut(last or poll.awaited, clock.now() - start)
-        pause = poll.interval if deadline is None else min(poll.interval,
-                                                          max(0.0, deadline - clock.now()))
+        pause = interval if deadline is None else min(interval, max(0.0, deadline - clock.now()))
         clock.sleep(pause, wake=poll.wake)
 
 

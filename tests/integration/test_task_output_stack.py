@@ -1,7 +1,8 @@
 """Task output and task ends as the real systems have them, through the real CLI on the test bed,
 both generations: `task-logs` (and `-f`) reads back exactly a line whose 世 is cut by the
-agent's read boundary (0.23's per-byte \\u00XX, 1.x's raw bytes), and `deploy` stops early, naming
-why, an app whose tasks exit 0 at once (Marathon records no lastTaskFailure for TASK_FINISHED).
+agent's read boundary (0.23's per-byte \\u00XX, 1.x's raw bytes), and `deploy` stops, naming
+why, an app whose tasks exit 0 at once (Marathon calls its deployment done at the task's first
+TASK_RUNNING and records no lastTaskFailure for TASK_FINISHED).
 
 One stack per generation for both, to keep the suite short."""
 
@@ -99,7 +100,8 @@ def test_task_output_cut_by_a_read_and_tasks_that_finish(stack: Stack, tmp_path:
     assert followed(stack, "cut", expected) == expected
     assert reads_served()[before]["ends_inside_character"]
 
-    # 2. a task that exits 0 at once: Marathon relaunches it and records no failure
+    # 2. a task that exits 0 at once: Marathon calls the deployment done at its first
+    # TASK_RUNNING, relaunches it when it finishes, and records no failure
     once = write(tmp_path, "once.json", {"id": "once", "cmd": "true", "cpus": 0.1, "mem": 16})
     started = time.monotonic()
     stopped = stack.cli("deploy", once, "--timeout", "120")
@@ -107,7 +109,8 @@ def test_task_output_cut_by_a_read_and_tasks_that_finish(stack: Stack, tmp_path:
     assert stopped.returncode == 1, stopped.stderr
     assert took < 30, f"deploy took {took:.1f} s: it waited for the timeout"
     error = one_error(stopped.stderr)
-    assert "app /once: its tasks keep exiting 0 and being restarted (3 finished in" in error
+    assert "app /once: its task exited 0" in error
+    assert "after Marathon called the deployment done" in error
     assert "a Marathon app must keep running" in error
     answer = requests.get("http://127.0.0.1:8080/v2/apps/once", timeout=5).json()["app"]
     assert "lastTaskFailure" not in answer

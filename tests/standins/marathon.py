@@ -75,6 +75,13 @@ FAILURE_STATES = frozenset(("TASK_FAILED", "TASK_LOST", "TASK_ERROR") if LEGACY 
 BACKOFF_STATES = frozenset(("TASK_ERROR", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST") if LEGACY
                            else ("TASK_DROPPED", "TASK_ERROR", "TASK_FAILED", "TASK_GONE",
                                  "TASK_GONE_BY_OPERATOR", "TASK_FINISHED"))
+# What takes a new task back out of a start or restart deployment's count of started ones:
+# v0.11.1 upgrade/StartingBehavior.scala l.103-107 `StartErrorState` (TASK_FINISHED not among
+# them), v1.10.26 core/deployment/impl/TaskStartActor.scala l.46-50 any terminal condition.
+UNSTARTING_STATES = frozenset(("TASK_ERROR", "TASK_FAILED", "TASK_KILLED", "TASK_LOST") if LEGACY
+                              else ("TASK_ERROR", "TASK_FAILED", "TASK_KILLED", "TASK_LOST",
+                                    "TASK_FINISHED", "TASK_DROPPED", "TASK_GONE",
+                                    "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"))
 # v1.10.26 TaskConditionMapping.scala l.19-27: the reasons of a TASK_LOST that is Unreachable
 # or Unknown; any other (an absent one reads as the enum's first) makes it Gone.
 LOST_NOT_GONE = frozenset(("REASON_RECONCILIATION", "REASON_SLAVE_DISCONNECTED",
@@ -124,6 +131,8 @@ class Marathon:
         self.registered = False
         self.apps: dict[str, dict[str, Any]] = {}
         self.deployments: dict[str, dict[str, Any]] = {}
+        # deployment id -> app id -> its new tasks that reported TASK_RUNNING (finish_deployments)
+        self.started: dict[str, dict[str, set[str]]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}  # task id -> Marathon's view of the task
         self.killed: set[str] = set()
         self.done: set[str] = set()  # ended tasks the master still lists among completed ones
@@ -297,19 +306,45 @@ class Marathon:
                     "slaveId": task["slave_id"], "stagedAt": iso_now(), "startedAt": None,
                     "state": None,
                 }
-            if ours["state"] == task["state"]:
+            for state in self.new_states(ours, task):
+                self.status_update(ours, task, state)
+                if state not in ACTIVE:
+                    self.tasks.pop(task["id"])
+                    self.done.add(task["id"])
+                    self.task_ended(ours, task)
+                    break
+
+    @staticmethod
+    def new_states(ours: dict[str, Any], task: dict[str, Any]) -> list[str]:
+        """The states the master reported for a task since the last tick, in order: Marathon
+        hears every status update (a task that ran and exited between two ticks was RUNNING
+        first), not only the latest."""
+        states = [s["state"] for s in task.get("statuses") or []][ours.get("seen", 0):]
+        ours["seen"] = ours.get("seen", 0) + len(states)
+        states = states or [task["state"]]
+        return [s for i, s in enumerate(states)
+                if s != (states[i - 1] if i else ours["state"])]
+
+    def status_update(self, ours: dict[str, Any], task: dict[str, Any], state: str) -> None:
+        ours["state"] = state
+        if state == "TASK_RUNNING" and not ours["startedAt"]:
+            ours["startedAt"] = iso_now()
+        self.publish("status_update_event", slaveId=ours["slaveId"], taskId=ours["id"],
+                     taskStatus=state, message=task.get("message", ""),
+                     appId=ours["appId"], host=ours["host"], ports=ours["ports"],
+                     version=ours["version"])
+        app = self.apps.get(ours["appId"])
+        for deployment in list(self.deployments.values()):
+            started = self.started.setdefault(deployment["id"], {})
+            if app is None or app["id"] not in deployment["affectedApps"] or (
+                    ours["version"] != app["version"]):
                 continue
-            ours["state"] = task["state"]
-            if task["state"] == "TASK_RUNNING" and not ours["startedAt"]:
-                ours["startedAt"] = iso_now()
-            self.publish("status_update_event", slaveId=ours["slaveId"], taskId=ours["id"],
-                         taskStatus=task["state"], message=task.get("message", ""),
-                         appId=ours["appId"], host=ours["host"], ports=ours["ports"],
-                         version=ours["version"])
-            if task["state"] not in ACTIVE:
-                self.tasks.pop(task["id"])
-                self.done.add(task["id"])
-                self.task_ended(ours, task)
+            if state == "TASK_RUNNING":
+                started.setdefault(app["id"], set()).add(ours["id"])
+            elif state in UNSTARTING_STATES:
+                started.get(app["id"], set()).discard(ours["id"])
+        if state == "TASK_RUNNING":
+            self.finish_deployments()
 
     def task_ended(self, ours: dict[str, Any], task: dict[str, Any]) -> None:
         """A task ended: its app's lastTaskFailure when Marathon counts the end as a failure
@@ -397,13 +432,26 @@ class Marathon:
             call("POST", f"{url}/standin/kill", {"task_id": task["id"]})
 
     def finish_deployments(self) -> None:
+        """A deployment ends as soon as each app's new tasks have each reported TASK_RUNNING
+        once, whatever became of them since (v0.11.1 upgrade/StartingBehavior.scala l.63-69 and
+        l.87-94, TaskReplaceActor.scala l.79-82 and l.128-133; v1.10.26
+        core/deployment/impl/ReadinessBehavior.scala l.123-137 and TaskStartActor.scala l.80-91:
+        an app without health checks counts a task on its first TASK_RUNNING), or when every
+        app is as it should be (a scale down, a removal, a deployment a new leader took over)."""
         for deployment in list(self.deployments.values()):
-            if all(self.settled(app_id) for app_id in deployment["affectedApps"]):
+            started = self.started.get(deployment["id"], {})
+            if all(self.settled(app_id) or self.started_enough(app_id, started)
+                   for app_id in deployment["affectedApps"]):
                 del self.deployments[deployment["id"]]
+                self.started.pop(deployment["id"], None)
                 self.store("deployments", None, deployment["id"])
                 self.publish("deployment_success", id=deployment["id"],
                              plan={"id": deployment["id"], "version": deployment["version"]})
                 log(C, f"Deployment {deployment['id']} finished")
+
+    def started_enough(self, app_id: str, started: dict[str, set[str]]) -> bool:
+        app = self.apps.get(app_id)
+        return app is not None and len(started.get(app_id, ())) >= app["instances"] > 0
 
     def settled(self, app_id: str) -> bool:
         tasks = [t for t in self.tasks.values() if t["appId"] == app_id and t["state"] in ACTIVE]

@@ -829,7 +829,7 @@ def test_follow_returns_once_the_deployment_is_gone_and_every_task_runs(
     seen: list[tuple[int, int]] = []
 
     followed = follow(marathon, submitted, timeout=30, clock=clock, hooks=Hooks(
-        progress=lambda states: seen.extend((s.staged, s.running) for s in states)))
+        progress=lambda states: seen.extend((s.staged, s.running) for s in states), settle=0))
 
     assert isinstance(followed, Followed)
     (web,) = followed.apps

@@ -263,18 +263,18 @@ def test_marathon_answers_match_the_real_payloads(marathon: Any) -> None:
     assert same_shape(created, real_app) == []
     assert real_app.keys() - created.keys() == set()
 
+    _, deployments = call(marathon, "GET", "/v2/deployments")
+    real_deployments = json.loads(fixture("marathon/responses/v1.10-deployments.json")
+                                  .read_text())
+    assert same_shape(deployments, real_deployments) == []
+    assert real_deployments[0].keys() <= deployments[0].keys()
+
     report(marathon, "TASK_RUNNING", "basic-0.instance-1._app.1")
     _, listed = call(marathon, "GET", "/v2/tasks")
     real_task = json.loads(fixture("marathon/responses/v1.10-tasks.json").read_text())["tasks"][0]
     assert same_shape(listed["tasks"][0], real_task) == []
     assert {"id", "appId", "host", "ports", "slaveId", "stagedAt", "startedAt", "version",
             "state"} <= listed["tasks"][0].keys()
-
-    _, deployments = call(marathon, "GET", "/v2/deployments")
-    real_deployments = json.loads(fixture("marathon/responses/v1.10-deployments.json")
-                                  .read_text())
-    assert same_shape(deployments, real_deployments) == []
-    assert real_deployments[0].keys() <= deployments[0].keys()
 
     _, info = call(marathon, "GET", "/v2/info")
     real_info = json.loads(fixture("marathon/responses/v1.10-info.json").read_text())

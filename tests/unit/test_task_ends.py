@@ -114,6 +114,68 @@ def test_a_modern_task_gone_is_a_failure_and_a_legacy_one_has_no_such_state(
     assert ("lastTaskFailure" in shown) == (not standin.LEGACY)
 
 
+def master_reports(m: Any, task_id: str, *states: str, app_id: str = "/once") -> None:
+    """One tick: the master lists the task with every status it had since its launch."""
+    labels = {"appId": app_id, "version": m.apps[app_id]["version"], "host": "127.0.0.1",
+              "ports": []}
+    m.reconcile([{"id": task_id, "state": states[-1], "slave_id": "S0", "message": "",
+                  "statuses": [{"state": s, "timestamp": time.time()} for s in states],
+                  "marathon": labels}])
+
+
+def events_of(m: Any) -> Any:
+    inbox: Any = __import__("queue").Queue()
+    m.subscribers.append(inbox)
+
+    def kinds() -> list[tuple[str, str]]:
+        seen = []
+        while not inbox.empty():
+            event = inbox.get()
+            seen.append((event["eventType"], event.get("taskStatus", "")))
+        return seen
+    return kinds
+
+
+def test_a_start_deployment_succeeds_at_its_tasks_first_running_even_if_it_exited(
+        standin: ModuleType) -> None:
+    """v0.11.1 StartingBehavior.scala l.63-69, l.87-94; v1.10.26 ReadinessBehavior.scala
+    l.123-137, TaskStartActor.scala l.80-91: a task without health checks counts once it
+    reported TASK_RUNNING; a task that ran and exited between two looks was still RUNNING
+    first, and Marathon hears each status update."""
+    m = marathon_of(standin)
+    ask(standin, m, "POST", "/v2/apps", {"id": "once", "cmd": "true"})
+    kinds = events_of(m)
+    master_reports(m, "once.1", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED")
+    assert kinds() == [("status_update_event", "TASK_STARTING"),
+                       ("status_update_event", "TASK_RUNNING"),
+                       ("deployment_success", ""),
+                       ("status_update_event", "TASK_FINISHED")]
+    assert ask(standin, m, "GET", "/v2/deployments") == []
+    assert "once.1" not in m.tasks
+
+
+def test_a_new_task_that_finished_leaves_the_count_only_from_1_x(standin: ModuleType) -> None:
+    """v0.11.1 StartingBehavior.scala l.103-107: FAILED, ERROR, KILLED, LOST take a started
+    task back out, FINISHED does not; v1.10.26 TaskStartActor.scala l.46-50: any terminal
+    condition does."""
+    m = marathon_of(standin)
+    ask(standin, m, "POST", "/v2/apps", {"id": "once", "cmd": "true", "instances": 2})
+    master_reports(m, "once.1", "TASK_RUNNING", "TASK_FINISHED")
+    master_reports(m, "once.2", "TASK_RUNNING")
+    left = ask(standin, m, "GET", "/v2/deployments")
+    assert (left == []) == standin.LEGACY
+    master_reports(m, "once.3", "TASK_RUNNING")
+    assert ask(standin, m, "GET", "/v2/deployments") == []
+
+
+def test_a_new_task_that_failed_leaves_the_count_on_both(standin: ModuleType) -> None:
+    m = marathon_of(standin)
+    ask(standin, m, "POST", "/v2/apps", {"id": "once", "cmd": "false", "instances": 2})
+    master_reports(m, "once.1", "TASK_RUNNING", "TASK_FAILED")
+    master_reports(m, "once.2", "TASK_RUNNING")
+    assert len(ask(standin, m, "GET", "/v2/deployments")) == 1
+
+
 # --- Marathon's task ids, the master's completed tasks --------------------------------------------
 
 
@@ -294,6 +356,7 @@ def test_deploy_asks_the_master_it_follows_with_for_completed_tasks(
     monkeypatch.setattr(mesos, "completed_tasks", completed_tasks)
     api = connect(FakeMarathon())
     _marathon.follow_live(options, api, Submitted((), ("/once",), True, time.time()),
-                          timeout=1, title="mesostack deploy")
+                          limits=_marathon.Limits(1, 2.5), title="mesostack deploy")
     assert given[0].completed() == []
+    assert given[0].settle == 2.5
     assert asked == ["10.0.0.1:5050"]

@@ -146,3 +146,17 @@ def test_merge_yields_from_every_source_and_raises_a_sources_failure() -> None:
 
     with pytest.raises(OSError, match="stream cut"):
         list(merge([lambda: iter([1]), broken]))
+
+
+def test_a_pending_may_ask_for_the_next_look_sooner_than_the_interval() -> None:
+    clock = FakeClock()
+    answers = iter([Pending("a window", again=0.3), Pending("no hurry"), "done"])
+
+    def attempt() -> str:
+        answer = next(answers)
+        if isinstance(answer, Pending):
+            raise answer
+        return answer
+
+    assert wait(attempt, deadline=None, poll=Poll(interval=1.0), clock=clock) == "done"
+    assert clock.sleeps == [0.3, 1.0]

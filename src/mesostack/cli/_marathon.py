@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -68,7 +69,15 @@ def master_endpoint(options: Options, marathon: Marathon) -> str:
     return options.endpoints(Role.MASTER)[0]
 
 
-def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeout: float,
+@dataclass(frozen=True)
+class Limits:
+    """How long to follow (`--timeout`) and to watch Marathon's "done" (`--settle`)."""
+
+    timeout: float
+    settle: float
+
+
+def follow_live(options: Options, api: Marathon, submitted: Submitted, *, limits: Limits,
                 title: str, watch: EventWatch | None = None) -> float | None:
     """Follow `submitted` with a live display; returns when Marathon announced success.
     The Mesos master is the one `master_endpoint` finds, asked once (`options.master`)."""
@@ -87,9 +96,21 @@ def follow_live(options: Options, api: Marathon, submitted: Submitted, *, timeou
                              time.monotonic() - started))
 
         hooks = Hooks(progress=progress, offers=lambda: mesos.agents_free(master),
-                      completed=lambda: mesos.completed_tasks(master))
-        followed = follow(api, submitted, timeout=timeout, hooks=hooks, watch=watch)
+                      completed=lambda: mesos.completed_tasks(master),
+                      settle=limits.settle)
+        followed = follow(api, submitted, timeout=limits.timeout, hooks=hooks, watch=watch)
     return followed.success_event_at
+
+
+def settle_option(func: click.decorators.FC) -> click.decorators.FC:
+    """For the commands that start tasks (Marathon calls them deployed at TASK_RUNNING)."""
+    from mesostack.waiting import SETTLE
+
+    return click.option("--settle", type=click.FloatRange(min=0), default=SETTLE,
+                        show_default=True, metavar="SECONDS",
+                        help="After Marathon calls the deployment done, watch the new tasks "
+                             "this long: one that ends fails it (apps with health checks "
+                             "are not watched; 0: take Marathon's word).")(func)
 
 
 def wait_options(func: click.decorators.FC) -> click.decorators.FC:

@@ -11,10 +11,12 @@ import click
 
 from mesostack.cli._common import Options
 from mesostack.cli._marathon import (
+    Limits,
     client,
     follow_live,
     marathon_options,
     master_endpoint,
+    settle_option,
     wait_options,
 )
 from mesostack.errors import MesostackError
@@ -80,10 +82,11 @@ def remove(  # noqa: PLR0913 (click passes each option as a parameter)
 @click.argument("instances", type=click.IntRange(min=0))
 @marathon_options
 @wait_options
+@settle_option
 @click.pass_obj
 def scale(  # noqa: PLR0913 (click passes each option as a parameter)
     options: Options, app_id: str, instances: int, marathon_url: str | None,
-    credentials: str | None, wait: bool, timeout: float, force: bool,
+    credentials: str | None, wait: bool, timeout: float, settle: float, force: bool,
 ) -> None:
     """Run INSTANCES tasks of APP_ID."""
     from mesostack import console
@@ -96,7 +99,7 @@ def scale(  # noqa: PLR0913 (click passes each option as a parameter)
     if wait:
         app = "/" + app_id.strip("/")
         follow_live(options, api, Submitted((deployment,) if deployment else (), (app,), False,
-                                            started), timeout=timeout,
+                                            started), limits=Limits(timeout, settle),
                     title=f"mesostack scale: {app}")
         console.info(f"{app}: {instances} running")
 

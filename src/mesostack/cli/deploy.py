@@ -12,11 +12,13 @@ import click
 
 from mesostack.cli._common import Options, engines
 from mesostack.cli._marathon import (
+    Limits,
     client,
     follow_live,
     marathon_options,
     master_endpoint,
     resolve_url,
+    settle_option,
     wait_options,
 )
 
@@ -31,10 +33,12 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True,
               help="Validate and print what would be sent (JSON lines); no network at all.")
 @wait_options
+@settle_option
 @click.pass_obj
 def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
     options: Options, files: tuple[str, ...], marathon_url: str | None,
-    credentials: str | None, dry_run: bool, wait: bool, timeout: float, force: bool,
+    credentials: str | None, dry_run: bool, wait: bool, timeout: float, settle: float,
+    force: bool,
 ) -> None:
     """Create or update the apps or groups in FILE... (JSON or YAML) and follow them."""
     from mesostack import apps, console
@@ -72,7 +76,8 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
             all(s.created for s in submitted),
             min(s.started for s in submitted),
         )
-        announced = follow_live(options, api, everything, timeout=timeout, watch=watch,
+        announced = follow_live(options, api, everything, limits=Limits(timeout, settle),
+                                watch=watch,
                                 title=f"mesostack deploy: {len(everything.app_ids)} app(s)")
     returned = time.monotonic()
     lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 import click
 
 from mesostack.cli._common import Options
-from mesostack.cli._marathon import client, follow_live, marathon_options, wait_options
+from mesostack.cli._marathon import (
+    Limits,
+    client,
+    follow_live,
+    marathon_options,
+    settle_option,
+    wait_options,
+)
 
 
 @click.command()
@@ -20,10 +27,12 @@ from mesostack.cli._marathon import client, follow_live, marathon_options, wait_
               help="Print the versions Marathon keeps of APP, newest first, and change nothing.")
 @marathon_options
 @wait_options
+@settle_option
 @click.pass_obj
 def rollback(  # noqa: PLR0913 (click passes each option as a parameter)
     options: Options, app_id: str, version: str | None, listing: bool,
-    marathon_url: str | None, credentials: str | None, wait: bool, timeout: float, force: bool,
+    marathon_url: str | None, credentials: str | None, wait: bool, timeout: float,
+    settle: float, force: bool,
 ) -> None:
     """Roll APP back to VERSION (by default the one before the current) and follow it."""
     from mesostack import console
@@ -53,7 +62,7 @@ def rollback(  # noqa: PLR0913 (click passes each option as a parameter)
         announced = follow_live(
             options, api, Submitted((deployment,) if deployment else (), (app,), False,
                                     submitted_at),
-            timeout=timeout, watch=watch, title=f"mesostack rollback: {app}")
+            limits=Limits(timeout, settle), watch=watch, title=f"mesostack rollback: {app}")
     returned = time.monotonic()
     lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""
     console.info(f"rolled back in {returned - started:.1f} s{lag}")
