@@ -150,7 +150,8 @@ def test_merge_yields_from_every_source_and_raises_a_sources_failure() -> None:
 
 def test_a_pending_may_ask_for_the_next_look_sooner_than_the_interval() -> None:
     clock = FakeClock()
-    answers = iter([Pending("a window", again=0.3), Pending("no hurry"), "done"])
+    answers: Iterator[Pending | str] = iter([Pending("a window", again=0.3), Pending("no hurry"),
+                                             "done"])
 
     def attempt() -> str:
         answer = next(answers)
