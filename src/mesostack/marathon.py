@@ -560,9 +560,10 @@ class TaskEnd:
 
     def said(self, after: float) -> str:
         took = max(0.0, self.at - after)
-        what = "exited 0" if self.state == "TASK_FINISHED" else f"ended {self.state}"
-        text = f"its task {what} {took:.1f} s after Marathon called the deployment done"
-        return text + (f" ({self.message})" if self.message else "")
+        if self.state == "TASK_FINISHED":
+            return f"its task exited 0 {took:.1f} s after Marathon called the deployment done"
+        how = f"{self.state}: {self.message}" if self.message else self.state
+        return f"its task failed {took:.1f} s after Marathon called the deployment done ({how})"
 
 
 @dataclass(frozen=True)

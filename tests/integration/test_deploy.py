@@ -166,7 +166,9 @@ def test_failures_are_one_line_and_early(stack: Stack, tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert time.monotonic() - started < 30  # early, not at the timeout
     error = one_error(failed.stderr)
-    assert "app /crash: its tasks keep failing" in error
+    # Marathon called the deployment done at the task's first TASK_RUNNING: the settle window
+    assert "app /crash: its task failed" in error
+    assert "after Marathon called the deployment done" in error
     assert "TASK_FAILED: Command exited with status 3" in error
 
     big = write(tmp_path, "big.json", {"id": "big", "cmd": "sleep 100", "cpus": 0.1,

@@ -84,8 +84,8 @@ def test_a_task_that_fails_after_the_success_names_its_state_and_message(
     watch.ended.append(TaskEnd("/once", "once.1", "TASK_FAILED", "Command exited with status 127",
                                time.monotonic()))
 
-    with pytest.raises(DeploymentFailed, match=r"ended TASK_FAILED .* \(Command exited with "
-                                               r"status 127\)"):
+    with pytest.raises(DeploymentFailed, match=r"app /once: its task failed .* done \(TASK_FAILED: "
+                                               r"Command exited with status 127\)"):
         follow(marathon, submitted, timeout=30, watch=watch, clock=FakeClock())
 
 
