@@ -123,6 +123,7 @@ class Marathon:
         self.framework_id: str | None = None
         self.registered = False
         self.apps: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}  # group id -> its record (dependencies)
         self.deployments: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}  # task id -> Marathon's view of the task
         self.killed: set[str] = set()
@@ -186,6 +187,7 @@ class Marathon:
 
     def load_state(self) -> None:
         self.apps = {a["id"]: a for a in self.load("apps")}
+        self.groups = {g["id"]: g for g in self.load("groups")}
         self.deployments = {d["id"]: d for d in self.load("deployments")}
         self.versions = {v["id"]: v["versions"] for v in self.load("versions")}
         roots = sorted(self.load("root-versions"), key=lambda r: str(r["version"]))
