@@ -173,7 +173,8 @@ def _checked(data: Any, doc: _Doc, found: list[tuple[str, str]]) -> list[DeployR
     if isinstance(data, dict) and _is_group(data) and not at:
         app_ids: list[str] = []
         _check_group(data, doc, (), base="/", app_ids=app_ids, warnings=found)
-        return [DeployRequest("POST", GROUPS_PATH, data, tuple(app_ids), source)]
+        return [DeployRequest("POST", GROUPS_PATH, _with_absolute_ids(data, base="/"),
+                              tuple(app_ids), source)]
     if isinstance(data, dict):
         app_id = _check_app(data, doc, at, base="/", warnings=found)
         return [DeployRequest("POST", APPS_PATH, data, (app_id,), source)]
@@ -472,9 +473,42 @@ def _absolute(app_id: str, *, base: str) -> str:
     return "/" + "/".join(parts)
 
 
+def _with_absolute_ids(group: dict[str, Any], *, base: str) -> dict[str, Any]:
+    """The group as sent: its own id, its groups' and its apps' made absolute, as Marathon
+    would resolve them on `POST /v2/groups`. Marathon resolves a relative id in the body of
+    `PUT /v2/groups/{id}` against the URL's path (v0.11.1 GroupsResource l.188, v1.10.26
+    l.256), so the PUT that updates an existing group would name a group inside it: 0.11 makes
+    a nested copy of every app, 1.x answers 422 "Identifier is not child of ...". Absolute ids
+    mean the same to POST and PUT in both. Dependencies stay as written: with the ids absolute
+    each Marathon reads them against the same base as on the POST."""
+    group_id = _absolute(str(group["id"]), base=base)
+    sent = {**group, "id": group_id}
+    if isinstance(group.get("apps"), list):
+        sent["apps"] = [{**app, "id": _absolute(str(app["id"]), base=group_id)}
+                        for app in group["apps"]]
+    if isinstance(group.get("groups"), list):
+        sent["groups"] = [_with_absolute_ids(child, base=group_id) for child in group["groups"]]
+    return sent
+
+
+def _in_its_group(resolved: str, group_id: str, obj: dict[str, Any], doc: _Doc,
+                  path: _Path) -> None:
+    """A group's apps and groups must be its direct children: Marathon refuses any other with
+    422 "not child of" (v0.11.1 ModelValidation.checkPath l.155-164; v1.10.26
+    AppValidation.validNestedApp l.327-330, PathId.childOf l.249-256)."""
+    if _absolute("..", base=resolved) == group_id:
+        return
+    name = _absolute(resolved.rsplit("/", 1)[-1], base=group_id)
+    raise doc.error((*path, "id"), f"{_got(obj['id'])} resolves to {resolved}, which is not "
+                    f"directly inside its group {group_id} (Marathon refuses it: \"not child "
+                    f"of\"); e.g. \"{name}\"")
+
+
 def _check_group(group: dict[str, Any], doc: _Doc, path: _Path, *, base: str,
                  app_ids: list[str], warnings: list[tuple[str, str]]) -> None:
     group_id = _check_id(group, doc, path, base=base, what="group")
+    if path:  # a nested group
+        _in_its_group(group_id, base, group, doc, path)
     for name in group:
         if name not in GROUP_FIELDS:
             warnings.append(_unknown(name, doc, (*path, name)))
@@ -482,8 +516,9 @@ def _check_group(group: dict[str, Any], doc: _Doc, path: _Path, *, base: str,
     if apps is not None:
         _list(apps, doc, (*path, "apps"))
         for index, app in enumerate(apps):
-            app_ids.append(_check_app(app, doc, (*path, "apps", index), base=group_id,
-                                      warnings=warnings))
+            at = (*path, "apps", index)
+            app_ids.append(_check_app(app, doc, at, base=group_id, warnings=warnings))
+            _in_its_group(app_ids[-1], group_id, app, doc, at)
     groups = group.get("groups")
     if groups is not None:
         _list(groups, doc, (*path, "groups"))
@@ -511,7 +546,30 @@ def _check_app(app: Any, doc: _Doc, path: _Path, *, base: str,
             _FIELD_CHECKS[name](value, doc, (*path, name))
     if not _runs_something(app):
         raise doc.error(path, CMD_ARGS_OR_CONTAINER)
+    warnings.extend(_relative_dependencies(app, doc, path, app_id=app_id, base=base))
     return app_id
+
+
+def _relative_dependencies(app: dict[str, Any], doc: _Doc, path: _Path, *, app_id: str,
+                           base: str) -> list[tuple[str, str]]:
+    """A warning for each relative dependency of the app, which the two generations read
+    differently: 0.11 against the app's own id (v0.11.1 V2GroupUpdate.toApp l.41,
+    V2AppDefinition.withCanonizedIds l.107-109), 1.x against its group, or the root for an app
+    alone (v1.10.26 AppNormalization.withCanonizedIds l.452-467)."""
+    found: list[tuple[str, str]] = []
+    dependencies = app.get("dependencies")
+    for index, dependency in enumerate(dependencies if isinstance(dependencies, list) else []):
+        if not isinstance(dependency, str) or dependency.startswith("/"):
+            continue
+        legacy, modern = _absolute(dependency, base=app_id), _absolute(dependency, base=base)
+        if legacy != modern:
+            at = (*path, "dependencies", index)
+            group = "the root" if base == "/" else "its group"
+            found.append((f"dependency {_show(at)}", (
+                f"{doc.where(at)}: {_show(at)}: relative dependency {_got(dependency)}: Marathon "
+                f"0.11 reads it as {legacy} (from the app), 1.x as {modern} (from {group}); "
+                "write the one you mean")))
+    return found
 
 
 def _runs_something(app: dict[str, Any]) -> bool:

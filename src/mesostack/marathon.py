@@ -262,10 +262,10 @@ class Marathon:
         params = {"force": "true"} if force else None
         answer = self.request("POST", request.path, body=request.body, params=params)
         created = True
-        # 409 "An app with id [/x] already exists." / "Group /g is already created. Use PUT ..."
-        if answer.status_code == 409 and any(
-                words in _message(answer) for words in ("exist", "already created")):
+        if answer.status_code == 409 and _already_there(request, _message(answer)):
             created = False
+            # a group's body has absolute ids only (apps.py), so the PUT means what the POST
+            # meant: Marathon resolves a relative one against the URL's path
             target = request.path + _path(str(request.body.get("id", "")))
             answer = self.request("PUT", target, body=request.body, params=params)
         self._raise_for(answer, request.source)
@@ -418,6 +418,20 @@ def rollback_target(app_id: str, versions: Sequence[str], current: str,
         if moment(version) == when:
             return version
     raise InputError(f"app {app_id}: Marathon keeps no version {wanted} of it", hint=listed)
+
+
+def _already_there(request: DeployRequest, said: str) -> bool:
+    """Whether a 409 to a POST says the app or group itself exists ("An app with id [/x]
+    already exists.", "Group /g is already created. Use PUT to change this group."), which a
+    PUT updates. A group's path that an app has (1.10.26 GroupsResource l.177, "An app with
+    the path /g already exists.") no PUT would fix: that is an error here."""
+    group = request.path.startswith("/v2/groups")
+    if group and "An app with the path" in said:
+        raise MarathonError(f"{request.source}: Marathon has an app {request.body.get('id')} "
+                            f"where the group would go (409: {said})",
+                            hint="give the group another id, or remove the app "
+                                 "(`mesostack apps`)", status=409, said=said)
+    return ("already created" if group else "already exists") in said
 
 
 def _path(app_id: str) -> str:

@@ -130,6 +130,7 @@ class Marathon:
         self.framework_id: str | None = None
         self.registered = False
         self.apps: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}  # group id -> its record (dependencies)
         self.deployments: dict[str, dict[str, Any]] = {}
         # deployment id -> app id -> its new tasks that reported TASK_RUNNING (finish_deployments)
         self.started: dict[str, dict[str, set[str]]] = {}
@@ -195,6 +196,7 @@ class Marathon:
 
     def load_state(self) -> None:
         self.apps = {a["id"]: a for a in self.load("apps")}
+        self.groups = {g["id"]: g for g in self.load("groups")}
         self.deployments = {d["id"]: d for d in self.load("deployments")}
         self.versions = {v["id"]: v["versions"] for v in self.load("versions")}
         roots = sorted(self.load("root-versions"), key=lambda r: str(r["version"]))

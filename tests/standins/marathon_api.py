@@ -12,7 +12,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from common import LEGACY, Request, Response, iso_now, json_response
-from validation import group_version_not_alone, invalid, parse_body, version_not_alone
+from validation import (
+    group_version_not_alone,
+    invalid,
+    parse_body,
+    rules_broken,
+    version_not_alone,
+)
 
 if TYPE_CHECKING:
     from marathon import Marathon
@@ -291,23 +297,206 @@ def queue(m: Marathon) -> Response:
     return json_response({"queue": entries})
 
 
-def flatten(group: dict[str, Any], base: str = "/") -> tuple[str, dict[str, dict[str, Any]]]:
-    """A group's own id and every app in it and its subgroups, by absolute id."""
-    group_id = absolute(group.get("id", base), base)
-    apps = {absolute(a.get("id", ""), group_id): a for a in group.get("apps") or []}
-    for sub in group.get("groups") or []:
-        apps |= flatten(sub, group_id)[1]
-    return group_id, apps
+# --- groups ---------------------------------------------------------------------------------
+#
+# What a relative id in a group update resolves against (0.11.1: GroupsResource.scala,
+# V2GroupUpdate.scala, ModelValidation.scala; 1.10.26, the same in releases/1.11:
+# GroupsResource.scala, GroupNormalization.scala, raml/GroupConversion.scala, state/Group.scala):
+# - the body's own `id`: the URL's path (`/` for `POST /v2/groups`), on POST and PUT alike
+#   (0.11.1 GroupsResource l.93 and l.188; 1.10.26 l.161, l.256 and l.335), so a relative id
+#   sent to `/v2/groups/a` names `/a/<id>`;
+# - a nested group's and an app's id: the enclosing group as it resolved (0.11.1
+#   V2GroupUpdate.apply l.19-34, toGroup l.44-50; 1.10.26 GroupNormalization l.56, l.89, l.115,
+#   GroupConversion l.66, l.98);
+# - a group's dependencies: that group (0.11.1 V2GroupUpdate l.35, l.48; 1.10.26
+#   GroupConversion l.77, l.122); an app's: the app's own id in 0.11.1 (V2GroupUpdate l.41), its
+#   group in 1.10.26 (AppNormalization.withCanonizedIds l.452-467, from visitApp l.119);
+# - what validation resolves against (`legacy_refusals`, `modern_refusals`) differs from both.
+# An update replaces the apps and the groups it lists (each listed group updated or created);
+# what it leaves out of a group stays as it is.
+
+MISSING = "Property missing which is mandatory"  # 0.11.1 BeanValidation.notSet l.45-47
+HINT = "Hint: use relative paths."
+
+
+def parent_of(path: str) -> str:
+    """An absolute path's parent (the root is its own)."""
+    return absolute(path.rstrip("/").rsplit("/", 1)[0] or "/")
+
+
+def inside(path: str, group_id: str) -> bool:
+    """Whether `path` lies strictly inside the group `group_id`."""
+    return path != group_id and path.startswith(group_id.rstrip("/") + "/")
+
+
+def printed(raw: str) -> str:
+    """An id as 0.11.1 prints it in a message (PathId.scala l.58-59, parsed l.70-71): a leading
+    slash only when it is absolute, empty segments dropped."""
+    return ("/" if raw.startswith("/") else "") + "/".join(p for p in raw.split("/") if p)
+
+
+def group_exists(m: Marathon, group_id: str) -> bool:
+    """The root always exists; another group once an update made it or an app lies in it."""
+    return group_id == "/" or any(g == group_id or inside(g, group_id) for g in m.groups) or any(
+        inside(a, group_id) for a in m.apps)
+
+
+def legacy_refusals(body: dict[str, Any], parent: str, *, needs_id: bool,
+                    prefix: str = "") -> list[tuple[str, str]]:
+    """0.11.1 ModelValidation.checkGroupUpdate (l.51-92), which GroupsResource calls with the
+    root as the parent whatever the URL (l.92, l.124): a nested group's or an app's id must be
+    a direct child of its enclosing group resolved *from the root* (checkPath l.155-164, never
+    under the root itself); POST and every nested group need an id (l.82-86, l.129-136)."""
+    found: list[tuple[str, str]] = []
+    raw = body.get("id")
+    base = parent if not isinstance(raw, str) else absolute(raw, parent)
+    if not isinstance(raw, str) and needs_id:
+        found.append((f"{prefix}id", MISSING))
+    if isinstance(raw, str):
+        found += legacy_not_child(raw, parent, f"{prefix}id")
+    for index, app in enumerate(body.get("apps") or []):
+        if isinstance(app, dict) and isinstance(app.get("id"), str):
+            found += legacy_not_child(app["id"], base, f"{prefix}apps[{index}].id")
+    for index, sub in enumerate(body.get("groups") or []):
+        if isinstance(sub, dict):
+            found += legacy_refusals(sub, base, needs_id=True,
+                                     prefix=f"{prefix}groups[{index}].")
+    return found
+
+
+def legacy_not_child(raw: str, parent: str, attribute: str) -> list[tuple[str, str]]:
+    """0.11.1 ModelValidation.checkPath (l.155-164), with its message."""
+    if parent == "/" or parent_of(absolute(raw, parent)) == parent:
+        return []
+    return [(attribute, f"identifier {printed(raw)} is not child of {parent}. {HINT}")]
+
+
+def modern_refusals(body: dict[str, Any], normal: str, base: str,
+                    prefix: str = "") -> list[tuple[str, str]]:
+    """1.10.26 Group.validNestedGroupUpdateWithBase (l.320-342): an app's id, made absolute
+    against its group's `normal` path first (GroupNormalization.visitApp l.115), must be a
+    direct child of the group's own id resolved against `base` (AppValidation.validNestedApp
+    l.327-330, PathId.childOf l.249-256); nested groups recurse with that as their base.
+    GroupsResource passes the URL's path as `base` on POST (l.163), the resolved path on PUT
+    (l.258), where a relative id is thus resolved twice over."""
+    raw = body.get("id")
+    own = absolute(raw, base) if isinstance(raw, str) else base
+    found: list[tuple[str, str]] = []
+    for index, app in enumerate(body.get("apps") or []):
+        if isinstance(app, dict) and isinstance(app.get("id"), str) and parent_of(
+                absolute(app["id"], normal)) != own:
+            found.append((f"{prefix}/apps({index})/id", f"Identifier is not child of '{own}'"))
+    for index, sub in enumerate(body.get("groups") or []):
+        if isinstance(sub, dict) and isinstance(sub.get("id"), str):
+            found += modern_refusals(sub, absolute(sub["id"], normal), own,
+                                     f"{prefix}/groups({index})")
+    return found
+
+
+def nameless(body: dict[str, Any]) -> bool:
+    """Whether a nested group lacks an id: 1.10.26 GroupNormalization reads it with `.get`
+    (l.20, l.56, l.89) before validating, and the exception mapper answers the
+    NoSuchElementException with 500 and its message (MarathonExceptionMapper l.115-116)."""
+    return any(isinstance(sub, dict) and (not isinstance(sub.get("id"), str) or nameless(sub))
+               for sub in body.get("groups") or [])
+
+
+def refused(method: str, url_id: str, effective: str, body: dict[str, Any]) -> Response | None:
+    """What each generation answers a group update's ids with before it changes anything."""
+    if LEGACY:
+        found = legacy_refusals(body, "/", needs_id=method == "POST")
+    elif nameless(body):
+        return json_response({"message": "None.get"}, 500)
+    else:
+        found = modern_refusals(body, effective, url_id if method == "POST" else effective)
+    return rules_broken(found) if found else None
+
+
+class GroupChange:
+    """The changed group's subtree after an update: every app in it (`apps`, those the update
+    defines in `defined`), its groups' records (`groups`), and what 0.11.1 puts where its
+    checkGroup of the whole tree refuses it (`misplaced`: kind, id, holder, the holder's
+    members of that kind). Pure: the stand-in's state changes only once it is accepted."""
+
+    def __init__(self, m: Marathon) -> None:
+        self.m = m
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.defined: list[str] = []
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.misplaced: list[tuple[str, str, str, list[str]]] = []
+
+    def apply(self, update: dict[str, Any], group_id: str) -> None:
+        deps = update.get("dependencies")
+        kept = self.m.groups.get(group_id, {}).get("dependencies", [])
+        self.groups[group_id] = {"id": group_id, "dependencies": kept if deps is None else [
+            absolute(d, group_id) for d in deps if isinstance(d, str)]}
+        if update.get("apps") is not None:
+            ids = [absolute(str(a.get("id", "")) if isinstance(a, dict) else "", group_id)
+                   for a in update["apps"]]
+            for app, app_id in zip(update["apps"], ids, strict=True):
+                self.define(app, app_id, group_id, ids)
+        else:
+            self.apps |= {a: app for a, app in self.m.apps.items() if parent_of(a) == group_id}
+        if update.get("groups") is not None:
+            subs = [absolute(str(s.get("id", "")) if isinstance(s, dict) else "", group_id)
+                    for s in update["groups"]]
+            for sub, sub_id in zip(update["groups"], subs, strict=True):
+                if parent_of(sub_id) != group_id:
+                    self.misplaced.append(("groups", sub_id, group_id, subs))
+                self.apply(sub, sub_id)
+        else:
+            self.apps |= {a: app for a, app in self.m.apps.items()
+                          if inside(a, group_id) and parent_of(a) != group_id}
+            self.groups |= {g: r for g, r in self.m.groups.items() if inside(g, group_id)}
+
+    def define(self, app: Any, app_id: str, group_id: str, ids: list[str]) -> None:
+        if parent_of(app_id) != group_id:
+            self.misplaced.append(("apps", app_id, group_id, ids))
+        body = dict(app) if isinstance(app, dict) else app  # not a mapping: `invalid` says so
+        if isinstance(body, dict) and isinstance(app.get("dependencies"), list):
+            base = app_id if LEGACY else group_id
+            body["dependencies"] = [absolute(d, base) for d in app["dependencies"]
+                                    if isinstance(d, str)]
+        self.apps[app_id] = body
+        self.defined.append(app_id)
+
+    def refusals(self) -> list[tuple[str, str]]:
+        """0.11.1 GroupManager.upgrade (l.159) checks the whole tree after the change
+        (ModelValidation.checkGroup l.36-49, checkPath l.155-164): an app or group whose id is
+        no direct child of the group it was put in. Marathon numbers the members of its Sets,
+        which have no order; the stand-in numbers them in id order, each group at its id."""
+        groups = {*self.groups, *self.m.groups, *map(parent_of, [*self.m.apps, *self.apps])}
+        found = []
+        for kind, item, holder, members in self.misplaced:
+            where = tree_path(groups | {item, holder}, holder)
+            found.append((f"{where}{kind}[{sorted(members).index(item)}].id",
+                          f"identifier {item} is not child of {holder}. {HINT}"))
+        return found
+
+
+def lineage(path: str) -> list[str]:
+    """Every group from the root's child down to `path` (`/a/b`: `/a`, `/a/b`)."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+def tree_path(groups: set[str], group_id: str) -> str:
+    """`groups[i].groups[j].` down to `group_id`, as 0.11.1's checkGroups names it (l.138-145)."""
+    known = {g for group in groups for g in lineage(group)}
+    path = ""
+    for child in lineage(group_id):
+        siblings = sorted(g for g in known if parent_of(g) == parent_of(child))
+        path += f"groups[{siblings.index(child)}]."
+    return path
 
 
 def groups(m: Marathon, request: Request, group_id: str, *, force: bool) -> Response:
-    inside = [a for a in m.apps if a == group_id or a.startswith(group_id.rstrip("/") + "/")]
     if request.method == "GET":
-        if not inside and group_id != "/":
+        if not group_exists(m, group_id):
             return not_found("Group", group_id)
         return json_response(group_view(m, group_id))
     if request.method == "DELETE":
-        return delete_apps(m, inside, force=force, missing=("Group", group_id))
+        return delete_group(m, group_id, force=force)
     body, error = parse_body(request.body)
     if error is not None:
         return error
@@ -315,36 +504,95 @@ def groups(m: Marathon, request: Request, group_id: str, *, force: bool) -> Resp
         return invalid(body) or Response(400, b"")
     if body.get("version") is not None:
         return group_version(m, request.method, group_id, body, force=force)
-    if request.method == "POST" and group_id == "/":
-        group_id = absolute(body.get("id", "/"))
-    elif "id" not in body:
-        body = {**body, "id": group_id}
-    group_id, bodies = flatten(body)
-    if request.method == "POST" and any(
-            a == group_id or a.startswith(group_id.rstrip("/") + "/") for a in m.apps):
-        return json_response(
-            {"message": f"Group {group_id} is already created. Use PUT to change this group."},
-            409)
-    for app_id, app in bodies.items():
-        error = invalid(app, app_id)
+    return change_group(m, request.method, group_id, body, force=force)
+
+
+def change_group(m: Marathon, method: str, url_id: str, body: dict[str, Any], *,
+                 force: bool) -> Response:
+    """POST (201) or PUT (200) of a group update, the group at the body's id resolved against
+    the URL (see above); POST refuses an existing group with 409 (0.11.1 GroupsResource
+    l.94-96; 1.10.26 l.172-177, which also refuses a path an app has)."""
+    raw = body.get("id")
+    effective = absolute(raw, url_id) if isinstance(raw, str) else url_id
+    answer = refused(method, url_id, effective, body)
+    if answer is not None:
+        return answer
+    change = GroupChange(m)
+    change.apply(body, effective)
+    for app_id in change.defined:
+        error = invalid(change.apps[app_id], app_id)
         if error is not None:
             return error
-    locked = m.locked(list(bodies), force)
+    if method == "POST" and group_exists(m, effective):
+        return json_response({"message": f"Group {effective} is already created. Use PUT to "
+                                         "change this group."}, 409)
+    if method == "POST" and not LEGACY and effective in m.apps:
+        return json_response({"message": f"An app with the path {effective} already exists."},
+                             409)
+    if LEGACY and change.misplaced:
+        return rules_broken(change.refusals())
+    return commit_group(m, effective, change, created=method == "POST", force=force)
+
+
+def commit_group(m: Marathon, group_id: str, change: GroupChange, *, created: bool,
+                 force: bool) -> Response:
+    """The change made: apps it defines put as a new version, apps of the subtree it left out
+    dropped, group records kept (with the groups above, which Marathon makes on the way:
+    0.11.1 Group.makeGroup l.102-111), one deployment for all."""
+    removed = [a for a in m.apps if (a == group_id or inside(a, group_id)) and a not in change.apps]
+    affected = [*change.defined, *removed]
+    locked = m.locked(affected, force)
     if locked is not None:
         return locked
-    deployment = start_apps(m, bodies, action="StartApplication")
+    version = m.new_version()
+    for gone in [g for g in m.groups if (g == group_id or inside(g, group_id))
+                 and g not in change.groups]:
+        del m.groups[gone]
+        m.store("groups", None, gone)
+    for above in lineage(parent_of(group_id)):
+        change.groups.setdefault(above, m.groups.get(above, {"id": above, "dependencies": []}))
+    for record in change.groups.values():
+        if record["id"] != "/" and m.groups.get(record["id"]) != record:
+            m.groups[record["id"]] = record
+            m.store("groups", record, record["id"])
+    for app_id in removed:
+        forget(m, app_id)
+    for app_id in change.defined:
+        m.put_app(app_id, change.apps[app_id], version)
+    deployment = m.deploy(affected, "StartApplication", version)
     return json_response({"version": deployment["version"], "deploymentId": deployment["id"]},
-                         201 if request.method == "POST" else 200)
+                         201 if created else 200)
+
+
+def delete_group(m: Marathon, group_id: str, *, force: bool) -> Response:
+    """The group and everything in it (0.11.1 GroupsResource.delete l.160-171; 1.10.26
+    l.302-327); 404 for one Marathon does not have."""
+    apps = [a for a in m.apps if a == group_id or inside(a, group_id)]
+    records = [g for g in m.groups if g == group_id or inside(g, group_id)]
+    if apps or not records:
+        answer = delete_apps(m, apps, force=force, missing=("Group", group_id))
+        if answer.status != 200:
+            return answer
+    else:
+        deployment = m.deploy([], "StopApplication")
+        answer = json_response({"version": deployment["version"],
+                                "deploymentId": deployment["id"]})
+    for gone in records:
+        del m.groups[gone]
+        m.store("groups", None, gone)
+    return answer
 
 
 def group_view(m: Marathon, group_id: str) -> dict[str, Any]:
     prefix = group_id.rstrip("/") + "/"
-    direct = [a for a in m.apps.values()
-              if a["id"].startswith(prefix) and "/" not in a["id"][len(prefix):]]
-    subgroups = sorted({prefix + a[len(prefix):].split("/", 1)[0] for a in m.apps
-                        if a.startswith(prefix) and "/" in a[len(prefix):]})
+    direct = [a for a in m.apps.values() if parent_of(a["id"]) == group_id and
+              a["id"] != group_id]
+    below = [a for a in m.apps if inside(a, group_id) and parent_of(a) != group_id]
+    subgroups = sorted({prefix + x[len(prefix):].split("/", 1)[0]
+                        for x in [*below, *(g for g in m.groups if inside(g, group_id))]})
     return {"id": group_id, "apps": [m.app_view(a, embed_tasks=False) for a in direct],
-            "groups": [group_view(m, g) for g in subgroups], "dependencies": [],
+            "groups": [group_view(m, g) for g in subgroups],
+            "dependencies": m.groups.get(group_id, {}).get("dependencies", []),
             "version": max((a["version"] for a in direct), default=iso_now())}
 
 
@@ -357,8 +605,8 @@ def group_version(m: Marathon, method: str, group_id: str, body: dict[str, Any],
     error = group_version_not_alone(body)
     if error is not None:
         return error
-    inside = [a for a in m.apps if a.startswith(group_id.rstrip("/") + "/")]
-    if method == "POST" and (inside or group_id == "/"):
+    held = [a for a in m.apps if inside(a, group_id)]
+    if method == "POST" and group_exists(m, group_id):
         return json_response(
             {"message": f"Group {group_id} is already created. Use PUT to change this group."},
             409)
@@ -369,12 +617,12 @@ def group_version(m: Marathon, method: str, group_id: str, body: dict[str, Any],
         return json_response({"message": f"Group {group_id} not available in version {shown}"},
                              422)
     then = {a: app for a, app in snapshot.items() if a.startswith(group_id.rstrip("/") + "/")}
-    affected = sorted(set(then) | set(inside))
+    affected = sorted(set(then) | set(held))
     locked = m.locked(affected, force)
     if locked is not None:
         return locked
     new = m.new_version()
-    for app_id in set(inside) - set(then):
+    for app_id in set(held) - set(then):
         forget(m, app_id)
     for app_id, app in then.items():
         m.put_app(app_id, {k: v for k, v in app.items() if k not in ("version", "versionInfo")},

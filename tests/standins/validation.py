@@ -97,6 +97,18 @@ def invalid(app: Any, app_id: str | None = None) -> Response | None:
         {"path": path, "errors": [message]} for path, _, message in broken]}, 422)
 
 
+def rules_broken(found: list[tuple[str, str]]) -> Response:
+    """422 for broken rules, each `(where, message)` with `where` in the generation's own
+    words: 0.11.1's bean validation attribute (`groups[0].apps[1].id`,
+    MarathonExceptionMapper l.81-93), 1.10.26's path (`/groups(0)/apps(1)/id`,
+    Validation.allViolations l.296-321, failureWrites l.146-161)."""
+    if LEGACY:
+        return json_response({"message": "Bean is not valid", "errors": [
+            {"attribute": where, "error": message} for where, message in found]}, 422)
+    return json_response({"message": "Object is not valid", "details": [
+        {"path": where, "errors": [message]} for where, message in found]}, 422)
+
+
 def invalid_json(errors: list[tuple[str, str]]) -> Response:
     body = {"message": "Invalid JSON",
             "details": [{"path": path, "errors": [code]} for path, code in errors]}

@@ -78,17 +78,69 @@ def test_a_group_is_one_post_naming_every_app_inside_with_ids_made_absolute() ->
         "apps": [{"id": "web", "cmd": "sleep 1"}, {"id": "/grp/db", "cmd": "sleep 1"}],
         "groups": [
             {"id": "back", "apps": [{"id": "./api", "cmd": "sleep 1"}],
-             "groups": [{"id": "/grp/back/jobs", "apps": [{"id": "../cron", "cmd": "sleep 1"}]}]},
-            {"id": "empty", "apps": []},
+             "groups": [{"id": "/grp/back/jobs",
+                         "apps": [{"id": "../jobs/cron", "cmd": "sleep 1"}]}]},
+            {"id": "empty", "apps": [], "dependencies": ["../back"]},
         ],
     }
-    text = json.dumps(group)
-    loaded = parse_text(text, source="grp.json")
+    loaded = parse_text(json.dumps(group), source="grp.json")
     (request,) = loaded.requests
     assert (request.method, request.path, request.source) == ("POST", "/v2/groups", "grp.json")
-    assert request.app_ids == ("/grp/web", "/grp/db", "/grp/back/api", "/grp/back/cron")
-    assert json.dumps(request.body) == text  # relative ids are sent as written
+    assert request.app_ids == ("/grp/web", "/grp/db", "/grp/back/api", "/grp/back/jobs/cron")
+    # Sent with every id absolute, so that the PUT of an update means what the POST meant
+    # (Marathon resolves a relative id in a PUT's body against the URL); dependencies as written.
+    assert request.body == {
+        "id": "/grp",
+        "apps": [{"id": "/grp/web", "cmd": "sleep 1"}, {"id": "/grp/db", "cmd": "sleep 1"}],
+        "groups": [
+            {"id": "/grp/back", "apps": [{"id": "/grp/back/api", "cmd": "sleep 1"}],
+             "groups": [{"id": "/grp/back/jobs",
+                         "apps": [{"id": "/grp/back/jobs/cron", "cmd": "sleep 1"}]}]},
+            {"id": "/grp/empty", "apps": [], "dependencies": ["../back"]},
+        ],
+    }
     assert loaded.warnings == ()
+    assert group["id"] == "grp"  # the file's data is left as it was
+
+
+@pytest.mark.parametrize(("where", "item", "message"), [
+    ("apps", {"id": "lol/bibi", "cmd": "sleep 1"},
+     '/apps/0/id: "lol/bibi" resolves to /grp/lol/bibi, which is not directly inside '
+     'its group /grp (Marathon refuses it: "not child of"); e.g. "/grp/bibi"'),
+    ("apps", {"id": "/elsewhere/x", "cmd": "sleep 1"},
+     '/apps/0/id: "/elsewhere/x" resolves to /elsewhere/x, which is not directly '
+     'inside its group /grp (Marathon refuses it: "not child of"); e.g. "/grp/x"'),
+    ("groups", {"id": "../sibling", "apps": []},
+     '/groups/0/id: "../sibling" resolves to /sibling, which is not directly inside '
+     'its group /grp (Marathon refuses it: "not child of"); e.g. "/grp/sibling"'),
+])
+def test_a_groups_apps_and_groups_must_be_its_direct_children(
+        where: str, item: dict[str, Any], message: str) -> None:
+    """Both generations answer 422 "not child of" (v0.11.1 ModelValidation.checkPath; v1.10.26
+    AppValidation.validNestedApp, GroupsResourceTest l.358-381)."""
+    text = json.dumps({"id": "grp", where: [item]})
+    assert refusal(text, source="grp.json").split(": ", 1)[1] == message
+
+
+def test_a_relative_app_dependency_is_named_as_each_generation_reads_it() -> None:
+    """0.11 resolves an app's dependency against the app's own id, 1.x against its group (the
+    root for an app alone); a group's, against the group in both."""
+    group = {"id": "/shop", "dependencies": ["db"], "apps": [
+        {"id": "db", "cmd": "sleep 1"},
+        {"id": "web", "cmd": "sleep 1", "dependencies": ["db", "/shop/db", "../shop/db"]}]}
+    loaded = parse_text(json.dumps(group, indent=1), source="shop.json")
+    assert loaded.warnings == (
+        'shop.json:15:5: /apps/1/dependencies/0: relative dependency "db": Marathon 0.11 reads it '
+        "as /shop/web/db (from the app), 1.x as /shop/db (from its group); write the one you "
+        "mean",
+        'shop.json:17:5: /apps/1/dependencies/2: relative dependency "../shop/db": Marathon 0.11 '
+        "reads it as /shop/shop/db (from the app), 1.x as /shop/db (from its group); write the "
+        "one you mean",
+    )
+    alone = {"id": "/web", "cmd": "sleep 1", "dependencies": ["db"]}
+    assert parse_text(json.dumps(alone), source="web.json").warnings == (
+        'web.json:1:51: /dependencies/0: relative dependency "db": Marathon 0.11 reads it as '
+        "/web/db (from the app), 1.x as /db (from the root); write the one you mean",)
 
 
 def test_a_yaml_app_sends_the_same_body_as_its_json() -> None:
@@ -147,7 +199,8 @@ def test_an_unknown_field_shared_by_many_apps_is_named_once() -> None:
         "g.json:3:3: /owner: unknown field `owner` (sent as is)",
         "g.json:8:7: /apps/0/fancy: unknown field `fancy` (sent as is)",
     )
-    assert loaded.requests[0].body == group
+    assert loaded.requests[0].body == {**group, "apps": [
+        {**app, "id": f"/g/{app['id']}"} for app in group["apps"]]}
 
 
 def test_docker_apps_need_no_command() -> None:

@@ -391,7 +391,8 @@ def test_a_group_is_posted_then_put_once_it_exists(fake: FakeMarathon,
 
     assert [(c.method, c.path) for c in fake.calls] == [
         ("POST", "/v2/groups"), ("POST", "/v2/groups"), ("PUT", "/v2/groups/shop")]
-    assert fake.calls[2].body == SHOP
+    assert fake.calls[2].body == {**SHOP, "apps": [  # every id absolute: see apps.py
+        {**app, "id": f"/shop/{app['id']}"} for app in SHOP["apps"]]}
     assert created.created and not updated.created
     assert created.app_ids == updated.app_ids == ("/shop/web", "/shop/db")
     assert len(created.deployment_ids) == len(updated.deployment_ids) == 1
