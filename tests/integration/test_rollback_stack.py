@@ -1,6 +1,8 @@
-"""An app exported from Marathon, edited and deployed again, then `mesostack rollback` to its
-first version, end to end on the test bed, both generations (the stand-in keeps versions and
-answers `version` in an update as 0.11.1 and 1.10.26 do)."""
+"""Files deployed again, end to end on the test bed, both generations: an app exported from
+Marathon, edited and deployed again, then `mesostack rollback` to its first version (the
+stand-in keeps versions and answers `version` in an update as 0.11.1 and 1.10.26 do); a group
+file with relative ids deployed twice with a change (the stand-in resolves them as each
+version's GroupsResource does); `GET /v2/apps`'s answer deployed as a list."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import requests
 from test_deploy import MARATHON, master_tasks, up, write
 
 from stackbed import Stack, one_error
+from testbed import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -94,7 +97,26 @@ def test_an_exported_app_is_edited_deployed_and_rolled_back(stack: Stack, tmp_pa
     assert down.returncode == 0, down.stderr
 
 
-def test_the_apps_of_get_v2_apps_are_read_as_a_list(stack: Stack, tmp_path: Path) -> None:
+def group(cmd_b: str) -> dict[str, Any]:
+    """The id structure of Marathon's examples/Group.json (v0.11.1): a group with relative ids
+    and a relative subgroup, its (absolute, as there) dependencies inside the file, commands
+    the agents can run."""
+    def app(name: str, cmd: str, *depends: str) -> dict[str, Any]:
+        return {"id": name, "cmd": cmd, "cpus": 0.1, "mem": 16, "instances": 1,
+                "dependencies": list(depends)}
+    return {"id": "department-a",
+            "apps": [app("service-common", "sleep 600")],
+            "groups": [{"id": "product-a", "apps": [
+                app("service-a", "sleep 600", "/department-a/service-common"),
+                app("service-b", cmd_b, "/department-a/product-a/service-a")]}]}
+
+
+GROUP_APPS = ["/department-a/product-a/service-a", "/department-a/product-a/service-b",
+              "/department-a/service-common"]
+
+
+def test_listings_and_relative_group_files_deploy_again_in_place(
+        stack: Stack, tmp_path: Path) -> None:
     up(stack)
     deployed = stack.cli("deploy", write(tmp_path, "first.json", FIRST))
     assert deployed.returncode == 0, deployed.stderr
@@ -109,3 +131,23 @@ def test_the_apps_of_get_v2_apps_are_read_as_a_list(stack: Stack, tmp_path: Path
     assert dry.returncode == 0, dry.stderr
     (line,) = dry.stdout.splitlines()
     assert not REPORTED & json.loads(line)["body"].keys()
+
+    path = write(tmp_path, "group.json", group("sleep 600"))
+    first = stack.cli("deploy", path)
+    assert first.returncode == 0, first.stderr
+    assert sorted(first.stdout.splitlines()) == [f"{a}: running" for a in GROUP_APPS]
+    path = write(tmp_path, "group.json", group("echo changed; sleep 600"))
+    again = stack.cli("deploy", path)
+    assert again.returncode == 0, again.stderr
+    assert "warning" not in again.stderr, again.stderr
+    apps = requests.get(f"{MARATHON}/v2/apps", timeout=5).json()["apps"]
+    assert sorted(a["id"] for a in apps) == sorted([*GROUP_APPS, "/exported"])  # none nested
+    changed = {a["id"]: a["cmd"] for a in apps}
+    assert changed["/department-a/product-a/service-b"] == "echo changed; sleep 600"
+    assert changed["/department-a/service-common"] == "sleep 600"
+
+    def one_task_each() -> bool:  # the replaced task's kill may still be on its way
+        tasks = master_tasks(stack)
+        return all(len([t for t in tasks if t["state"] == "TASK_RUNNING" and t["id"].startswith(
+            app_id.strip("/").replace("/", "_") + ".")]) == 1 for app_id in GROUP_APPS)
+    wait_until(lambda: one_task_each() or None, timeout=30, what="one task per group app")

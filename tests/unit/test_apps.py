@@ -192,15 +192,15 @@ def test_an_unknown_field_is_sent_untouched_with_one_warning() -> None:
 
 
 def test_an_unknown_field_shared_by_many_apps_is_named_once() -> None:
-    group = {"id": "/g", "owner": "ops",
-             "apps": [{"id": f"a{n}", "cmd": "sleep 1", "fancy": n} for n in range(3)]}
+    apps = [{"id": f"a{n}", "cmd": "sleep 1", "fancy": n} for n in range(3)]
+    group = {"id": "/g", "owner": "ops", "apps": apps}
     loaded = parse_text(json.dumps(group, indent=2), source="g.json")
     assert loaded.warnings == (
         "g.json:3:3: /owner: unknown field `owner` (sent as is)",
         "g.json:8:7: /apps/0/fancy: unknown field `fancy` (sent as is)",
     )
     assert loaded.requests[0].body == {**group, "apps": [
-        {**app, "id": f"/g/{app['id']}"} for app in group["apps"]]}
+        {**app, "id": f"/g/{app['id']}"} for app in apps]}
 
 
 def test_docker_apps_need_no_command() -> None:
@@ -523,8 +523,26 @@ def check_fixture(path: Path, refused: str | None, dropped: tuple[str, ...] = ()
     loaded = load_file(path)
     original = without(json.loads(path.read_text(encoding="utf-8")), dropped)
     sent = [r.body for r in loaded.requests]
-    assert json.dumps(sent) == json.dumps(original if isinstance(original, list) else [original])
+    originals = original if isinstance(original, list) else [original]
+    assert json.dumps(sent) == json.dumps([absolute_group_ids(o) for o in originals])
     return loaded
+
+
+def absolute_group_ids(document: Any, base: str = "/") -> Any:
+    """A group as deploy sends it: every group and app id absolute (`a` in `/g` is `/g/a`);
+    an app file as it is."""
+    if not isinstance(document, dict) or not ({"apps", "groups"} & document.keys()):
+        return document
+    own = str(document.get("id", ""))
+    own = own if own.startswith("/") else base.rstrip("/") + "/" + own
+    done = {**document, "id": own}
+    for key in ("apps", "groups"):
+        if key in document:
+            done[key] = [absolute_group_ids(item, own) if key == "groups" else {
+                **item, "id": (item["id"] if str(item.get("id", "")).startswith("/")
+                               else own.rstrip("/") + "/" + str(item.get("id", "")))}
+                for item in document[key]]
+    return done
 
 
 def test_the_examples_folder_holds_exactly_the_files_read_here() -> None:

@@ -57,7 +57,7 @@ SECRET = "s3cret-Pa55"
 
 WEB = {"id": "/web", "cmd": "python3 -m http.server $PORT0", "cpus": 0.1, "mem": 32,
        "instances": 2}
-SHOP = {"id": "/shop", "apps": [
+SHOP: dict[str, Any] = {"id": "/shop", "apps": [
     {"id": "web", "cmd": "python3 -m http.server $PORT0", "cpus": 0.1, "mem": 32},
     {"id": "db", "cmd": "sleep 1000", "cpus": 0.1, "mem": 64},
 ]}
