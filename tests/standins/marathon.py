@@ -824,9 +824,10 @@ def sanitize(text: str) -> str:
 
 
 def ping(request: Request) -> Response:
-    """/ping as the leader answers it. 0.11.1: chaos v0.7.0's PingServlet, "pong" and a line
-    end, text/plain, never cached. 1.10.26: SystemResource.ping l.55-97 answers after the
-    client's Accept, "pong" as text, `"pong"` as JSON, 204 when neither fits."""
+    """/ping as the leader answers it. 0.11.1: chaos v0.7.0's http/PingServlet.scala l.22-36,
+    "pong" and a line end, text/plain, never cached. 1.10.26: api/SystemResource.scala
+    l.55-97 answers after the client's Accept, "pong" as text, `"pong"` as JSON, 204 when
+    neither fits."""
     if LEGACY:
         return Response(200, "pong\n", {"Content-Type": "text/plain;charset=iso-8859-1",
                                         "Cache-Control": "must-revalidate,no-cache,no-store",
