@@ -2,11 +2,13 @@
 
 Both generations are understood, found out from the answers: 0.11's 422 `{"message", "errors":
 [{"attribute", "error"}]}` and 1.x's `{"message", "details": [{"path", "errors"}]}`.
-Credentials are sent, never shown: URLs in messages carry no user info.
+Credentials are sent, never shown: URLs in messages carry no user info; they follow a
+redirect only to a `Trusted` place.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -31,6 +33,16 @@ if TYPE_CHECKING:
 TIMEOUT = (2.0, 15.0)  # seconds to connect, and to wait for an answer
 EVENT_SILENCE = 30.0  # Marathon sends a heartbeat more often than that
 UNREACHABLE_HINT = "is the stack up? see `mesostack status`"
+# How long a standby or leaderless Marathon holds a request before it answers that there is no
+# leader: its leader proxy filter looks 11 times, 250 ms apart (LeaderProxyFilter.scala at
+# v0.11.1 l.89-119 and l.155-159, at v1.10.26 l.49-76 and l.124-126).
+LEADER_WAIT = 2.75
+# What that filter says (v0.11.1 l.170, v1.10.26 l.136), and what a standby's forwarder says
+# when it can't pass a request on (v0.11.1 LeaderProxyFilter.scala l.338-339; v1.10.26
+# forwarder/RequestForwarder.scala l.19-20), each as the reason of a 502 or 503.
+NO_LEADER = "Could not determine the current leader"
+CUT_OFF = ("Connection to leader refused", "Detected proxying loop")
+EVENT_REDIRECTS = 3  # a standby's redirect to its leader, and one that moved on meanwhile
 
 
 class MarathonError(MesostackError):
@@ -107,6 +119,30 @@ def describe_422(body: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Trusted:
+    """Where the credentials may follow a redirect of Marathon's (a 1.x standby sends its
+    event stream to its leader): one of the stack's own Marathons (`host:port`), or any port of
+    a host the user named (`--marathon`)."""
+
+    endpoints: frozenset[str] = frozenset()
+    hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def host_of(cls, url: str) -> Trusted:
+        return cls(hosts=frozenset({(urlsplit(public_url(url)).hostname or "").lower()}))
+
+    def __contains__(self, url: object) -> bool:
+        parts = urlsplit(str(url))
+        return (parts.hostname or "").lower() in self.hosts or _endpoint(parts) in self.endpoints
+
+
+def _endpoint(parts: SplitResult) -> str:
+    """`host:port` of a URL, its scheme's port when it names none."""
+    port = _port(parts) or (443 if parts.scheme == "https" else 80)
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
+@dataclass(frozen=True)
 class Submitted:
     deployment_ids: tuple[str, ...]
     app_ids: tuple[str, ...]
@@ -117,16 +153,18 @@ class Submitted:
 class Marathon:
     """One Marathon, by URL (`http://host:8080`), with optional basic auth. `session` may be
     given (one that already carries credentials), and `timeout` (connect, read) shortened for
-    readiness checks."""
+    readiness checks. `trusted`: where a redirect may take the credentials (by default only
+    this Marathon itself)."""
 
     def __init__(self, url: str, *, credentials: Credentials | None = None,
                  session: requests.Session | None = None,
-                 timeout: tuple[float, float] = TIMEOUT) -> None:
+                 timeout: tuple[float, float] = TIMEOUT, trusted: Trusted | None = None) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
             raise InputError(f"Marathon URL {public_url(url)!r} is not http(s)://host[:port]")
         self.url = public_url(urlunsplit(parts))
         self.timeout = timeout
+        self.trusted = trusted or Trusted(endpoints=frozenset({_endpoint(urlsplit(self.url))}))
         self.session = session or requests.Session()
         if parts.username and credentials is None:
             credentials = Credentials(unquote(parts.username), unquote(parts.password or ""))
@@ -136,14 +174,16 @@ class Marathon:
     # --- plumbing ------------------------------------------------------------------------------
 
     def request(
-        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
+        waited = timeout or self.timeout
         try:
             answer = self.session.request(method, self.url + path, json=body, params=params,
-                                          timeout=self.timeout, allow_redirects=True)
+                                          timeout=waited, allow_redirects=True)
         except requests.RequestException as exc:
             raise MarathonUnreachable(
-                f"Marathon at {self.url} does not answer: {_why(exc, self.timeout)}",
+                f"Marathon at {self.url} does not answer: {_why(exc, waited)}",
                 hint=UNREACHABLE_HINT) from None
         if answer.status_code not in (401, 403, 502, 503):
             return answer
@@ -161,9 +201,10 @@ class Marathon:
             # (MarathonExceptionMapper.scala, Exception.scala at v1.10.26)
             return MarathonError(f"Marathon at {self.url} refused {call}: "
                                  f"{said.split('. ', 1)[0]} (403)",
-                                 hint="wait for them to end (`mesostack apps` shows them), "
-                                      "replace one with --force, or raise Marathon's "
-                                      "--max_running_deployments", status=status, said=said)
+                                 hint="wait for one to end (`mesostack apps` shows them), "
+                                      "cancel one (DELETE /v2/deployments/ID?force=true), "
+                                      "or raise Marathon's --max_running_deployments",
+                                 status=status, said=said)
         if status == 403:
             return MarathonError(f"Marathon at {self.url} does not allow {call} for "
                                  "these credentials (403)", hint="use an account that may",
@@ -174,8 +215,13 @@ class Marathon:
             return MarathonError(f"Marathon at {self.url} timed out on {call} (503): {said}",
                                  hint="try again; `mesostack logs marathon` shows what it "
                                       "waits for", status=status, said=said)
-        return MarathonUnreachable(f"Marathon at {self.url} has no leader ({status}: {said})",
-                                   hint=UNREACHABLE_HINT, status=status, said=said)
+        if any(words in said for words in CUT_OFF):  # a standby that can't pass it on
+            return MarathonUnreachable(
+                f"Marathon at {self.url} can't reach its leader ({status}: {said})",
+                hint=UNREACHABLE_HINT, status=status, said=said)
+        return MarathonUnreachable(
+            f"Marathon at {self.url} has no leader ({status}: {said or NO_LEADER})",
+            hint=UNREACHABLE_HINT, status=status, said=said)
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return _json(self._ok(self.request("GET", path, params=params), path))
@@ -191,8 +237,11 @@ class Marathon:
     # --- reading -------------------------------------------------------------------------------
 
     def ping(self) -> None:
-        """Returns when Marathon answers /ping (it does before it has a leader)."""
-        self._ok(self.request("GET", "/ping"), "/ping")
+        """Returns when Marathon answers /ping. Its leader answers it: a standby forwards it,
+        and one without a leader holds it LEADER_WAIT seconds before it says so, which the
+        read timeout waits out."""
+        connect, read = self.timeout
+        self._ok(self.request("GET", "/ping", timeout=(connect, read + LEADER_WAIT)), "/ping")
 
     def info(self) -> dict[str, Any]:
         info = self.get("/v2/info")
@@ -346,39 +395,78 @@ class Marathon:
         *,
         stop: threading.Event,
         on_attached: Callable[[], None] = lambda: None,
+        on_elsewhere: Callable[[str], None] = lambda _: None,
     ) -> Iterator[dict[str, Any]]:
         """Marathon's event stream (SSE) until `stop` is set, the stream ends, or it stays
-        silent for EVENT_SILENCE seconds (callers poll anyway; this only wakes them sooner)."""
+        silent for EVENT_SILENCE seconds (callers poll anyway; this only wakes them sooner).
+        A stream sent where the credentials may not follow is none: `on_elsewhere` says why."""
         try:
-            with self.session.get(
-                self.url + "/v2/events", params={"event_type": types} if types else None,
-                headers={"Accept": "text/event-stream"}, stream=True,
-                timeout=(self.timeout[0], EVENT_SILENCE),
-            ) as answer:
+            opened = self._open_events(types)
+            if isinstance(opened, str):
+                on_elsewhere(opened)
+                return
+            with opened as answer:
                 if answer.status_code != 200:
                     return
                 on_attached()
-                data: list[str] = []
-                # One byte at a time: a stream without chunked encoding would otherwise wait
-                # for a full buffer before handing over an event. Lines are split as bytes and
-                # decoded as UTF-8, as SSE always is: requests would decode `text/event-stream`
-                # as Latin-1, and str.splitlines breaks a line at a UTF-8 byte 0x85.
-                for raw in answer.iter_lines(chunk_size=1):
-                    if stop.is_set():
-                        return
-                    line = bytes(raw).decode("utf-8", errors="replace")
-                    if line.startswith("data:"):
-                        data.append(line[5:].strip())
-                    elif not line.strip() and data:
-                        try:
-                            event = json.loads("\n".join(data))
-                        except ValueError:
-                            event = None
-                        data = []
-                        if isinstance(event, dict):
-                            yield event
+                yield from _server_sent(answer, stop)
         except requests.RequestException:
             return
+
+    def _open_events(self, types: tuple[str, ...]) -> requests.Response | str:
+        """The event stream's answer, its redirects followed here rather than by requests
+        (which drops the credentials on another host or port, and the leader answers 401): a
+        1.x standby sends the stream to its leader (LeaderProxyFilter.scala at v1.10.26
+        l.97-106 and l.120-122). With credentials, only to a `trusted` place; else why not."""
+        url = self.url + "/v2/events"
+        params = {"event_type": types} if types else None
+        for _ in range(EVENT_REDIRECTS + 1):
+            answer = self.session.get(url, params=params, headers={"Accept": "text/event-stream"},
+                                      stream=True, timeout=(self.timeout[0], EVENT_SILENCE),
+                                      allow_redirects=False)
+            if not answer.is_redirect:
+                return answer
+            answer.close()
+            url, params = urljoin(answer.url, answer.headers["Location"]), None
+            if self._carries_credentials() and url not in self.trusted:
+                return (f"Marathon at {self.url} sends its event stream to its leader at "
+                        f"{_origin(url)}, neither one of the stack's Marathons nor the "
+                        "--marathon host: the credentials are not sent there; following by "
+                        "polling")
+        return (f"Marathon at {self.url} redirects its event stream more than "
+                f"{EVENT_REDIRECTS} times; following by polling")
+
+    def _carries_credentials(self) -> bool:
+        return self.session.auth is not None or "Authorization" in self.session.headers
+
+
+def _server_sent(answer: requests.Response, stop: threading.Event) -> Iterator[dict[str, Any]]:
+    """The events of an SSE answer, until `stop` is set or it ends."""
+    data: list[str] = []
+    # One byte at a time: a stream without chunked encoding would otherwise wait for a full
+    # buffer before handing over an event. Lines are split as bytes and decoded as UTF-8, as
+    # SSE always is: requests would decode `text/event-stream` as Latin-1, and str.splitlines
+    # breaks a line at a UTF-8 byte 0x85.
+    for raw in answer.iter_lines(chunk_size=1):
+        if stop.is_set():
+            return
+        line = bytes(raw).decode("utf-8", errors="replace")
+        if line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line.strip() and data:
+            try:
+                event = json.loads("\n".join(data))
+            except ValueError:
+                event = None
+            data = []
+            if isinstance(event, dict):
+                yield event
+
+
+def _origin(url: str) -> str:
+    """`scheme://host:port` of `url`, without user info."""
+    parts = urlsplit(public_url(url))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def moment(stamp: str) -> datetime | None:
@@ -462,13 +550,30 @@ def _json_message(answer: requests.Response) -> bool:
 
 
 def _message(answer: requests.Response) -> str:
+    """What Marathon said, in one line: its JSON `message`; else its text, an HTML page (Jetty's
+    error page: a leaderless Marathon's or a standby's) by the reason it gives; else the status
+    line's words, which Jetty makes the reason too, and all it sends for a PUT or DELETE."""
     try:
         body = answer.json()
     except ValueError:
-        return answer.text.strip()[:200]
+        body = None
     if isinstance(body, Mapping) and body.get("message"):
         return str(body["message"])
-    return answer.text.strip()[:200]
+    return _plain(answer.text) or (answer.reason or "").strip()
+
+
+PAGE = re.compile(r"<\s*(html|head|body|title|pre|h\d|p)\b", re.IGNORECASE)
+PAGE_REASON = (re.compile(r"<pre>(.*?)</pre>", re.IGNORECASE | re.DOTALL),
+               re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL))
+
+
+def _plain(text: str) -> str:
+    """`text` as one line of at most 200 characters; an HTML page as the reason it shows (the
+    first `<pre>` of Jetty's error page, else its title), else its words without tags."""
+    if PAGE.search(text):
+        found = next((m for m in (p.search(text) for p in PAGE_REASON) if m), None)
+        text = html.unescape(found[1] if found else re.sub(r"<[^>]*>", " ", text))
+    return " ".join(text.split())[:200]
 
 
 # --- following a deployment --------------------------------------------------------------------
@@ -515,13 +620,16 @@ class AppProgress:
 class EventWatch:
     """Marathon's event stream, read in a background thread; it wakes followers at once.
 
-    Start it before submitting, so that a deployment finishing fast is not missed."""
+    Start it before submitting, so that a deployment finishing fast is not missed. `say` is
+    told, in one line, why there is no stream when Marathon sends it where the credentials may
+    not follow (it is called from the watch's thread)."""
 
     TYPES = ("deployment_success", "deployment_failed", "status_update_event",
              "deployment_step_success")
 
-    def __init__(self, marathon: Marathon) -> None:
+    def __init__(self, marathon: Marathon, *, say: Callable[[str], None] = lambda _: None) -> None:
         self.marathon = marathon
+        self.say = say
         self.poke = threading.Event()
         self.failed_deployments: set[str] = set()
         self.finished_at: dict[str, float] = {}
@@ -546,7 +654,8 @@ class EventWatch:
     def _listen(self) -> None:
         try:
             for event in self.marathon.events(self.TYPES, stop=self._stop,
-                                              on_attached=self._attached.set):
+                                              on_attached=self._attached.set,
+                                              on_elsewhere=self.say):
                 kind = event.get("eventType")
                 if kind == "deployment_failed":
                     self.failed_deployments.add(str(event.get("id", "")))

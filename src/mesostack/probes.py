@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from mesostack import mesos, waiting
 from mesostack.credentials import SERVER_VAR
 from mesostack.credentials import split as split_credentials
-from mesostack.marathon import Marathon, MarathonError, MarathonNotJson
+from mesostack.marathon import CUT_OFF, NO_LEADER, Marathon, MarathonError, MarathonNotJson
 from mesostack.mesos import Unanswered
 from mesostack.waiting import SYSTEM, Clock, TimedOut
 
@@ -240,11 +240,19 @@ def _not_yet(waiting: str, exc: MarathonError) -> NotYet:
 
 
 def _not_pinged(endpoint: str, exc: MarathonError) -> NotYet:
+    """/ping not answered: Marathon's leader answers it, so a standby or a Marathon without a
+    leader says so there (`exc.said` is one line, never a page)."""
     if exc.status == 401:
         return NotYet(f"Marathon on {endpoint} to accept our credentials (401: set "
                       f"{SERVER_VAR} in marathon.env to the ones it uses)")
     if exc.status is None:
         return NotYet(f"Marathon on {endpoint} to answer /ping")
+    if exc.status in (502, 503) and (not exc.said or NO_LEADER in exc.said):
+        return NotYet(f"Marathon on {endpoint} to have a leader elected (none yet: /ping "
+                      f"answered {exc.status})")
+    if any(words in exc.said for words in CUT_OFF):
+        return NotYet(f"Marathon on {endpoint} to reach its leader (/ping answered "
+                      f"{exc.status}: {exc.said[:80]})")
     return NotYet(f"Marathon on {endpoint} to answer /ping (HTTP {exc.status}: {exc.said[:80]})")
 
 

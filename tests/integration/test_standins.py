@@ -411,7 +411,8 @@ def test_delay_knobs_hold_each_readiness_step_back(standins: Standins) -> None:
         "http://127.0.0.1:5051" + stack.agent_state_path, timeout=2).json(), timeout=10,
         what="the agent answering")
     assert agent["id"] == ""
-    assert requests.get(f"{stack.marathon_url}/ping", timeout=2).text == "pong"
+    # 0.11.1 pongs with a line end; a Marathon not elected yet holds /ping 2.75 s
+    assert requests.get(f"{stack.marathon_url}/ping", timeout=5).text.strip() == "pong"
 
     def elected() -> bool:
         answer = requests.get(stack.master_url + stack.state_path, timeout=2)

@@ -135,6 +135,7 @@ class Response:
     body: Any = b""  # bytes, str, or anything JSON-serialisable
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterator[bytes] | None = None  # server-sent events
+    reason: str | None = None  # the status line's words; None: the status's usual ones
 
 
 Handler = Callable[[Request], Response]
@@ -181,7 +182,7 @@ def serve(component: str, host: str, port: int, handle: Handler) -> ThreadingHTT
             self._send(response)
 
         def _send(self, response: Response) -> None:
-            self.send_response(response.status)
+            self.send_response(response.status, response.reason)
             for key, value in response.headers.items():
                 self.send_header(key, value)
             if response.stream is not None:

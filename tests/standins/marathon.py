@@ -5,7 +5,13 @@ modern = v1.10):
 - env `MARATHON_<FLAG>` is `--<flag>`: `MASTER` (required), `ZK` (zk://localhost:2181/marathon),
   `HOSTNAME`, `HTTP_ADDRESS`, `HTTP_PORT` (8080), `HTTP_CREDENTIALS` (basic auth);
 - leader election under the ZK path (legacy `leader/member_<seq>`, modern `leader-curator/`);
-  non-leaders proxy `/v2` to the leader; no leader: 503 (legacy) / 502 (modern);
+  every path passes Marathon's leader proxy filter (`LEADER_LOOKS`): a standby forwards the
+  request to the leader (1.x redirects `/v2/events` there), and with no leader the filter waits
+  2.75 s (`STANDIN_LEADER_RETRY_INTERVAL` x 11) and answers 503 (legacy) / 502 (modern) with
+  Jetty's error page (`jetty_error`);
+- 1.x refuses changes while `--max_running_deployments` deployments run (403) and answers 503
+  when its task tracker does not answer within `--task_tracker_request_timeout`
+  (`STANDIN_TASK_TRACKER_DELAY`);
 - registers as framework `marathon` with the leading master (after `STANDIN_REGISTRATION_DELAY`);
   `/v2/info` says `elected` before, and shows `frameworkId` once registered;
 - apps, groups and deployments kept in ZooKeeper under `<zk>/state`, so a restarted or newly
@@ -24,6 +30,7 @@ modern = v1.10):
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import pwd
@@ -59,7 +66,29 @@ from marathon_api import REPORTED, VERSION, later, marathon_time, route
 C = "marathon"
 ACTIVE = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"}
 TICK_S = env_seconds("STANDIN_TICK", 0.1)
-NO_LEADER = "Could not determine the current leader"
+# --- the leader proxy filter ------------------------------------------------------------------
+# Marathon's LeaderProxyFilter stands in front of every path ("/*": v0.11.1
+# api/MarathonRestModule.scala l.17-22; v1.10.26 api/HttpBindings.scala l.39; releases/1.11 the
+# same), so /ping, /v2/leader and /v2/info are not exempt; basic auth comes before it (Jetty's
+# security handler on "/*": chaos v0.7.0 http/HttpModule.scala l.165 and l.190-193; v1.10.26
+# api/HttpModule.scala l.149 and l.188-191). With no leader, or itself named but not elected,
+# it looks again `retries = 10` times while retries >= 0, sleeping 250 ms after each look
+# (v0.11.1 api/LeaderProxyFilter.scala l.89-119 and l.155-159; v1.10.26 l.49-76 and l.124-126):
+# 11 looks, 2.75 s, then it gives up; the sleep is a setting here.
+LEADER_LOOKS = 11
+LEADER_RETRY_S = env_seconds("STANDIN_LEADER_RETRY_INTERVAL", 0.25)
+NO_LEADER = "Could not determine the current leader"  # v0.11.1 l.170; v1.10.26 l.136
+NO_LEADER_STATUS = 503 if LEGACY else 502  # v0.11.1 l.137 SC_SERVICE_UNAVAILABLE; 1.10.26 l.95
+# The forwarder's words and its loop-detecting header (v0.11.1 LeaderProxyFilter.scala
+# l.337-339; v1.10.26 api/forwarder/RequestForwarder.scala l.16-20).
+VIA = "X-Marathon-Via"
+LOOP = "Detected proxying loop."
+REFUSED = "Connection to leader refused."
+# What Marathon 1.x reads through its instance tracker (AppsResource.index l.94 and show l.162
+# embed task counts, AppInfoBaseData.scala l.68-71; AppTasksResource l.49 and l.97;
+# TasksResource l.58 and l.103): GET of the apps, an app, its tasks, all tasks.
+TRACKER_READS = re.compile(r"/v2/tasks|/v2/apps(/.+)?")
+JETTY = "9.3.2.v20150730"  # under 0.11.1: chaos v0.7.0 project/build.scala l.124
 # The task ends Marathon records as the app's lastTaskFailure: TaskFailure.isFailureState
 # (v0.11.1 state/TaskFailure.scala l.98-104; v1.10.26 l.127-133), never TASK_FINISHED or
 # TASK_KILLED (1.10 also records a kill for failed health checks, HistoryActor.scala l.25-26:
@@ -148,6 +177,20 @@ class Marathon:
         # (storage/StorageConf.scala l.25-29); older versions are dropped.
         self.max_versions = int(os.environ.get("MARATHON_ZK_MAX_VERSIONS")
                                 or (25 if LEGACY else 50))
+        # --leader_proxy_connection_timeout and --leader_proxy_read_timeout, in ms: 5000 and
+        # 10000 (v0.11.1 LeaderProxyConf.scala l.12-19; v1.10.26 l.18-29).
+        self.proxy_connect_s = int(os.environ.get("MARATHON_LEADER_PROXY_CONNECTION_TIMEOUT")
+                                   or 5000) / 1000
+        self.proxy_read_s = int(os.environ.get("MARATHON_LEADER_PROXY_READ_TIMEOUT")
+                                or 10000) / 1000
+        # 1.x: --max_running_deployments (100: core/group/GroupManagerConfig.scala l.33-38) and
+        # --task_tracker_request_timeout (ms, 10000: core/task/tracker/InstanceTrackerConfig.scala
+        # l.8-13); how long the stand-in's task tracker takes to answer is ours.
+        self.max_deployments = int(os.environ.get("MARATHON_MAX_RUNNING_DEPLOYMENTS") or 100)
+        self.tracker_timeout_ms = int(os.environ.get("MARATHON_TASK_TRACKER_REQUEST_TIMEOUT")
+                                      or 10000)
+        self.tracker_delay = env_seconds("STANDIN_TASK_TRACKER_DELAY")
+        self.sleep = time.sleep  # the filter's and the tracker's waits (tests give a fake clock)
 
     # --- election and state in ZooKeeper ----------------------------------------------------
 
@@ -614,38 +657,267 @@ class Marathon:
     # --- HTTP -------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        """Basic auth, then the leader proxy filter: the elected leader answers, a standby
+        passes the request on (1.x: redirects the event stream), none gives up (`NO_LEADER`)."""
         if not basic_auth_ok(request, self.credentials):
             return Response(401, {"message": "Invalid username or password."},
                             {"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"',
                              "Content-Type": "application/json"})
+        leader = self.consistent_leader()
+        if leader is None:
+            return jetty_error(request, NO_LEADER_STATUS, NO_LEADER)
+        if leader != self.me:
+            if not LEGACY and request.path.startswith("/v2/events"):
+                return redirect(request, leader)
+            return self.forward(request, leader)
+        response = self.answer(request)
+        # the leader names itself (v0.11.1 LeaderProxyFilter.scala l.125-127; v1.10.26
+        # l.82-86, with two headers against framing and XSS, l.130-134)
+        response.headers["X-Marathon-Leader"] = f"http://{self.me}"
+        if not LEGACY:
+            response.headers |= {"X-Frame-Options": "DENY", "X-XSS-Protection": "1; mode=block"}
+        return response
+
+    def consistent_leader(self) -> str | None:
+        """Who answers: us when elected, else the leader ZooKeeper names when that is another;
+        with none (or ourselves, from before a restart), look again `LEADER_LOOKS` times, one
+        `LEADER_RETRY_S` apart, then None (waitForConsistentLeadership)."""
+        for _ in range(LEADER_LOOKS):
+            with self.lock:
+                elected, leader = self.elected, self.leader
+            if elected:
+                return self.me
+            if leader is not None and leader != self.me:
+                return leader
+            self.sleep(LEADER_RETRY_S)
+        return None
+
+    def answer(self, request: Request) -> Response:
+        """What the leader answers itself."""
         if request.path == "/ping":
-            return Response(200, "pong", {"Content-Type": "text/plain"})
+            return ping(request)
         if not request.path.startswith("/v2/"):
             return Response(404, b"")
-        with self.lock:
-            leader, elected = self.leader, self.elected
-        if leader is None:
-            return Response(503 if LEGACY else 502, NO_LEADER)
-        if not elected and leader == self.me:  # our own znode from before a restart
-            return Response(503 if LEGACY else 502, NO_LEADER)
-        if not elected:
-            return self.proxy(request, leader)
+        stalled = self.ask_tracker(request)
+        if stalled is not None:
+            return stalled
         with self.lock:
             return route(self, request)
 
-    def proxy(self, request: Request, leader: str) -> Response:
-        """Non-leaders forward the request to the leader, as Marathon's LeaderProxyFilter does."""
-        url = f"http://{leader}{request.path}"
-        if request.query:
-            url += "?" + urllib.parse.urlencode(request.query)
-        body = json.loads(request.body) if request.body else None
-        headers = {"Authorization": request.headers["authorization"]} if (
-            "authorization" in request.headers) else {}
+    def ask_tracker(self, request: Request) -> Response | None:
+        """1.x reads tasks by asking its instance tracker, within --task_tracker_request_timeout
+        (InstanceTrackerDelegate.scala l.40-50 and l.86 at v1.10.26); an ask that times out is a
+        TimeoutException, answered 503 with its message (MarathonExceptionMapper.scala l.105).
+        The stand-in's tracker takes STANDIN_TASK_TRACKER_DELAY seconds (0) to answer, outside
+        the state lock. 0.11.1's tracker is read without an ask: never."""
+        if LEGACY or request.method != "GET" or not TRACKER_READS.fullmatch(request.path) or (
+                "/versions" in request.path):
+            return None
+        limit = self.tracker_timeout_ms / 1000
+        if self.tracker_delay:
+            self.sleep(min(self.tracker_delay, limit))
+        if self.tracker_delay < limit:
+            return None
+        return json_response({"message": tracker_timed_out(self.tracker_timeout_ms)}, 503)
+
+    def dismissed(self) -> Response | None:
+        """1.x refuses any change of its root group while `--max_running_deployments`
+        deployments run, `?force=true` or not (GroupManagerImpl.updateRootEither l.135,
+        checkMaxRunningDeployments l.194-203 at v1.10.26): TooManyRunningDeploymentsException,
+        answered 403 with its message (MarathonExceptionMapper.scala l.71-72 and l.113). Its
+        callers ask after reading the request, before changing anything. 0.11.1 has no limit."""
+        if LEGACY or len(self.deployments) < self.max_deployments:
+            return None
+        return json_response({"message": too_many_deployments(self.max_deployments)}, 403)
+
+    def forward(self, request: Request, leader: str) -> Response:
+        """A standby passes the request to the leader as its forwarder does (v0.11.1
+        JavaUrlConnectionRequestForwarder, LeaderProxyFilter.scala l.180-317; v1.10.26
+        AsyncUrlConnectionRequestForwarder.scala l.62-208): redirects not followed (0.11.1
+        l.210), every header but Host and Connection sent on, `X-Marathon-Via: 1.1 <me>` added,
+        and found in a request it is a loop, 502 (0.11.1 l.292-294; 1.10.26 l.161-166). The
+        answer comes back as the leader gave it, status, headers and body (an event stream as
+        it flows), the Via header added (0.11.1 l.260-287; 1.10.26 l.62-80). 1.10.26's
+        X-Forwarded-For (l.112-116) is not sent: the stand-in does not know the client."""
+        via = f"1.1 {self.me}"
+        if via in (v.strip() for v in request.headers.get("x-marathon-via", "").split(",")):
+            return jetty_error(request, 502, LOOP)
+        host, _, port = leader.rpartition(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=self.proxy_connect_s)
         try:
-            status, answer = call(request.method, url, body, headers=headers, timeout=10)
+            connection.connect()
+            assert connection.sock is not None
+            connection.sock.settimeout(self.proxy_read_s)
+            headers = {k: v for k, v in request.headers.items() if k not in ("host", "connection")}
+            headers["x-marathon-via"] = ", ".join(
+                filter(None, (request.headers.get("x-marathon-via"), via)))
+            query = urllib.parse.urlencode(request.query_all, doseq=True)
+            connection.request(request.method, request.path + (f"?{query}" if query else ""),
+                               body=request.body or None, headers=headers)
+            answer = connection.getresponse()
+            relayed = relay(answer, connection)
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            return not_forwarded(request, exc)
+        relayed.headers[VIA] = via
+        return relayed
+
+
+def relay(answer: http.client.HTTPResponse, connection: http.client.HTTPConnection) -> Response:
+    """The leader's answer as the standby sends it on: its status (without the leader's
+    words), its headers but those this server writes itself, its body; an event stream flows
+    on, flushed at each read, until it ends or stays silent for the read timeout (0.11.1
+    io/IO.scala l.89-107; the failed read ends the answer, LeaderProxyFilter.scala l.277-286)."""
+    own = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
+    headers = {k: v for k, v in answer.getheaders() if k.lower() not in own}
+    if "text/event-stream" not in (answer.getheader("Content-Type") or ""):
+        body = answer.read()
+        connection.close()
+        return Response(answer.status, body, headers)
+
+    def flowing() -> Iterator[bytes]:
+        try:
+            while chunk := answer.read1(65536):
+                yield chunk
         except OSError:
-            return Response(503 if LEGACY else 502, NO_LEADER)
-        return json_response(answer, status)
+            return
+        finally:
+            connection.close()
+
+    return Response(answer.status, headers=headers, stream=flowing())
+
+
+def not_forwarded(request: Request, exc: Exception) -> Response:
+    """The leader could not be asked. 0.11.1: a refused connection is 502 (a ConnectException,
+    LeaderProxyFilter.scala l.303-304), anything else escapes the filter as
+    RuntimeException("while proxying") (l.145-147), Jetty's 500 page with the exception (9.3.2
+    ServletHandler.java l.599-648, Response.sendError l.552-557). 1.10.26: any failure of the
+    TCP connection, refused or silent, is 502 (AsyncUrlConnectionRequestForwarder.scala
+    l.171-179)."""
+    if not LEGACY or isinstance(exc, ConnectionRefusedError):
+        return jetty_error(request, 502, REFUSED)
+    cause = "java.lang.RuntimeException: while proxying"
+    return jetty_error(request, 500, cause, reason=None,
+                       stacks=f"<h3>Caused by:</h3><pre>{sanitize(cause)}</pre>\n")
+
+
+def redirect(request: Request, leader: str) -> Response:
+    """1.x sends a client of a standby's event stream to the leader: 302, Location the same
+    path and query on the leader (v1.10.26 LeaderProxyFilter.scala l.97-106 and l.120-122,
+    `buildUrl` l.35-44; Jetty 9.4.8 Response.sendRedirect l.684-729, no body); releases/1.11
+    the same."""
+    query = urllib.parse.urlencode(request.query_all, doseq=True)
+    location = f"http://{leader}{request.path}" + (f"?{query}" if query else "")
+    return Response(302, b"", {"Location": location})
+
+
+def jetty_error(request: Request, status: int, message: str, *, reason: str | None = "",
+                stacks: str = "") -> Response:
+    """`response.sendError(status, message)` as Jetty answers it: the message in the status
+    line (`reason` "": the message; HttpGenerator.generateResponseLine, 9.3.2 l.529-543, 9.4.8
+    l.581-596) and, for GET, POST and HEAD only (ErrorHandler.java 9.3.2 l.69-76, 9.4.8
+    l.82-89), its HTML error page in Latin-1 (9.3.2 l.108; 9.4.8 l.196-204), never cached;
+    9.4.8 (1.10's) writes the page only when Accept is absent or names text/html, text/* or
+    */* (l.157-175, l.236-253)."""
+    said = message if reason == "" else reason
+    if request.method not in ("GET", "POST", "HEAD") or not admits_html(request):
+        return Response(status, b"", reason=said)
+    return Response(status, error_page(status, message, request.path, stacks).encode(
+        "latin-1", errors="replace"), {"Content-Type": "text/html;charset=iso-8859-1",
+                                       "Cache-Control": "must-revalidate,no-cache,no-store"},
+                    reason=said)
+
+
+def admits_html(request: Request) -> bool:
+    """Whether Jetty writes its error page for this Accept (always in 9.3.2)."""
+    if LEGACY or "accept" not in request.headers:
+        return True
+    return bool({k for _, k in accepted(request.headers["accept"])}
+                & {"text/html", "text/*", "*/*"})
+
+
+def accepted(accept: str) -> list[tuple[float, str]]:
+    """An Accept header's media ranges, most wanted first, those of quality 0 left out."""
+    ranges: list[tuple[float, str]] = []
+    for part in accept.split(","):
+        kind, *params = (p.strip().lower() for p in part.split(";"))
+        quality = next((p[2:].strip() for p in params if p.startswith("q=")), "1")
+        try:
+            weight = float(quality)
+        except ValueError:
+            weight = 0.0
+        if kind and weight > 0:
+            ranges.append((weight, kind))
+    return sorted(ranges, key=lambda r: -r[0])
+
+
+def error_page(status: int, message: str, uri: str, stacks: str = "") -> str:
+    """Jetty's ErrorHandler.writeErrorPage and the parts it writes (9.3.2 l.128-183; 9.4.8
+    l.264-318, the same text). 0.11.1's Jetty signs it (HttpConfiguration's sendServerVersion,
+    on unless turned off: 9.3.2 l.61 and l.254-264; chaos v0.7.0 HttpModule.scala l.41-44
+    leaves it on); 1.10.26 turns it off (api/HttpModule.scala l.41)."""
+    text = sanitize(message)
+    signed = (f'<hr><a href="http://eclipse.org/jetty">Powered by Jetty:// {JETTY}</a><hr/>\n'
+              if LEGACY else "")
+    return ('<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>'
+            f"\n<title>Error {status} {text}</title>\n</head>\n<body><h2>HTTP ERROR {status}</h2>"
+            f"\n<p>Problem accessing {sanitize(uri)}. Reason:\n<pre>    {text}</pre></p>{stacks}"
+            f"{signed}\n</body>\n</html>\n")
+
+
+def sanitize(text: str) -> str:
+    """Jetty's StringUtil.sanitizeXmlString (9.3.2 l.930-995): five characters as entities,
+    other control characters but white space as `?`."""
+    entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;"}
+    return "".join(entities.get(c) or ("?" if (ord(c) < 32 or 127 <= ord(c) < 160)
+                                       and not c.isspace() else c) for c in text)
+
+
+def ping(request: Request) -> Response:
+    """/ping as the leader answers it. 0.11.1: chaos v0.7.0's http/PingServlet.scala l.22-36,
+    "pong" and a line end, text/plain, never cached. 1.10.26: api/SystemResource.scala
+    l.55-97 answers after the client's Accept, "pong" as text, `"pong"` as JSON, 204 when
+    neither fits."""
+    if LEGACY:
+        return Response(200, "pong\n", {"Content-Type": "text/plain;charset=iso-8859-1",
+                                        "Cache-Control": "must-revalidate,no-cache,no-store",
+                                        "Access-Control-Allow-Credentials": "true"})
+    kind = ping_variant(request.headers.get("accept") or "*/*")
+    if kind is None:
+        return Response(204, b"")
+    return Response(200, '"pong"' if kind == "application/json" else "pong",
+                    {"Content-Type": kind})
+
+
+def ping_variant(accept: str) -> str | None:
+    """The media type 1.10.26's ping picks: the first of text/plain, text/html and
+    application/json (then any text/..., as text/plain) that the most wanted range admits."""
+    for _, kind in accepted(accept):
+        for variant in ("text/plain", "text/html", "application/json"):
+            if kind in ("*/*", variant) or (kind.endswith("/*") and variant.startswith(kind[:-1])):
+                return variant
+        if kind.startswith("text/"):
+            return "text/plain"
+    return None
+
+
+def too_many_deployments(limit: int) -> str:
+    """TooManyRunningDeploymentsException's message (v1.10.26 Exception.scala l.39-44), its
+    missing space (`oneusing`) included."""
+    return (f"Max number ({limit}) of running deployments is achieved. Wait for existing "
+            "deployments to complete or cancel oneusing force=true parameter. You can increase "
+            "max deployment number by using --max_running_deployments parameter but be advised "
+            "that this can have negative effects on the performance.")
+
+
+def tracker_timed_out(timeout_ms: int) -> str:
+    """The instance tracker's TimeoutException message (v1.10.26 InstanceTrackerDelegate.scala
+    l.44-48): the timeout printed as Scala prints a FiniteDuration (`10000 milliseconds`), then
+    "ms.", then no space."""
+    unit = "millisecond" if timeout_ms == 1 else "milliseconds"
+    return (f"timeout while calling instancesBySpec() (current value = {timeout_ms} {unit}ms.If "
+            "you know what you are doing, you can adjust the timeout with "
+            "--task_tracker_request_timeout.")
 
 
 def process_user() -> str:

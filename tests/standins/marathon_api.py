@@ -86,9 +86,14 @@ def route(m: Marathon, request: Request) -> Response:
     if path == "/v2/deployments" and method == "GET":
         return json_response(list(m.deployments.values()))
     if path.startswith("/v2/deployments/") and method == "DELETE":
-        deployment = m.deployments.pop(path.rsplit("/", 1)[1], None)
-        if deployment is None:
+        if path.rsplit("/", 1)[1] not in m.deployments:
             return not_found("Deployment", path.rsplit("/", 1)[1])
+        # without force, 1.x reverts the deployment with a change of the root group
+        # (DeploymentsResource.cancel l.62-77 at v1.10.26), which the limit can refuse
+        refused = None if force else m.dismissed()
+        if refused is not None:
+            return refused
+        deployment = m.deployments.pop(path.rsplit("/", 1)[1])
         m.store("deployments", None, deployment["id"])
         m.publish("deployment_failed", id=deployment["id"])
         return json_response({"version": iso_now(), "deploymentId": deployment["id"]})
@@ -129,7 +134,10 @@ def route(m: Marathon, request: Request) -> Response:
             return delete_apps(m, [app_id], force=force, missing=("App", app_id))
     if path == "/v2/groups" or path.startswith("/v2/groups/"):
         group_id = absolute(path[len("/v2/groups"):])
-        return groups(m, request, group_id, force=force)
+        # a group's change meets the deployment limit before its body is read here; 1.x
+        # validates the body first (GroupsResource), so an invalid group at the limit differs
+        refused = m.dismissed() if method in ("POST", "PUT", "PATCH") else None
+        return refused or groups(m, request, group_id, force=force)
     return Response(404, b"")
 
 
@@ -155,6 +163,9 @@ def create_app(m: Marathon, raw: bytes) -> Response:
     error = invalid(body)
     if error is not None:
         return error
+    refused = m.dismissed()
+    if refused is not None:
+        return refused
     app_id = absolute(body["id"])
     if app_id in m.apps:
         return json_response({"message": f"An app with id [{app_id}] already exists."}, 409)
@@ -187,12 +198,12 @@ def update_app(m: Marathon, app_id: str, raw: bytes, *, force: bool) -> Response
         if error is not None:
             return error
         if existing is not None:
-            return rollback(m, app_id, body["version"], force=force)
+            return m.dismissed() or rollback(m, app_id, body["version"], force=force)
     merged = {**({k: existing[k] for k in DEFINITION_KEYS} if existing else {}), **body}
     error = invalid(merged, app_id)
     if error is not None:
         return error
-    locked = m.locked([app_id], force)
+    locked = m.dismissed() or m.locked([app_id], force)
     if locked is not None:
         return locked
     scale_only = existing is not None and set(body) - {"id"} == {"instances"}
@@ -261,6 +272,11 @@ def forget(m: Marathon, app_id: str) -> None:
 
 def delete_apps(m: Marathon, app_ids: list[str], *, force: bool,
                 missing: tuple[str, str]) -> Response:
+    # the limit comes before the change that finds an app missing (v1.10.26 AppsResource.delete
+    # l.347-352: updateRoot, then its change)
+    refused = m.dismissed()
+    if refused is not None:
+        return refused
     if not app_ids or any(a not in m.apps for a in app_ids):
         return not_found(*missing)
     locked = m.locked(app_ids, force)

@@ -14,7 +14,7 @@ from mesostack.cli._common import Options
 from mesostack.credentials import CLIENT_VAR, Credentials, for_marathon
 
 if TYPE_CHECKING:
-    from mesostack.marathon import EventWatch, Marathon, Submitted
+    from mesostack.marathon import EventWatch, Marathon, Submitted, Trusted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,13 +45,26 @@ def resolve_url(options: Options, explicit: str | None, *, running: bool = True)
 
 def client(options: Options, explicit: str | None, credentials: str | None) -> Marathon:
     """Marathon at `--marathon`, or the stack's; the stack's own MARATHON_HTTP_CREDENTIALS are
-    used for the stack's Marathon only (never sent to another URL: `for_marathon`)."""
+    used for the stack's Marathon only (never sent to another URL: `for_marathon`), and any
+    credentials follow a redirect only to a `trusted` place."""
     from mesostack.marathon import Marathon
 
     own = None if explicit else [options.load().config.marathon.env]
     chosen = for_marathon(credentials, own=own)
     creds = Credentials.parse(chosen) if chosen else None
-    return Marathon(resolve_url(options, explicit), credentials=creds)
+    url = resolve_url(options, explicit)
+    return Marathon(url, credentials=creds, trusted=trusted(options, explicit))
+
+
+def trusted(options: Options, explicit: str | None) -> Trusted:
+    """Where a redirect of Marathon's (a standby's event stream, sent to its leader) may take
+    the credentials: any port of the `--marathon` host, else the stack's own Marathons."""
+    from mesostack.marathon import Trusted
+    from mesostack.plan import Role
+
+    if explicit:
+        return Trusted.host_of(explicit)
+    return Trusted(endpoints=frozenset(options.endpoints(Role.MARATHON)))
 
 
 def master_endpoint(options: Options, marathon: Marathon) -> str:

@@ -60,7 +60,7 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
         _docker_apps(options, api, requests, own=not marathon_url)
     started = time.monotonic()
     submitted: list[Submitted] = []
-    with EventWatch(api) if wait else contextlib.nullcontext() as watch:
+    with EventWatch(api, say=console.warn) if wait else contextlib.nullcontext() as watch:
         for request in requests:
             done = api.submit(request, force=force)
             verb = "created" if done.created else "updated"

@@ -52,7 +52,7 @@ def rollback(  # noqa: PLR0913 (click passes each option as a parameter)
         return
     target = rollback_target(app, versions, current, version)
     started = time.monotonic()
-    with EventWatch(api) if wait else contextlib.nullcontext() as watch:
+    with EventWatch(api, say=console.warn) if wait else contextlib.nullcontext() as watch:
         submitted_at = time.time()
         deployment = api.rollback(app, target, force=force)
         console.info(f"rolling back {app} to version {target} (deployment "
