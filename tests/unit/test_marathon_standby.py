@@ -12,7 +12,7 @@ import io
 import json
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
@@ -24,13 +24,12 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from standin_loader import free_port, load_standin
-from test_cli_commands import container
 from test_marathon_client import everything_said, request_for
 from test_standins_shapes import FakeZk, leading
 
 from clirun import run
 from fakemesos import MASTER
-from fakes import FakeClock, FakeEngine
+from fakes import FakeClock, FakeEngine, container
 from mesostack import console
 from mesostack.marathon import (
     Credentials,
@@ -269,8 +268,9 @@ def test_too_many_deployments_does_not_offer_force(monkeypatch: pytest.MonkeyPat
 def first_event(client: Marathon, said: list[str] | None = None) -> dict[str, Any] | None:
     """The stream's first event (None: it ended without any); what it said about where it is
     into `said`, when given."""
-    told = {} if said is None else {"on_elsewhere": said.append}
-    for event in client.events(("deployment_success",), stop=threading.Event(), **told):
+    on_elsewhere: Callable[[str], None] = (lambda _: None) if said is None else said.append
+    for event in client.events(("deployment_success",), stop=threading.Event(),
+                               on_elsewhere=on_elsewhere):
         return event
     return None
 

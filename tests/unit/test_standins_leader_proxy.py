@@ -206,7 +206,8 @@ class Served:
     """A Marathon stand-in's handler on a loopback port, recording each request it got."""
 
     def __init__(self, m: Any) -> None:
-        self.m, self.requests = m, []
+        self.m = m
+        self.requests: list[Any] = []
         common = sys.modules["common"]
         self.server = common.serve("marathon", "127.0.0.1", int(m.me.rsplit(":", 1)[1]),
                                    self.handle)
