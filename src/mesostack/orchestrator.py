@@ -532,7 +532,7 @@ def task_containers(
     lists the reported names in one call. Only a running agent is asked: a stopped one no longer
     holds its address, which another stack's agent may have taken since, and that one would
     list its own tasks."""
-    from mesostack import probes
+    from mesostack import mesos, probes
 
     agents = [c for c in containers if _kind_flag(c, "runs_tasks")]
 
@@ -554,10 +554,11 @@ def task_containers(
         if answer is None:
             continue
         agent_id, ids = answer
-        # Docker tasks run as siblings on the agent's engine, named after their container id.
+        # Docker tasks (and with --docker_mesos_image their executors) run as siblings on the
+        # agent's engine, named after their container id.
         _, names = wanted.setdefault(agent.engine, (engines.engine_of(agent), set()))
         for container_id in ids:
-            names |= {f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"}
+            names.update(mesos.docker_names(agent_id, container_id))
     found: dict[str, ContainerInfo] = {}
     for engine, names in wanted.values():
         for info in engine.named(names):
