@@ -8,7 +8,7 @@ the agent it checkpointed there refuses to recover it and exits 1, each time it 
   old and the new SlaveInfo as protobuf text between lines of dashes), `__recover` l.4014-4024
   ("Failed to perform recovery: ...", then "rm -f <work_dir>/meta/slaves/latest");
 - 1.0 to 1.4 alike, worded "agent"; 1.5 to 1.11 by --reconfiguration_policy (default `equal`:
-  src/slave/compatibility.cpp l.35-52, the same text; `additive`: l.55-196, one line
+  src/slave/compatibility.cpp l.35-51, the same text; `additive`: l.54-195, one line
   "Configuration change not permitted under `additive` policy: Hostname changed from A to B").
   After a host reboot, 1.4 and later start as a new agent instead (slave.cpp l.7133-7160 at
   1.7.1).

@@ -191,8 +191,8 @@ def docker_names(agent_id: str, container_id: str) -> tuple[str, ...]:
     engine: the task's, `mesos-<agentId>.<containerId>` from 0.23 to 1.3 (0.23.0
     src/slave/containerizer/docker.hpp l.258-262) or `mesos-<containerId>` from 1.4 (1.7.1
     l.326-329, 1.11.0 l.332-335), and, where the agent runs with --docker_mesos_image, its
-    executor's beside it, the same name plus `.executor` (`executorName`: 0.23.0 l.353-360,
-    1.7.1 l.393-400, 1.11.0 l.402-409). Mesos gives them no label; an exited one stays for
+    executor's beside it, the same name plus `.executor` (`executorName`: 0.23.0 l.354-361,
+    1.7.1 l.394-401, 1.11.0 l.403-410). Mesos gives them no label; an exited one stays for
     --docker_remove_delay (6 hours)."""
     names = (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}")
     return names + tuple(f"{name}.executor" for name in names)

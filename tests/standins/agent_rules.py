@@ -453,7 +453,7 @@ def _equal(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
 def _compatible(old: Mapping[str, object], new: Mapping[str, object], policy: str
                 ) -> str | None:
     """1.7.1 src/slave/compatibility.cpp (the same file at 1.5.0 and 1.11.0): `equal`
-    (l.35-52) and `additive` (l.55-196; the agent has no attributes or domain here)."""
+    (l.35-51) and `additive` (l.54-195; the agent has no attributes or domain here)."""
     if policy == "equal":
         return None if _equal(old, new) else _incompatible(old, new, legacy=False)
     for field, says in (("hostname", "Hostname"), ("port", "Port")):
@@ -789,7 +789,7 @@ def executor_container(task_name: str, image: str, *, sandbox: str, socket: str,
                        legacy: bool) -> tuple[str, dict[str, object]]:
     """With --docker_mesos_image the agent runs a Docker task's executor in a container of
     that image, named the task's container plus `.executor` (`executorName`: 0.23.0
-    docker.hpp l.353-360, 1.7.1 l.393-400), which then runs the task's container; it mounts
+    docker.hpp l.354-361, 1.7.1 l.394-401), which then runs the task's container; it mounts
     the Docker socket read-only and the sandbox read-write at the same paths, on the host's
     network, and 1.7.1 adds `--pid=host --cap-add=SYS_ADMIN --cap-add=SYS_PTRACE` (docker.cpp
     0.23.0 l.259-307, 1.7.1 l.327-404). No label marks it. Its name and `docker create` body;

@@ -193,7 +193,7 @@ def test_fewer_cpus_cannot_be_taken_by_the_additive_policy() -> None:
 
 
 def test_the_additive_policys_refusal_is_named_too() -> None:
-    """1.7.1 src/slave/compatibility.cpp l.59-63, through slave.cpp l.7162 and l.7311."""
+    """1.7.1 src/slave/compatibility.cpp l.58-63, through slave.cpp l.7162 and l.7311."""
     log = START_1X + (
         "E1125 10:00:01.000000    12 slave.cpp:7311] EXIT with status 1: Failed to perform "
         "recovery: Configuration change not permitted under `additive` policy: Hostname "

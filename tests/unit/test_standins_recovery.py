@@ -121,7 +121,7 @@ def test_the_same_settings_keep_the_agents_id(rules: ModuleType) -> None:
 
 
 def test_the_additive_policy_takes_more_and_refuses_less(rules: ModuleType) -> None:
-    """1.7.1 src/slave/compatibility.cpp `additive` (l.55-196)."""
+    """1.7.1 src/slave/compatibility.cpp `additive` (l.54-195)."""
     additive = {"MESOS_RECONFIGURATION_POLICY": "additive"}
     grown = {**INFO["resources"], "cpus": 4.0, "gpus": 1.0}  # type: ignore[dict-item]
     assert recovery(rules, legacy=False, env=additive, resources=grown).agent_id == AGENT_ID
