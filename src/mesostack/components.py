@@ -19,6 +19,7 @@ from mesostack.credentials import SERVER_VAR as STACK_VAR  # Marathon's own cred
 from mesostack.roles import Role
 
 if TYPE_CHECKING:
+    from mesostack.agent_log import Cause
     from mesostack.plan import ContainerSpec, Plan
     from mesostack.probes import LeaderState, Probe
 
@@ -150,6 +151,15 @@ def _agent_look(endpoint: str, master: str, _env: Mapping[str, str]) -> Look:
     return Look(probes.AgentProbe(endpoint, master, probes.Http()).check().detail)
 
 
+def _agent_exit(log: str, spec: ContainerSpec) -> Cause | None:
+    """An agent that exits as its work dir holds an agent of other settings (`agent_log`);
+    with a data_dir its checkpoint is there, at the same path inside and out."""
+    from mesostack import agent_log
+
+    latest = f"{spec.data_dir.rstrip('/')}/meta/slaves/latest" if spec.data_dir else None
+    return agent_log.changed_agent(log, latest=latest, container=spec.name)
+
+
 # --- Marathon ----------------------------------------------------------------------------------
 
 
@@ -234,6 +244,7 @@ class Kind:
     counts: Callable[[str, str, Mapping[str, str]], Counts] | None = None  # (master, endpoint, env)
     note: Callable[[Sequence[str]], str] | None = None  # on all its endpoints, for status
     failure_context: Callable[[Plan], str] | None = None  # added to a not-ready message
+    exit_cause: Callable[[str, ContainerSpec], Cause | None] | None = None  # from its log
     ui_name: str = ""  # what its web UI is called; `up` and `status` show its URL
     runs_tasks: bool = False  # Docker task containers run beside it (found through it)
     launches_tasks: bool = False  # frozen first on `down`, so nothing launches meanwhile
@@ -272,6 +283,7 @@ KINDS: dict[Role, Kind] = {
         look=_agent_look,
         documents=Documents.MESOS,
         document_name="agent",
+        exit_cause=_agent_exit,
         runs_tasks=True,
     ),
     Role.MARATHON: Kind(

@@ -37,6 +37,21 @@ class Unanswered(MesostackError):
     says what (as what is awaited: "the agent on 10.0.0.5:5051 to answer /state")."""
 
 
+class Unavailable(Unanswered):
+    """A 503: the server is up and says (`said`) why it can't answer yet."""
+
+    def __init__(self, message: str, *, said: str) -> None:
+        super().__init__(message)
+        self.said = said
+
+
+# What a 1.x agent answers for its state while it recovers (after each start: checkpointed
+# agent, containers, executors): 503 with this text (src/slave/http.cpp `Http::state`, 0.28.0
+# to 1.11.0; 1.7.1 l.1270-1276, 1.11.0 l.1331-1337), for /state, /state.json (to 1.7) and
+# /slave(1)/state alike. 0.23's answers 200 throughout, with the id it recovered.
+AGENT_RECOVERING = "Agent has not finished recovery"
+
+
 @dataclass
 class Http:
     """GETs with short timeouts; connection trouble becomes Unanswered."""
@@ -77,7 +92,8 @@ def first_json_at(
         if answer.status_code == 404:
             continue
         if answer.status_code == 503:
-            raise Unanswered(f"{waiting} ({answer.text.strip() or 'unavailable'})")
+            said = answer.text.strip()
+            raise Unavailable(f"{waiting} ({said or 'unavailable'})", said=said)
         if answer.status_code != 200:
             raise Unanswered(f"{waiting} (HTTP {answer.status_code} from {path})")
         try:
@@ -152,12 +168,41 @@ def agent_endpoint(pid: str) -> str:
     return pid.rsplit("@", 1)[-1]
 
 
+def agent_state_at(http: Http, endpoint: str) -> tuple[str, Any]:
+    """The agent's own state and which of AGENT_STATE answered it. A 1.x agent still
+    recovering is Unanswered as "to finish recovering": a stage of its start, not a fault."""
+    waiting = f"the agent on {endpoint} to answer /state"
+    try:
+        return first_json_at(http, f"http://{endpoint}", AGENT_STATE, waiting=waiting)
+    except Unavailable as exc:
+        if AGENT_RECOVERING not in exc.said:
+            raise
+        raise Unanswered(f"the agent on {endpoint} to finish recovering "
+                         f"(/state: 503 {exc.said})") from None
+
+
+def agent_state(http: Http, endpoint: str) -> Any:
+    """`agent_state_at`'s document."""
+    return agent_state_at(http, endpoint)[1]
+
+
+def docker_names(agent_id: str, container_id: str) -> tuple[str, ...]:
+    """The Docker containers an agent's executor with that container id may have on its
+    engine: the task's, `mesos-<agentId>.<containerId>` from 0.23 to 1.3 (0.23.0
+    src/slave/containerizer/docker.hpp l.258-262) or `mesos-<containerId>` from 1.4 (1.7.1
+    l.326-329, 1.11.0 l.332-335), and, where the agent runs with --docker_mesos_image, its
+    executor's beside it, the same name plus `.executor` (`executorName`: 0.23.0 l.354-361,
+    1.7.1 l.394-401, 1.11.0 l.403-410). Mesos gives them no label; an exited one stays for
+    --docker_remove_delay (6 hours)."""
+    names = (f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}")
+    return names + tuple(f"{name}.executor" for name in names)
+
+
 def agent_task_containers(endpoint: str, *, http: Http | None = None) -> tuple[str, list[str]]:
-    """The agent's id and the container ids of the executors it runs (Docker tasks run in
-    sibling containers named `mesos-<agentId>.<id>` or `mesos-<id>`)."""
+    """The agent's id and the container ids of the executors it runs or ran (Docker tasks
+    run in sibling containers named after them: `docker_names`)."""
     http = http or Http()
-    state = first_json(http, f"http://{endpoint}", AGENT_STATE,
-                       waiting=f"the agent on {endpoint} to answer /state")
+    state = agent_state(http, endpoint)
     ids: list[str] = []
     for framework in state.get("frameworks", []) + state.get("completed_frameworks", []):
         for executor in framework.get("executors", []) + framework.get("completed_executors", []):
@@ -191,8 +236,7 @@ def agent_containerizers(master: str, *, http: Http | None = None
             if not agent.get("active", True):
                 continue
             endpoint = agent_endpoint(str(agent.get("pid", "")))
-            own = first_json(http, f"http://{endpoint}", AGENT_STATE,
-                             waiting=f"the agent on {endpoint} to answer /state")
+            own = agent_state(http, endpoint)
             flags = own.get("flags") if isinstance(own, dict) else None
             if isinstance(flags, dict) and "containerizers" in flags:
                 found.append((endpoint, str(flags["containerizers"])))
@@ -270,8 +314,7 @@ def task_sandbox(master: str, agent_id: str, task_id: str, *, http: Http | None 
     if not pids:
         raise Unanswered(f"agent {agent_id} in the master's state")
     endpoint = agent_endpoint(str(pids[0]))
-    answered, agent = first_json_at(http, f"http://{endpoint}", AGENT_STATE,
-                                    waiting=f"the agent on {endpoint} to answer /state")
+    answered, agent = agent_state_at(http, endpoint)
     for framework in agent.get("frameworks", []) + agent.get("completed_frameworks", []):
         for executor in framework.get("executors", []) + framework.get("completed_executors", []):
             tasks = executor.get("tasks", []) + executor.get("completed_tasks", [])

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mesostack.probes import LeaderState, Probe, Ready
 
 LOG_LINES = 20
+LOG_SCAN = 500  # lines of a stopped container's log searched for a cause its role knows
 CRASH_LOOP = 3  # restarts during one `up` that mean "it keeps crashing"
 # Readiness polling: each probe every POLL_INTERVAL seconds, slower in a big stage so that
 # twenty agents starting at once are not slowed down by being asked; their container's state
@@ -356,7 +357,7 @@ class _Watch:
         hint = and_bundle("raise --timeout, or see `mesostack doctor`" if timed_out else (
             f"see `mesostack logs {self.spec.role.value}`"))
         return _failed(self.spec, self.engine, f"{self.spec.name} ({self.spec.role.value}) not "
-                       f"ready after {waited:.1f} s: {why}", hint=hint)
+                       f"ready after {waited:.1f} s: {why}", hint=hint, stopped=not timed_out)
 
 
 def _refuse_foreign_names(
@@ -437,11 +438,18 @@ def _tasks_left_by(spec: ContainerSpec, current: ContainerInfo, engine: EngineAP
     return tasks
 
 
-def _failed(spec: ContainerSpec, engine: EngineAPI, message: str, *, hint: str) -> NotReady:
-    """`message`, with the last log lines of `spec`'s container attached."""
-    logs = masking.mask_text(engine.logs(spec.name, tail=LOG_LINES),
+def _failed(spec: ContainerSpec, engine: EngineAPI, message: str, *, hint: str,
+            stopped: bool = True) -> NotReady:
+    """`message`, with the last log lines of `spec`'s container attached; where it stopped
+    and its role knows why from its log, that cause and its fix."""
+    logs = masking.mask_text(engine.logs(spec.name, tail=LOG_SCAN),
                              masking.secret_values(spec.env)).rstrip()
-    detail = f"last {LOG_LINES} log lines of {spec.name}:\n{logs}" if logs else ""
+    exit_cause = kind_of(spec.role).exit_cause
+    cause = exit_cause(logs, spec) if stopped and exit_cause is not None else None
+    if cause is not None:
+        message, hint = f"{message}: {cause.message}", cause.hint
+    last = "\n".join(logs.splitlines()[-LOG_LINES:])
+    detail = f"last {LOG_LINES} log lines of {spec.name}:\n{last}" if last else ""
     return NotReady(message, hint=hint, detail=detail)
 
 
@@ -532,7 +540,7 @@ def task_containers(
     lists the reported names in one call. Only a running agent is asked: a stopped one no longer
     holds its address, which another stack's agent may have taken since, and that one would
     list its own tasks."""
-    from mesostack import probes
+    from mesostack import mesos, probes
 
     agents = [c for c in containers if _kind_flag(c, "runs_tasks")]
 
@@ -554,10 +562,11 @@ def task_containers(
         if answer is None:
             continue
         agent_id, ids = answer
-        # Docker tasks run as siblings on the agent's engine, named after their container id.
+        # Docker tasks (and with --docker_mesos_image their executors) run as siblings on the
+        # agent's engine, named after their container id.
         _, names = wanted.setdefault(agent.engine, (engines.engine_of(agent), set()))
         for container_id in ids:
-            names |= {f"mesos-{agent_id}.{container_id}", f"mesos-{container_id}"}
+            names.update(mesos.docker_names(agent_id, container_id))
     found: dict[str, ContainerInfo] = {}
     for engine, names in wanted.values():
         for info in engine.named(names):

@@ -182,8 +182,7 @@ class AgentProbe:
 
     @_answered()
     def check(self) -> Ready:
-        state = mesos.first_json(self.http, f"http://{self.endpoint}", mesos.AGENT_STATE,
-                           waiting=f"the agent on {self.endpoint} to answer /state")
+        state = mesos.agent_state(self.http, self.endpoint)
         agent_id = state.get("id") if isinstance(state, dict) else None
         if not agent_id:
             raise NotYet(f"the agent on {self.endpoint} to register (it has no id yet)")

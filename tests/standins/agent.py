@@ -6,9 +6,17 @@ Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
   `MESOS_DOCKER_KILL_ORPHANS` (true);
 - re-registers with each new leading master; `/state` (legacy `/state.json`) has `id` "" until
   registered and `master_hostname` once a master is known; `/health` 200 from the start;
+- recovers at every start, serving HTTP meanwhile (`Agent.recover`): compares the SlaveInfo it
+  checkpointed in <work_dir>/meta/slaves/latest once registered with the one its flags make,
+  and exits with the real lines when they differ (`agent_rules.recovery`), else keeps its agent
+  id; it waits --executor_reregistration_timeout when executors were running when it stopped;
+  meanwhile the modern `/state` answers 503 "Agent has not finished recovery", the legacy one
+  200 with the recovered id (`agent_rules.RECOVERING`);
 - a command task runs `sh -c CMD` in its sandbox inside this container; a `DOCKER` task is a
   sibling container on the host's engine named `mesos-<agentId>.<containerId>` (legacy) or
-  `mesos-<containerId>` (modern), its output copied to the sandbox's stdout/stderr;
+  `mesos-<containerId>` (modern), its output copied to the sandbox's stdout/stderr; with
+  `MESOS_DOCKER_MESOS_IMAGE` its executor runs in a container of that image beside it, named
+  the same plus `.executor` (`agent_rules.executor_container`);
 - sandbox files through `/files/read` (legacy `/files/read.json`), offsets and lengths in
   bytes, at most 16 pages a read, the bytes written into JSON as each generation does
   (`agent_rules.file_range`, `agent_rules.files_body`); `/standin/reads` lists the slices
@@ -20,7 +28,8 @@ Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
 - runs each task as its user (the task's, else the framework's) and fails a task none of its
   containerizers takes, as the real agent does (`agent_rules`).
 Command-line flags (`--name=value`) beat `MESOS_*` variables, as Mesos' flags loader has it.
-`STANDIN_REGISTRATION_DELAY` keeps a healthy agent unregistered that long. `STANDIN_HOST_CGROUP`
+`STANDIN_REGISTRATION_DELAY` keeps a healthy agent unregistered that long;
+`STANDIN_RECOVERY_DELAY` keeps it recovering that much longer. `STANDIN_HOST_CGROUP`
 (1 or 2; default: what /proc/mounts shows) states only the host's cgroup layout.
 `STANDIN_DOCKER_API` (e.g. 1.20) pins the API version its Docker client speaks, as an image's
 bundled CLI does (unset: the engine's own). `STANDIN_ASSUME_WRITABLE_CGROUPS=1` (set by the
@@ -30,6 +39,7 @@ generic test image only) takes the cgroups as writable, as a privileged containe
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import os
@@ -60,6 +70,7 @@ from common import (
     leading_master,
     log,
     master_address,
+    mesos_duration,
     mesos_exit,
     parse_zk_url,
     serve,
@@ -148,6 +159,10 @@ class Agent:
         self.started_containers = self.meta / "docker-containers"
         self.frameworks: dict[str, dict[str, Any]] = {}  # framework id -> its FrameworkInfo
         self.reads: list[dict[str, Any]] = []  # each slice of a file /files/read served
+        self.recovering = True  # Slave::RECOVERING, from the start until `recover` is done
+        self.registered = False
+        self.info = rules.slave_info(hostname=self.hostname, port=self.port,
+                                     resources=self.resources)
 
     # --- docker_kill_orphans ----------------------------------------------------------------
 
@@ -168,10 +183,9 @@ class Agent:
                 log("docker.cpp", f"Killing orphaned container {name}")
                 self.docker.request("DELETE", f"/containers/{container['Id']}?force=1")
 
-    def recover_docker(self) -> None:
+    def recover_docker(self, *, checkpointed: bool) -> None:
         """The Docker containerizer's recovery: `docker ps -a` through the agent's client; an
         engine that refuses it (or none) ends the agent (`rules.recovers_docker`)."""
-        checkpointed = (self.meta / "slaves" / "latest").exists()
         if "docker" not in rules.containerizers(os.environ) or not rules.recovers_docker(
                 legacy=LEGACY, checkpointed=checkpointed):
             return
@@ -188,14 +202,85 @@ class Agent:
                                                           meta_dir=str(self.meta)))
 
     def checkpoint(self, agent_id: str) -> None:
-        """A registered agent checkpoints its info and links meta/slaves/latest to it, which
-        a restart on this work dir then recovers (src/slave/paths.cpp, slave.cpp)."""
+        """A registered agent checkpoints its info (slave.info) and links meta/slaves/latest to
+        it, which a restart on this work dir then recovers: 0.23.0 slave.cpp `registered`
+        l.874-883, 1.7.1 l.1512-1522 and paths.cpp `createSlaveDirectory` l.817-847. The info
+        is written as JSON here (the real one: a protobuf)."""
         slaves = self.meta / "slaves"
         (slaves / agent_id).mkdir(parents=True, exist_ok=True)
+        (slaves / agent_id / "slave.info").write_text(json.dumps({**self.info, "id": agent_id}))
         latest = slaves / "latest"
         if latest.is_symlink() or latest.exists():
             latest.unlink()
         latest.symlink_to(slaves / agent_id)
+
+    def checkpointed(self) -> rules.Checkpoint | None:
+        """The agent meta/slaves/latest points at, and its slave.info if there is one."""
+        latest = self.meta / "slaves" / "latest"
+        if not latest.exists():
+            return None
+        info_path = latest / "slave.info"
+        info = json.loads(info_path.read_text()) if info_path.is_file() else None
+        return rules.Checkpoint(latest.resolve().name, info)
+
+    def recover(self) -> None:
+        """Slave::recover, _recover and __recover (0.23.0 slave.cpp l.3856-4109, 1.7.1
+        l.6945-7422): the checkpointed agent against this one's flags (exit 1 with the real
+        text when they differ), its Docker containers, the executors that were running, then
+        the boot id; only then does it look for a master. Its HTTP answers meanwhile."""
+        rebooted = self.rebooted()
+        decision = rules.recovery(self.checkpointed(), self.info, legacy=LEGACY,
+                                  env=os.environ, rebooted=rebooted)
+        if decision.info_line:
+            log("state.cpp", decision.info_line)
+        if decision.warning:
+            warn(C, decision.warning)
+        if decision.forget:
+            (self.meta / "slaves" / "latest").unlink()
+        if decision.failure:
+            mesos_exit(RECOVERY_EXIT, rules.recovery_exit(decision.failure, legacy=LEGACY,
+                                                          meta_dir=str(self.meta)))
+        with self.lock:
+            self.id = decision.agent_id  # the legacy /state.json shows it from here on
+        self.recover_docker(checkpointed=decision.slave_state)
+        self.kill_orphans()
+        if decision.agent_id:  # its frameworks and executors come with the agent's info
+            self.wait_for_executors()
+        time.sleep(env_seconds("STANDIN_RECOVERY_DELAY"))
+        log(C, "Finished recovery")
+        self.meta.mkdir(parents=True, exist_ok=True)
+        (self.meta / "boot_id").write_text(boot_id())
+        with self.lock:
+            self.recovering = False
+
+    def rebooted(self) -> bool:
+        """Whether the host rebooted since the checkpoint: its boot id changed (0.23.0
+        state.cpp l.58-69, 1.7.1 l.87-102). A container shares the host's boot id."""
+        saved = self.meta / "boot_id"
+        return saved.is_file() and saved.read_text().strip() != boot_id()
+
+    def wait_for_executors(self) -> None:
+        """The executors the checkpoint shows running get --executor_reregistration_timeout
+        to reconnect (`rules.live_executors`); this stand-in's never do (it keeps no task
+        across a restart), so each is then marked ended."""
+        latest = self.meta / "slaves" / "latest"
+        runs = sorted(latest.glob("frameworks/*/executors/*/runs/*")) if latest.exists() else []
+        live = rules.live_executors([(str(r), (r / "executor.sentinel").exists())
+                                     for r in runs if r.is_dir()])
+        if not live:
+            return
+        log(C, "Recovering executors")
+        time.sleep(mesos_duration(os.environ.get("MESOS_EXECUTOR_REREGISTRATION_TIMEOUT")
+                                  or rules.EXECUTOR_REREGISTRATION_TIMEOUT))
+        for run in live:
+            (Path(run) / "executor.sentinel").touch()
+
+    def executor_meta(self, task: dict[str, Any]) -> Path:
+        """Where an executor's run is checkpointed (src/slave/paths.cpp getExecutorRunPath
+        under the meta dir; its `executor.sentinel` once it ended, written here when its one
+        task ends)."""
+        return (self.meta / "slaves" / self.id / "frameworks" / task["framework_id"]
+                / "executors" / task["executor_id"] / "runs" / task["container"])
 
     # --- finding the leader and registering --------------------------------------------------
 
@@ -237,7 +322,10 @@ class Agent:
                 if self.id != answer["id"]:
                     log(C, f"Registered with master {address}; given agent ID {answer['id']}")
                     self.checkpoint(answer["id"])
+                elif not self.registered:  # the id it recovered
+                    log(C, f"Re-registered with master {address}")
                 self.id = answer["id"]
+                self.registered = True
 
     def report(self, task_id: str, state: str, message: str = "", reason: str = "") -> None:
         with self.lock:
@@ -248,6 +336,9 @@ class Agent:
             task["message"] = message
             task["reason"] = reason
             master = self.master
+            if state in TERMINAL_STATES and "meta" in task:  # its executor ends with it
+                with contextlib.suppress(OSError):
+                    (Path(task["meta"]) / "executor.sentinel").touch()
         log(C, f"Status update {state} ({reason or 'no reason'}) for task {task_id} "
                f"{message}".rstrip())
         if master is not None:
@@ -276,6 +367,8 @@ class Agent:
         with self.lock:
             self.tasks[task["id"]] = task
             self.frameworks[task["framework_id"]] = framework
+        task["meta"] = str(self.executor_meta(task))
+        Path(task["meta"]).mkdir(parents=True, exist_ok=True)
         failure = self.make_sandbox(sandbox, user, framework) or self.unlaunchable(task)
         if failure is None:
             failure = self.start(task, sandbox, user)
@@ -347,6 +440,8 @@ class Agent:
               killed: str) -> None:
         """Wait for a task's process or container to end and report how it ended."""
         code = wait()
+        if "executor_container" in task:  # its executor ends with it
+            self.docker.request("POST", f"/containers/{task['executor_container']}/stop?t=2")
         task["running"].wait(timeout=30)
         if task.get("killing"):
             self.report(task["id"], "TASK_KILLED", killed)
@@ -354,13 +449,11 @@ class Agent:
             state = "TASK_FINISHED" if code == 0 else "TASK_FAILED"
             self.report(task["id"], state, f"{what} exited with status {code}")
 
-    def launch_docker(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
-        docker = task["docker"]
-        name = (f"mesos-{self.id}.{task['container']}" if LEGACY
-                else f"mesos-{task['container']}")
+    def pull(self, docker: dict[str, Any]) -> None:
+        """`docker inspect` the task's image, then `docker pull` it when missing (or forced)."""
         image = docker["image"]
         status, _ = self.docker.request("GET", f"/images/{quote(image, safe='')}/json")
-        if status != 200 or docker.get("forcePullImage"):  # `docker inspect`, then `pull`
+        if status != 200 or docker.get("forcePullImage"):
             status, answer = self.docker.request(
                 "POST", f"/images/create?fromImage={quote(image, safe='')}", timeout=300)
             if status != 200:
@@ -368,6 +461,25 @@ class Agent:
                                             legacy=LEGACY)
                 raise RuntimeError(rules.cli_failure(pull, rules.daemon_error(answer),
                                                      legacy=LEGACY))
+
+    def run_container(self, name: str, create: dict[str, Any]) -> None:
+        """Create and start one container of ours, recorded as started by this agent."""
+        status, answer = self.docker.request("POST", f"/containers/create?name={name}", create)
+        if status != 201:
+            raise RuntimeError(f"Failed to create container {name}: {answer}")
+        with self.lock:
+            self.started_containers.parent.mkdir(parents=True, exist_ok=True)
+            with self.started_containers.open("a") as f:
+                f.write(name + "\n")
+        status, answer = self.docker.request("POST", f"/containers/{name}/start")
+        if status not in (204, 304):
+            raise RuntimeError(f"Failed to start container {name}: {answer}")
+
+    def launch_docker(self, task: dict[str, Any], sandbox: Path, env: dict[str, str]) -> None:
+        docker = task["docker"]
+        name = rules.task_container(self.id, task["container"], legacy=LEGACY)
+        image = docker["image"]
+        self.pull(docker)
         labels = dict(p["value"].split("=", 1) for p in docker.get("parameters", [])
                       if p.get("key") == "label" and "=" in p.get("value", ""))
         create = {
@@ -380,16 +492,14 @@ class Agent:
         }
         if task.get("command"):
             create["Cmd"] = ["sh", "-c", task["command"]]
-        status, answer = self.docker.request("POST", f"/containers/create?name={name}", create)
-        if status != 201:
-            raise RuntimeError(f"Failed to create container {name}: {answer}")
-        with self.lock:
-            self.started_containers.parent.mkdir(parents=True, exist_ok=True)
-            with self.started_containers.open("a") as f:
-                f.write(name + "\n")
-        status, answer = self.docker.request("POST", f"/containers/{name}/start")
-        if status not in (204, 304):
-            raise RuntimeError(f"Failed to start container {name}: {answer}")
+        mesos_image = os.environ.get("MESOS_DOCKER_MESOS_IMAGE")
+        if mesos_image:  # the executor's container first: it is what runs the task's
+            executor, body = rules.executor_container(
+                name, mesos_image, sandbox=str(sandbox), legacy=LEGACY,
+                socket=rules.docker_socket(os.environ, legacy=LEGACY))
+            self.run_container(executor, body)
+            task["executor_container"] = executor
+        self.run_container(name, create)
         task["docker_name"] = name
         threading.Thread(target=self.docker.stream_logs,
                          args=(name, sandbox / "stdout", sandbox / "stderr"), daemon=True).start()
@@ -452,6 +562,17 @@ class Agent:
                                                                 "true")},
             }
 
+    def state_answer(self) -> Response:
+        """The state document, or, on the modern generation while recovering, 503 with
+        `rules.RECOVERING` as plain text (libprocess ServiceUnavailable: text/plain;
+        charset=utf-8, 1.7.1 3rdparty/libprocess/include/process/http.hpp l.606-617, 838-844)."""
+        with self.lock:
+            recovering = self.recovering
+        if recovering and not LEGACY:
+            return Response(503, rules.RECOVERING.encode(),
+                            {"Content-Type": "text/plain; charset=utf-8"})
+        return json_response(self.state())
+
     def read_file(self, query: dict[str, str]) -> Response:
         """`/files/read` (legacy `/files/read.json`): a slice of a sandbox file, chosen and
         written as each generation does (`rules.file_range`, `rules.files_body`); each slice
@@ -500,7 +621,7 @@ class Agent:
             ("POST", "/standin/launch"): lambda: self.launch(request.json()),
             ("POST", "/standin/kill"): lambda: self.kill(request.json()),
             ("GET", "/standin/reads"): self.served,
-            **{("GET", p): lambda: json_response(self.state()) for p in state_paths},
+            **{("GET", p): self.state_answer for p in state_paths},
         }
         route = routes.get((request.method, request.path))
         return route() if route else Response(404, b"")
@@ -543,6 +664,20 @@ def become(user: str | None) -> tuple[dict[str, Any], str | None]:
     return {}, None
 
 
+def warn(component: str, message: str) -> None:
+    """A glog WARNING line (`W1125 22:30:01.123 slave.cpp] ...`) on stderr."""
+    print(f"W{dt.datetime.now():%m%d %H:%M:%S.%f} {component}] {message}", file=sys.stderr,
+          flush=True)
+
+
+def boot_id() -> str:
+    """The host's boot id (stout os::bootId reads this file); "" where there is none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def parse_resources(text: str) -> dict[str, Any]:
     """`cpus:2;mem:2048` over defaults from this machine (as the real agent detects them)."""
     resources: dict[str, Any] = {
@@ -577,6 +712,10 @@ def create_containerizers() -> None:
     if missing is not None:
         print(missing, file=sys.stderr, flush=True)
         sys.exit(1)
+    # what each start logs once its flags are loaded (src/slave/main.cpp: 0.23.0 l.162-164,
+    # 1.7.1 l.349-350)
+    log("main.cpp", f"Build: {time.strftime('%Y-%m-%d %H:%M:%S')} by the test bed")
+    log("main.cpp", f"Version: {VERSION}")
     try:
         host = host_cgroups()
         rules.api_version(os.environ.get("STANDIN_DOCKER_API"))
@@ -599,9 +738,8 @@ def main() -> None:
     agent = Agent()
     log(C, f"Agent started on {agent.ip}:{agent.port}, {'legacy' if LEGACY else 'modern'} "
            f"generation, resources {agent.resources}")
-    agent.recover_docker()
-    agent.kill_orphans()
     serve(C, agent.ip, agent.port, agent.handle)
+    agent.recover()
     agent.register_forever()
 
 

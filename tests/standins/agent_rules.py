@@ -360,6 +360,199 @@ def recovers_docker(*, legacy: bool, checkpointed: bool) -> bool:
     return checkpointed or not legacy
 
 
+# --- recovery: the agent checkpointed in the work dir against the one the flags make --------
+
+# What /state (and /state.json, /slave(1)/state) answers while the agent recovers: 503 with this
+# text/plain body (1.7.1 src/slave/http.cpp `Http::state` l.1270-1276; the same from 0.28.0,
+# commit 83b43d91a, to 1.11.0 l.1331-1337). 0.23.0's `Http::state` (l.211) has no such check: it
+# answers 200 throughout, with the id recovered from the checkpoint.
+RECOVERING = "Agent has not finished recovery"
+# How long a recovering agent waits for the executors that were running when it stopped to
+# reconnect before it finishes recovery (and only then registers again: MESOS-7539): 1.7.1
+# --executor_reregistration_timeout (flags.cpp l.409-421, EXECUTOR_REREGISTRATION_TIMEOUT 2 s,
+# constants.hpp l.36); 0.23.0 the constant EXECUTOR_REREGISTER_TIMEOUT, 2 s (constants.cpp l.31).
+EXECUTOR_REREGISTRATION_TIMEOUT = "2secs"
+DASHES = "-" * 60
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a work dir holds of an earlier run: the agent id meta/slaves/latest points at and
+    the SlaveInfo checkpointed beside it (None when slave.info is missing: the agent died before
+    it registered; 0.23.0 and 1.7.1 src/slave/state.cpp `SlaveState::recover` then recover no
+    info and compare nothing)."""
+
+    agent_id: str
+    info: Mapping[str, object] | None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What `Slave::recover` makes of a checkpoint: the agent id it keeps ("" for a new agent),
+    whether it recovers the old agent's state (its containers included), the line it logs, and
+    the failure that ends it (then `recovery_exit`)."""
+
+    agent_id: str = ""
+    slave_state: bool = False
+    info_line: str = ""
+    warning: str = ""
+    forget: bool = False  # remove meta/slaves/latest, to "checkpoint" the decision
+    failure: str = ""
+
+
+def slave_info(*, hostname: str, port: int, resources: Mapping[str, object],
+               agent_id: str = "") -> dict[str, object]:
+    """The SlaveInfo an agent makes from its flags (0.23.0 slave.cpp l.377-382: hostname,
+    port, resources, attributes, checkpoint true; 1.7.1 alike, with domain): as JSON here."""
+    info: dict[str, object] = {"hostname": hostname, "port": port,
+                               "resources": dict(resources), "attributes": {},
+                               "checkpoint": True}
+    if agent_id:
+        info["id"] = agent_id
+    return info
+
+
+def recovery(checkpoint: Checkpoint | None, current: Mapping[str, object], *, legacy: bool,
+             env: Mapping[str, str], rebooted: bool) -> Recovery:
+    """The recovery of the agent checkpointed in the work dir, against `current` (the
+    SlaveInfo the flags make, without id).
+
+    0.23.0: a host reboot (boot id changed) recovers no agent at all ("Slave host rebooted",
+    state.cpp l.58-69); else, with --recover=reconnect (the default), a SlaveInfo that differs
+    from the checkpointed one in anything (hostname, port, resources, attributes: operator==,
+    type_utils.cpp l.325-334) fails the recovery: slave.cpp `recover` l.3899-3916, then
+    `__recover` exits 1 (l.4014-4024). 1.7.1 compares by --reconfiguration_policy
+    (`compatible`, slave.cpp l.6880-6896; `equal` by default, flags.cpp l.530-542); after a
+    reboot an incompatible agent comes back as a new one (l.7133-7160), else the recovery fails
+    (l.7162). A compatible one keeps its id (0.23.0 l.3905 and 3918, 1.7.1 l.7111)."""
+    if checkpoint is None or (legacy and rebooted):
+        return Recovery(info_line="Slave host rebooted" if checkpoint and rebooted else "")
+    if checkpoint.info is None:
+        return Recovery(slave_state=True)
+    new = {**current, "id": checkpoint.agent_id}
+    if legacy:
+        same = env.get("MESOS_RECOVER", "reconnect") != "reconnect" or _equal(
+            checkpoint.info, new)
+        error = None if same else _incompatible(checkpoint.info, new, legacy=True)
+    else:
+        error = _compatible(checkpoint.info, new, env.get("MESOS_RECONFIGURATION_POLICY",
+                                                          "equal"))
+    if error is None:
+        return Recovery(agent_id=checkpoint.agent_id, slave_state=True)
+    if not legacy and rebooted:
+        return Recovery(warning=f"Falling back to recover as a new agent due to error: {error}",
+                        forget=True)
+    return Recovery(failure=error)
+
+
+def _equal(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
+    keys = ("hostname", "port", "resources", "attributes", "id", "checkpoint")
+    return all(old.get(key) == new.get(key) for key in keys)
+
+
+def _compatible(old: Mapping[str, object], new: Mapping[str, object], policy: str
+                ) -> str | None:
+    """1.7.1 src/slave/compatibility.cpp (the same file at 1.5.0 and 1.11.0): `equal`
+    (l.35-51) and `additive` (l.54-195; the agent has no attributes or domain here)."""
+    if policy == "equal":
+        return None if _equal(old, new) else _incompatible(old, new, legacy=False)
+    for field, says in (("hostname", "Hostname"), ("port", "Port")):
+        if old.get(field) != new.get(field):
+            return ("Configuration change not permitted under `additive` policy: "
+                    f"{says} changed from {old.get(field)} to {new.get(field)}")
+    before = _mapping(old.get("resources"))
+    after = _mapping(new.get("resources"))
+    for name, value in before.items():
+        refused = _not_added(name, value, after.get(name))
+        if refused is not None:
+            return refused
+    return None
+
+
+def _not_added(name: str, before: object, after: object) -> str | None:
+    """One resource under the `additive` policy: still there, and not smaller."""
+    policy = "Configuration change not permitted under 'additive' policy"
+    if after is None or isinstance(before, str) != isinstance(after, str):
+        return f"{policy}. Resource not found: {name}:{_value(before)}"
+    if isinstance(before, str):
+        if not _ranges(before) <= _ranges(str(after)):
+            return (f"{policy}: Previous value of range resource '{name}' ({before}) not "
+                    f"included in current {after}")
+        return None
+    if float(str(before)) > float(str(after)):
+        return (f"{policy}: Value of scalar resource '{name}' decreased from {_value(before)} "
+                f"to {_value(after)}")
+    return None
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _ranges(text: str) -> set[int]:
+    """`[31000-32000, 33000-33010]` as the numbers it covers."""
+    covered: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.strip("[]").split(","))):
+        begin, _, end = part.partition("-")
+        covered.update(range(int(begin), int(end or begin) + 1))
+    return covered
+
+
+def _value(value: object) -> str:
+    """A scalar as Mesos and protobuf print it (`2`, `1024`, `0.5`); ranges as they are."""
+    if isinstance(value, str):
+        return value
+    number = float(str(value))
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _incompatible(old: Mapping[str, object], new: Mapping[str, object], *, legacy: bool
+                  ) -> str:
+    """The failure's text: 0.23.0 slave.cpp l.3908-3915; 1.7.1 compatibility.cpp l.43-51
+    (note its trailing space, and the dashes joined after an extra newline)."""
+    if legacy:
+        return "\n".join(["Incompatible slave info detected.", DASHES,
+                          "Old slave info:\n" + info_text(old, legacy=True), DASHES,
+                          "New slave info:\n" + info_text(new, legacy=True), DASHES])
+    return "\n".join(["Incompatible agent info detected. ", "\n" + DASHES,
+                      "Old agent info:\n" + info_text(old, legacy=False), "\n" + DASHES,
+                      "New agent info:\n" + info_text(new, legacy=False), "\n" + DASHES])
+
+
+def info_text(info: Mapping[str, object], *, legacy: bool) -> str:
+    """A SlaveInfo as `stringify` writes it: protobuf's DebugString (0.23.0 type_utils.hpp
+    l.343-346, 1.7.1 type_utils.cpp l.801-804), its fields in field-number order (hostname 1,
+    resources 3, attributes 5, id 6, checkpoint 7, port 8), each line ending in a newline.
+    0.23.0's parsed resources carry `role: "*"`; 1.7.1's unreserved ones no role."""
+    lines = [f'hostname: "{info.get("hostname", "")}"']
+    for name, value in _mapping(info.get("resources")).items():
+        lines += ["resources {", f'  name: "{name}"']
+        if isinstance(value, str):
+            lines += ["  type: RANGES", "  ranges {"]
+            for part in filter(None, (p.strip() for p in value.strip("[]").split(","))):
+                begin, _, end = part.partition("-")
+                lines += ["    range {", f"      begin: {begin}", f"      end: {end or begin}",
+                          "    }"]
+            lines.append("  }")
+        else:
+            lines += ["  type: SCALAR", "  scalar {", f"    value: {_value(value)}", "  }"]
+        if legacy:
+            lines.append('  role: "*"')
+        lines.append("}")
+    if info.get("id"):
+        lines += ["id {", f'  value: "{info["id"]}"', "}"]
+    lines += ["checkpoint: true", f"port: {info.get('port', 5051)}"]
+    return "\n".join(lines) + "\n"
+
+
+def live_executors(runs: list[tuple[str, bool]]) -> list[str]:
+    """Of an agent's checkpointed executor runs (each with whether its `executor.sentinel`
+    is there, written when the executor ended: 1.7.1 slave.cpp l.6446-6454, 0.23.0 l.3477-3486),
+    those that were running when the agent stopped: recovery waits for them to reconnect
+    (1.7.1 `_recover` l.7292-7302, 0.23.0 l.3998-4008)."""
+    return [run for run, ended in runs if not ended]
+
+
 def api_version(text: str | None) -> str | None:
     """The Docker API version a client pins (`1.20`), checked."""
     if not text:
@@ -580,3 +773,32 @@ def executor_ended(*, legacy: bool) -> Failure:
     with REASON_EXECUTOR_TERMINATED (slave.cpp l.8585-8605)."""
     return Failure("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED" if legacy
                    else "REASON_EXECUTOR_TERMINATED", "Executor terminated")
+
+
+# --- Docker tasks' containers -------------------------------------------------------------
+
+
+def task_container(agent_id: str, container_id: str, *, legacy: bool) -> str:
+    """A Docker task's container name: `mesos-<agentId>.<containerId>` from 0.23.0 to 1.3
+    (0.23.0 src/slave/containerizer/docker.hpp l.258-262), `mesos-<containerId>` from 1.4.0
+    (1.7.1 docker.hpp l.326-329, 1.11.0 l.332-335)."""
+    return f"mesos-{agent_id}.{container_id}" if legacy else f"mesos-{container_id}"
+
+
+def executor_container(task_name: str, image: str, *, sandbox: str, socket: str,
+                       legacy: bool) -> tuple[str, dict[str, object]]:
+    """With --docker_mesos_image the agent runs a Docker task's executor in a container of
+    that image, named the task's container plus `.executor` (`executorName`: 0.23.0
+    docker.hpp l.354-361, 1.7.1 l.394-401), which then runs the task's container; it mounts
+    the Docker socket read-only and the sandbox read-write at the same paths, on the host's
+    network, and 1.7.1 adds `--pid=host --cap-add=SYS_ADMIN --cap-add=SYS_PTRACE` (docker.cpp
+    0.23.0 l.259-307, 1.7.1 l.327-404). No label marks it. Its name and `docker create` body;
+    the stand-in's executor only waits to be stopped (there is no mesos-docker-executor)."""
+    host: dict[str, object] = {"NetworkMode": "host",
+                               "Binds": [f"{socket}:{socket}:ro", f"{sandbox}:{sandbox}:rw"]}
+    if not legacy:
+        host.update(PidMode="host", CapAdd=["SYS_ADMIN", "SYS_PTRACE"])
+    return f"{task_name}.executor", {
+        "Image": image, "Entrypoint": ["/bin/sh", "-c"],
+        "Cmd": ["trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"],
+        "Labels": {}, "HostConfig": host}

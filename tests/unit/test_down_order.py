@@ -33,7 +33,8 @@ def test_marathon_is_frozen_before_the_agents_are_asked_then_all_go_at_once(
 
     assert engine.calls[:4] == [LISTED, ("pause", "id-s-marathon", {}),
                                 ("ask", "127.0.0.1:5051", {}),
-                                ("named", "mesos-A1.c1,mesos-c1", {})]
+                                ("named", "mesos-A1.c1,mesos-A1.c1.executor,mesos-c1,"
+                                          "mesos-c1.executor", {})]
     removed = {name: options["grace"] for kind, name, options in engine.calls[4:]
                if kind == "remove"}
     # State that outlives its container (a data_dir) and the user's tasks get SIGTERM and the
