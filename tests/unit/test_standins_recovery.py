@@ -28,8 +28,9 @@ from standin_loader import ended, free_port, json_at, load_standin, start
 from testbed import wait_until
 
 DASHES = "-" * 60
-INFO = {"hostname": "10.0.0.5", "port": 5051, "checkpoint": True, "attributes": {},
-        "resources": {"cpus": 2.0, "mem": 1024.0, "ports": "[31000-32000]"}}
+INFO: dict[str, Any] = {
+    "hostname": "10.0.0.5", "port": 5051, "checkpoint": True, "attributes": {},
+    "resources": {"cpus": 2.0, "mem": 1024.0, "ports": "[31000-32000]"}}
 AGENT_ID = "a8b3e3a1-3f0e-4c55-9b61-2c3f0d1e2a44-S0"
 # protobuf's DebugString of that SlaveInfo with its id, as 1.7.1 writes it (0.23.0 adds
 # `role: "*"` to each resource)
@@ -123,19 +124,19 @@ def test_the_same_settings_keep_the_agents_id(rules: ModuleType) -> None:
 def test_the_additive_policy_takes_more_and_refuses_less(rules: ModuleType) -> None:
     """1.7.1 src/slave/compatibility.cpp `additive` (l.54-195)."""
     additive = {"MESOS_RECONFIGURATION_POLICY": "additive"}
-    grown = {**INFO["resources"], "cpus": 4.0, "gpus": 1.0}  # type: ignore[dict-item]
+    grown = {**INFO["resources"], "cpus": 4.0, "gpus": 1.0}
     assert recovery(rules, legacy=False, env=additive, resources=grown).agent_id == AGENT_ID
     policy = "Configuration change not permitted under"
-    refusals = {
+    refusals: dict[str, tuple[dict[str, Any], str]] = {
         "hostname": ({"hostname": "10.0.0.6"},
                      f"{policy} `additive` policy: Hostname changed from 10.0.0.5 to 10.0.0.6"),
         "port": ({"port": 5052}, f"{policy} `additive` policy: Port changed from 5051 to 5052"),
-        "fewer cpus": ({"resources": {**INFO["resources"], "cpus": 1.0}},  # type: ignore[dict-item]
+        "fewer cpus": ({"resources": {**INFO["resources"], "cpus": 1.0}},
                        f"{policy} 'additive' policy: Value of scalar resource 'cpus' decreased "
                        "from 2 to 1"),
         "no mem": ({"resources": {"cpus": 2.0, "ports": "[31000-32000]"}},
                    f"{policy} 'additive' policy. Resource not found: mem:1024"),
-        "fewer ports": ({"resources": {**INFO["resources"],  # type: ignore[dict-item]
+        "fewer ports": ({"resources": {**INFO["resources"],
                                        "ports": "[31000-31500]"}},
                         f"{policy} 'additive' policy: Previous value of range resource 'ports' "
                         "([31000-32000]) not included in current [31000-31500]"),
