@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,11 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from mesostack import mesos
+from mesostack.mesos import Sandbox
 from mesostack.probes import Http
+from mesostack.task_output import read_output
+from mesostack.waiting import SYSTEM, Clock
 
 
 @dataclass
@@ -139,3 +143,11 @@ def legacy_master(state: dict[str, Any], endpoint: str = MASTER) -> dict[str, Ro
 def agent_state(agent_id: str = AGENT_ID, **extra: Any) -> dict[str, Any]:
     return {"version": "1.4.0", "id": agent_id, "pid": f"slave(1)@{AGENT}",
             "hostname": "127.0.0.1", "frameworks": [], "completed_frameworks": [], **extra}
+
+
+def print_logs(sandboxes: Sequence[tuple[str, Sandbox]], stream: str, *, follow: bool,
+               show: Callable[[str], None], http: mesos.Http | None = None,
+               clock: Clock = SYSTEM) -> None:
+    """`task-logs` as it prints: each piece the tasks' output is read in, shown as it comes."""
+    for text in read_output(sandboxes, stream, follow=follow, http=http, clock=clock):
+        show(text)

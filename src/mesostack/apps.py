@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -149,7 +149,29 @@ def parse_text(text: str, *, source: str) -> Loaded:
     A `.json` source must be JSON; anything else may be JSON or YAML.
     """
     data, root = _parse(text, source=source)
-    doc = _Doc(source, root)
+    return _loaded(data, _Doc(source, root))
+
+
+def parse_data(data: Any, *, source: str) -> Loaded:
+    """An app, a list of apps or a group held in memory (e.g. a dict a program built), checked
+    as a file's would be; messages name `source` (there are no lines). `data` is copied."""
+    return _loaded(_copied(data), _Doc(source, None))
+
+
+def _copied(value: Any, within: frozenset[int] = frozenset()) -> Any:
+    """`value` with each mapping a new dict and each list or tuple a new list, so that what is
+    checked and sent is not the caller's object (and the checks see the kinds JSON has). A
+    value that holds itself is left as it is, for the checks to refuse."""
+    if id(value) in within or not isinstance(value, Mapping | list | tuple):
+        return value
+    inner = within | {id(value)}
+    if isinstance(value, Mapping):
+        return {key: _copied(item, inner) for key, item in value.items()}
+    return [_copied(item, inner) for item in value]
+
+
+def _loaded(data: Any, doc: _Doc) -> Loaded:
+    source = doc.source
     _check_json_data(data, doc, ())
     found: list[tuple[str, str]] = []
     checked = _checked(data, doc, found)

@@ -521,14 +521,22 @@ def parse_volume(text: str) -> Volume:
 @dataclass(frozen=True)
 class LoadedConfig:
     config: StackConfig
-    source: Path | None  # None: the built-in default
+    source: Path | None  # None: not a file (the built-in default, a mapping, a preset)
     text: str = ""  # the file as read
+    origin: str = ""  # what it is when not a file, e.g. "preset tutorial"
+
+    @property
+    def described(self) -> str:
+        """Where the stack came from, as messages name it: its file, else what it is."""
+        if self.source is not None:
+            return str(self.source)
+        return self.origin or "the built-in default stack"
 
     def where(self, path: Sequence[str]) -> str:
         """`file:line` of the key at `path` (as far as the file has it), or what the stack is
-        when it is the built-in default."""
+        when it is not a file."""
         if self.source is None:
-            return "the built-in default stack"
+            return self.described
         line = _line_of(self._root, path)
         return f"{self.source}:{line}" if line else str(self.source)
 
@@ -559,8 +567,15 @@ def load(explicit: str | None = None) -> LoadedConfig:
     path = find_file(explicit)
     if path is None:
         return LoadedConfig(StackConfig(), None)
+    return read(path)
+
+
+def read(path: Path) -> LoadedConfig:
+    """One stack file, read, parsed and validated."""
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: can't read: {exc}") from None
     return LoadedConfig(parse(text, source=str(path)), path, text)
@@ -576,15 +591,22 @@ def parse(text: str, *, source: str = "stack.yaml") -> StackConfig:
         data, node = yamlfile.load(text, _StackLoader)
     except yaml.YAMLError as exc:
         raise yamlfile.error(exc, text, source=source, loader_class=_StackLoader) from None
+    return validate(data, source=source, node=node)
+
+
+def validate(data: object, *, source: str, node: yaml.Node | None = None) -> StackConfig:
+    """Validate a stack file's data (or a mapping held in memory, `node` None: its messages
+    then name `source` without a line), with the file's checks and one-line errors."""
     if data is None:
         data = {}
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
+        where = f"{source}:1" if node is not None else source
         raise InputError(
-            f"{source}:1: the top level must be a mapping of sections "
+            f"{where}: the top level must be a mapping of sections "
             f"(name, host_ip, zookeeper, master, slave, marathon), got {type(data).__name__}"
         )
     try:
-        return StackConfig.model_validate(data)
+        return StackConfig.model_validate(dict(data))
     except ValidationError as exc:
         raise InputError(_describe(exc, node, source)) from None
 

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
@@ -148,6 +148,7 @@ class Submitted:
     app_ids: tuple[str, ...]
     created: bool  # False: an existing app or group was updated
     started: float  # time.time() when Marathon took it
+    answer: Any = field(default=None, compare=False, repr=False)  # what Marathon said (JSON)
 
 
 class Marathon:
@@ -326,7 +327,7 @@ class Marathon:
             for deployment in document.get("deployments") or []:
                 if isinstance(deployment, Mapping) and deployment.get("id"):
                     ids.append(str(deployment["id"]))
-        return Submitted(tuple(ids), request.app_ids, created, started)
+        return Submitted(tuple(ids), request.app_ids, created, started, document)
 
     def rollback(self, app_id: str, version: str, *, force: bool = False) -> str:
         """`PUT {id, version}`: Marathon deploys the app as it was in `version` (as a new

@@ -14,6 +14,7 @@ from test_checks import SCHEMA1_TEXTS
 
 from clirun import run
 from fakes import FakeEngine, container
+from mesostack.api import Stack
 from mesostack.runtime import Engines
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
@@ -232,7 +233,7 @@ def test_logs_never_show_the_stack_s_secrets(capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch,
                                              follow: list[str]) -> None:
     (tmp_path / "stack.yaml").write_text("name: demo\nhost_ip: 127.0.0.1\n")
-    monkeypatch.setattr("mesostack.cli.logs.engines", lambda _: log_engines())
+    monkeypatch.setattr(Stack, "engines", lambda _s, **_: log_engines())
     code, out, err = run(["logs", *follow], capsys)
     assert code == 0, err
     assert "demo-marathon | Starting Marathon with --http_credentials *** --master" in out
@@ -266,9 +267,7 @@ def test_commands_on_a_running_stack_take_its_endpoints_from_its_labels(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`up` bound Marathon to 127.0.0.9; the file now says another address (or --host-ip
     does): the running stack's label wins, and without a running stack the plan's address."""
-    from mesostack.cli import _common
     from mesostack.cli._common import Options
-    from mesostack.cli._marathon import resolve_url
     from mesostack.plan import Role
 
     (tmp_path / "stack.yaml").write_text("name: demo\nhost_ip: 192.0.2.10\n")
@@ -276,11 +275,12 @@ def test_commands_on_a_running_stack_take_its_endpoints_from_its_labels(
                       labels={"io.mesostack.endpoint": "127.0.0.9:8080"}),
             container("demo-master", stack="demo", role="master", status="exited",
                       labels={"io.mesostack.endpoint": "127.0.0.9:5050"})]
-    monkeypatch.setattr(_common, "engines", lambda _o, **_: Engines({None: FakeEngine(held=held)}))
-    options = Options(str(tmp_path / "stack.yaml"))
-    assert resolve_url(options, None) == "http://127.0.0.9:8080"
-    assert resolve_url(options, None, running=False) == "http://192.0.2.10:8080"  # --dry-run
-    assert options.endpoints(Role.MASTER) == ["192.0.2.10:5050"]  # that one doesn't run
-    assert resolve_url(options, "http://elsewhere:8080") == "http://elsewhere:8080"
-    monkeypatch.setattr(_common, "engines", lambda _o, **_: Engines({None: FakeEngine()}))
-    assert resolve_url(Options(str(tmp_path / "stack.yaml")), None) == "http://192.0.2.10:8080"
+    monkeypatch.setattr(Stack, "engines", lambda _s, **_: Engines({None: FakeEngine(held=held)}))
+    stack = Options(str(tmp_path / "stack.yaml")).stack()
+    assert stack.marathon_url == "http://127.0.0.9:8080"
+    assert stack._marathon_url(running=False) == "http://192.0.2.10:8080"  # --dry-run
+    assert stack.endpoints(Role.MASTER) == ["192.0.2.10:5050"]  # that one doesn't run
+    elsewhere = Options(str(tmp_path / "stack.yaml")).stack(marathon_url="http://elsewhere:8080")
+    assert elsewhere.marathon_url == "http://elsewhere:8080"
+    monkeypatch.setattr(Stack, "engines", lambda _s, **_: Engines({None: FakeEngine()}))
+    assert Options(str(tmp_path / "stack.yaml")).stack().marathon_url == "http://192.0.2.10:8080"

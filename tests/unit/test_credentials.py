@@ -9,7 +9,6 @@ import pytest
 from mesostack import credentials, masking, probes
 from mesostack.bundle import Stack, marathon_credentials
 from mesostack.cli._common import Options
-from mesostack.cli._marathon import client
 from mesostack.config import LoadedConfig, StackConfig
 from mesostack.credentials import CLIENT_VAR, SERVER_VAR, Credentials, for_marathon
 from mesostack.errors import InputError
@@ -77,7 +76,8 @@ def stack_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Options:
 def test_the_apps_commands_send_the_stacks_credentials_to_its_marathon_only(
         stack_file: Options, explicit: str | None, given: str | None,
         auth: tuple[str, str] | None) -> None:
-    assert client(stack_file, explicit, given).session.auth == auth
+    stack = stack_file.stack(marathon_url=explicit, credentials=given)
+    assert stack.marathon_client().session.auth == auth
 
 
 def test_the_bundle_asks_in_the_same_order(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,8 @@ DOCKER_AGENT = "slave:\n  image: mesosphere/mesos-slave:1.7.1\n  env: {MESOS_CON
 
 
 class FakeMarathon:
+    url = "http://127.0.0.1:8080"
+
     def submit(self, request: Any, *, force: bool) -> SimpleNamespace:
         return SimpleNamespace(created=True, deployment_ids=("d-1",), app_ids=("/web",))
 
@@ -30,7 +32,7 @@ def deploy(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyte
            app: str, *extra: str) -> tuple[int, str, list[FakeEngine]]:
     """`mesostack deploy --no-wait` of `app` on the stack's own Marathon (faked), its agents on
     a Docker 28.5 engine with the containerd image store; the engines it connected."""
-    import mesostack.cli.deploy as command
+    from mesostack.api import Stack
     from mesostack.runtime import Engines as Connected
 
     stack = tmp_path / "stack.yaml"
@@ -45,8 +47,8 @@ def deploy(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyte
         return Connected({None: engine})
 
     monkeypatch.delenv("MARATHON_URL", raising=False)
-    monkeypatch.setattr(command, "client", lambda *_: FakeMarathon())
-    monkeypatch.setattr(command, "master_endpoint", lambda *_: "127.0.0.1:5050")
+    monkeypatch.setattr(Stack, "marathon_client", lambda _s: FakeMarathon())
+    monkeypatch.setattr(Stack, "_master_endpoint", lambda *_: "127.0.0.1:5050")
     monkeypatch.setattr("mesostack.mesos.agent_containerizers",
                         lambda _master: [("127.0.0.1:5051", "docker,mesos")])
     monkeypatch.setattr(Connected, "connect", classmethod(connect))

@@ -289,9 +289,8 @@ def test_the_event_stream_follows_a_standby_to_the_stacks_leader_with_credential
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The stack's own Marathons on one host: the leader is another port, where requests
     would drop the Authorization header (and the leader answer 401)."""
-    from mesostack.cli import _common
+    from mesostack.api import Stack
     from mesostack.cli._common import Options
-    from mesostack.cli._marathon import client
 
     (tmp_path / "stack.yaml").write_text(
         "name: demo\nhost_ip: 127.0.0.1\nmarathon:\n  env:\n"
@@ -299,9 +298,9 @@ def test_the_event_stream_follows_a_standby_to_the_stacks_leader_with_credential
     held = [container(f"demo-marathon-{i}", stack="demo", role="marathon",
                       labels={"io.mesostack.endpoint": endpoint, "io.mesostack.index": str(i)})
             for i, endpoint in enumerate((STANDBY, LEADER), start=1)]
-    monkeypatch.setattr(_common, "engines", lambda _o, **_: Engines({None: FakeEngine(held=held)}))
+    monkeypatch.setattr(Stack, "engines", lambda _s, **_: Engines({None: FakeEngine(held=held)}))
     monkeypatch.delenv("MARATHON_CREDENTIALS", raising=False)
-    api = client(Options(str(tmp_path / "stack.yaml")), None, None)
+    api = Options(str(tmp_path / "stack.yaml")).stack().marathon_client()
     standins = connected(api, Standins(ha(monkeypatch)))
 
     event = first_event(api)
@@ -314,9 +313,9 @@ def test_the_event_stream_follows_a_standby_to_the_stacks_leader_with_credential
 def test_the_marathon_host_the_user_named_is_trusted_on_any_port(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from mesostack.cli._common import Options
-    from mesostack.cli._marathon import client
 
-    api = client(Options(str(tmp_path / "none.yaml")), f"http://{STANDBY}", "admin:s3cret")
+    api = Options(str(tmp_path / "none.yaml")).stack(
+        marathon_url=f"http://{STANDBY}", credentials="admin:s3cret").marathon_client()
     standins = connected(api, Standins(ha(monkeypatch)))
     assert first_event(api) is not None
     assert standins.calls[-1][:3] == (LEADER, "/v2/events", AUTH)
@@ -359,13 +358,13 @@ def test_the_event_watch_says_once_why_it_polls(monkeypatch: pytest.MonkeyPatch)
 def test_deploy_warns_in_one_line_that_it_follows_by_polling(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import mesostack.cli.deploy as command
+    from mesostack.api import Stack
 
     api = Marathon(f"http://{STANDBY}", credentials=ADMIN)
     marathons = ha(monkeypatch, leader_at=ELSEWHERE)
     connected(api, Standins(marathons))
-    monkeypatch.setattr(command, "client", lambda *_: api)
-    monkeypatch.setattr(command, "follow_live", lambda *_a, **_k: None)
+    monkeypatch.setattr(Stack, "marathon_client", lambda _s: api)
+    monkeypatch.setattr(Stack, "_follow", lambda *_a, **_k: None)
     monkeypatch.setattr(console, "_plain", lambda: True)
     app = tmp_path / "web.json"
     app.write_text('{"id": "web", "cmd": "sleep 100", "cpus": 0.1, "mem": 16}')

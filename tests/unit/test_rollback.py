@@ -158,16 +158,15 @@ def test_the_listing_is_newest_first_with_ages_and_the_current_one() -> None:
 @pytest.fixture
 def cli(fake: VersionedMarathon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """`mesostack rollback ...` against `fake`, its exit code, stdout and stderr."""
-    import mesostack.cli._marathon as shared
-    import mesostack.cli.rollback as command
+    from mesostack.api import Stack
 
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
     for name in ("MARATHON_URL", "MARATHON_CREDENTIALS", "MESOSTACK_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(command, "client", lambda *_: connect(fake))
-    monkeypatch.setattr(shared, "master_endpoint", lambda *_: "127.0.0.1:5050")
+    monkeypatch.setattr(Stack, "marathon_client", lambda _s: connect(fake))
+    monkeypatch.setattr(Stack, "_master_endpoint", lambda *_: "127.0.0.1:5050")
 
     def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         return run(["rollback", *args], capsys)

@@ -335,11 +335,12 @@ def test_submitted_started_bounds_what_counts(clock: FakeClock) -> None:
 
 def test_deploy_asks_the_master_it_follows_with_for_completed_tasks(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from mesostack.cli import _marathon
-    from mesostack.cli._common import Options
+    from mesostack import api as api_module
+    from mesostack.api import Stack
+    from mesostack.config import LoadedConfig, StackConfig
 
-    options = Options()
-    options.master = "10.0.0.1:5050"
+    stack = Stack(LoadedConfig(StackConfig(), None))
+    stack._master = "10.0.0.1:5050"
     given: list[Hooks] = []
     asked: list[str] = []
 
@@ -355,8 +356,8 @@ def test_deploy_asks_the_master_it_follows_with_for_completed_tasks(
 
     monkeypatch.setattr(mesos, "completed_tasks", completed_tasks)
     api = connect(FakeMarathon())
-    _marathon.follow_live(options, api, Submitted((), ("/once",), True, time.time()),
-                          limits=_marathon.Limits(1, 2.5), title="mesostack deploy")
+    stack._follow(api, Submitted((), ("/once",), True, time.time()),
+                  limits=api_module._Limits(1, 2.5), title="mesostack deploy")
     assert given[0].completed() == []
     assert given[0].settle == 2.5
     assert asked == ["10.0.0.1:5050"]

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from fakemesos import AGENT, FakeHttp, FakeResponse, Route, answer
+from fakemesos import AGENT, FakeHttp, FakeResponse, Route, answer, print_logs
 from fakes import FakeClock
-from mesostack.cli.apps_cmd import LOG_INTERVAL, print_logs
 from mesostack.errors import MesostackError
 from mesostack.mesos import Sandbox
+from mesostack.task_output import LOG_INTERVAL
 
 WEB1 = Sandbox(AGENT, "/runs/1", legacy=False)
 WEB2 = Sandbox(AGENT, "/runs/2", legacy=True)

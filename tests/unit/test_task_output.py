@@ -24,9 +24,9 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from standin_loader import json_at, master_and_agent
 
+from fakemesos import print_logs
 from fakes import FakeClock
 from mesostack import mesos
-from mesostack.cli.apps_cmd import print_logs
 from mesostack.errors import MesostackError
 from mesostack.mesos import Http, Sandbox
 from testbed import wait_until

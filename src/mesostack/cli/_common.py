@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from mesostack.roles import Role
-
 if TYPE_CHECKING:
-    from mesostack.config import LoadedConfig, StackConfig
+    from mesostack.api import Stack
+    from mesostack.config import LoadedConfig
     from mesostack.plan import Plan
-    from mesostack.runtime import ContainerInfo, Engines
+    from mesostack.runtime import Engines
 
 
 class Options:
@@ -21,124 +19,38 @@ class Options:
         self.file = file
         self.host_ip = host_ip  # --host-ip: over the file's host_ip
         self._loaded: LoadedConfig | None = None
-        self._planned: tuple[Plan, str] | None = None
-        self.master: str | None = None  # the Mesos master a Marathon command found, once
-        self._running: list[ContainerInfo] | None = None  # the stack's containers, looked at once
+        self._stack: Stack | None = None
 
     def load(self) -> LoadedConfig:
-        """The stack file, loaded once; its warnings (e.g. an even number of masters) are
-        printed then."""
+        """The stack file, loaded once (its warnings are said by `stack()`, which loads it)."""
         if self._loaded is None:
-            from mesostack import console
             from mesostack.config import load
 
             self._loaded = load(self.file)
-            for warning in self._loaded.config.warnings():
-                console.warn(warning)
         return self._loaded
 
-    def stack_name(self) -> str:
-        return self.load().config.name
+    def stack(self, *, marathon_url: str | None = None,
+              credentials: str | None = None) -> Stack:
+        """The API's stack on the file `load` finds, made once (by a command's first step,
+        with its --marathon and --credentials); its progress, notes and warnings go to the
+        console."""
+        if self._stack is None:
+            from mesostack import console
+            from mesostack.api import Callbacks, Stack
 
-    def endpoints(self, role: Role) -> list[str]:
-        """Where the running stack's components of `role` listen, from their containers'
-        `io.mesostack.endpoint` labels (what `up` bound them to, whatever the file or
-        --host-ip says now); the plan's when none runs or no engine answers."""
-        from mesostack.errors import MesostackError
-        from mesostack.plan import LABEL_ENDPOINT, LABEL_INDEX
-
-        plan, _ = self.plan()
-        if self._running is None:  # one look, however many endpoints a command asks for
-            try:
-                self._running = engines(self, timeout=LOOK_TIMEOUT).containers(
-                    stack=plan.stack, inspect=False)
-            except MesostackError:
-                self._running = []
-        found = sorted((c for c in self._running if c.role == role.value and c.running),
-                       key=lambda c: int(c.labels.get(LABEL_INDEX, "0") or 0))
-        return ([e for c in found if (e := c.labels.get(LABEL_ENDPOINT, ""))]
-                or [spec.endpoint for spec in plan.of(role)])
+            callbacks = Callbacks(on_info=console.info, on_warning=console.warn,
+                                  progress=console.progress)
+            self._stack = Stack(self.load, host_ip=self.host_ip, marathon_url=marathon_url,
+                                credentials=credentials, callbacks=callbacks)
+        return self._stack
 
     def plan(self, *, strict: bool = False) -> tuple[Plan, str]:
-        """The plan and a line saying where host_ip and the stack came from. A setting its
-        images can't honour fails a `strict` command (one that would act on it: up, doctor,
-        config); the others (down, status, logs...) only warn, so that a stack can always be
-        looked at and taken down."""
-        if self._planned is None:
-            self._planned = self._build()
-            _judge(self.load(), self._planned[0], strict=strict)
-        elif strict:
-            _judge(self.load(), self._planned[0], strict=True)
-        return self._planned
-
-    def _build(self) -> tuple[Plan, str]:
-        from mesostack import hostinfo
-        from mesostack.plan import build
-
-        loaded = self.load()
-        config = loaded.config
-        chosen, how = config.host_ip, "from the stack file"
-        if self.host_ip is not None:
-            chosen, how = _given_host_ip(self.host_ip, config), "from --host-ip"
-        if chosen == "auto":
-            host_ip, how = hostinfo.default_route_ip(), "auto: the default route's interface"
-        else:
-            host_ip = chosen
-        source = str(loaded.source) if loaded.source else "the built-in default stack"
-        where = f"stack {config.name} from {source}; host_ip {host_ip} ({how})"
-        if config.hosts:
-            where = f"stack {config.name} from {source}; hosts " + ", ".join(
-                f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
-        return build(config, host_ip, docker_host=os.environ.get("DOCKER_HOST")), where
-
-
-def _given_host_ip(value: str, config: StackConfig) -> str:
-    """--host-ip (or $MESOSTACK_HOST_IP), checked as the file's `host_ip` is."""
-    import ipaddress
-
-    from mesostack.errors import InputError
-
-    if config.hosts:
-        raise InputError(f"--host-ip {value}: the stack lists `hosts:`, whose own ips are used",
-                         hint="drop --host-ip (and $MESOSTACK_HOST_IP), or change hosts[].ip")
-    if value != "auto":
-        try:
-            ipaddress.IPv4Address(value)
-        except ValueError:
-            raise InputError(f"--host-ip {value!r}: not an IPv4 address or `auto`",
-                             hint="e.g. --host-ip 192.168.1.10, or $MESOSTACK_HOST_IP") from None
-    return value
-
-
-def _judge(loaded: LoadedConfig, plan: Plan, *, strict: bool) -> None:
-    from mesostack import console
-    from mesostack.errors import InputError
-    from mesostack.families import refusals
-
-    for refusal in refusals(plan):
-        message = f"{loaded.where(refusal.path)}: {'.'.join(refusal.path)}: {refusal.why}"
-        if strict:
-            raise InputError(message)
-        console.warn(message)
-
-
-def tasks_said(plan: Plan) -> str:
-    """What each agent's tasks are, and why when `auto` chose them: `; agent mesostack-slave:
-    command tasks (auto: ...)`."""
-    from mesostack.plan import tasks_of
-
-    parts = [f"{spec.name}: {tasks_of(dict(spec.labels))}" for spec in plan.of(Role.SLAVE)]
-    return "; agent " + ", ".join(parts) if parts else ""
-
-
-LOOK_TIMEOUT = 5.0  # seconds: an engine asked only where the stack runs, not to act on it
+        """The stack's plan (`Stack.plan`) and the line saying where it came from."""
+        stack = self.stack()
+        return stack.plan(strict=strict), stack.where
 
 
 def engines(options: Options, *, also_default: bool = False,
             timeout: float = 60) -> Engines:
     """The engines of the stack's hosts (the usual one for a stack without `hosts:`)."""
-    from mesostack.runtime import Engines
-
-    plan, _ = options.plan()
-    endpoints = plan.docker_endpoints
-    return Engines.connect([None, *endpoints] if also_default else endpoints, timeout=timeout)
+    return options.stack().engines(also_default=also_default, timeout=timeout)

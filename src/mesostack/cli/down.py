@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engines
+from mesostack.cli._common import Options
 
 
 @click.command()
@@ -16,23 +16,15 @@ from mesostack.cli._common import Options, engines
 @click.pass_obj
 def down(options: Options, purge: bool, grace: int) -> None:
     """Stop and remove the stack (found by its labels), then its task containers."""
-    from mesostack import console, orchestrator
+    from mesostack import console
 
-    config = options.load().config
-    stack = config.name
-    data_dirs = [d for d in (config.component(r).data_dir for r in config.ROLES) if d]
-    docker = engines(options)
-    with console.progress(f"mesostack down: {stack}") as report:
-        done = orchestrator.down(stack, engines=docker, purge=purge, data_dirs=data_dirs,
-                                 grace=grace, report=report)
-    for agent in done.unreachable_agents:
-        console.warn(f"agent {agent} was not running or did not answer; its task containers "
-                     "(named mesos-*) may remain")
+    stack = options.stack()
+    done = stack.down(purge=purge, grace=grace)
     for directory in done.purged:
         console.info(f"deleted {directory}")
     if not done.removed:
-        console.info(f"stack {stack}: nothing to remove")
+        console.info(f"stack {stack.name}: nothing to remove")
         return
     tasks = len(done.task_containers)
-    console.info(f"stack {stack}: removed {len(done.removed)} containers and {tasks} task "
+    console.info(f"stack {stack.name}: removed {len(done.removed)} containers and {tasks} task "
                  f"container{'s' if tasks != 1 else ''} in {done.seconds:.1f} s")

@@ -3,21 +3,13 @@ and follow the deployment as `deploy` does."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 
 import click
 
 from mesostack.cli._common import Options
-from mesostack.cli._marathon import (
-    Limits,
-    client,
-    follow_live,
-    marathon_options,
-    settle_option,
-    wait_options,
-)
+from mesostack.cli._marathon import marathon_options, settle_option, wait_options
 
 
 @click.command()
@@ -36,37 +28,21 @@ def rollback(  # noqa: PLR0913 (click passes each option as a parameter)
 ) -> None:
     """Roll APP back to VERSION (by default the one before the current) and follow it."""
     from mesostack import console
-    from mesostack.marathon import EventWatch, MarathonError, Submitted, rollback_target
 
     if listing and version is not None:
         raise click.UsageError("--list takes no VERSION")
-    app = "/" + app_id.strip("/")
-    api = client(options, marathon_url, credentials)
-    shown = api.app(app)
-    versions = api.app_versions(app) if shown is not None else None
-    if shown is None or versions is None:
-        raise MarathonError(f"Marathon at {api.url} has no app {app}", hint="see `mesostack apps`")
-    current = str(shown.get("version", ""))
+    stack = options.stack(marathon_url=marathon_url, credentials=credentials)
     if listing:
-        console.result(version_lines(versions, current, now=time.time()))
+        kept = stack.versions(app_id)
+        console.result(version_lines(kept.versions, kept.current, now=time.time()))
         return
-    target = rollback_target(app, versions, current, version)
-    started = time.monotonic()
-    with EventWatch(api, say=console.warn) if wait else contextlib.nullcontext() as watch:
-        submitted_at = time.time()
-        deployment = api.rollback(app, target, force=force)
-        console.info(f"rolling back {app} to version {target} (deployment "
-                     f"{deployment or 'none'})")
-        if not wait:
-            return
-        announced = follow_live(
-            options, api, Submitted((deployment,) if deployment else (), (app,), False,
-                                    submitted_at),
-            limits=Limits(timeout, settle), watch=watch, title=f"mesostack rollback: {app}")
-    returned = time.monotonic()
-    lag = f"; {returned - announced:.2f} s after Marathon's deployment_success" if announced else ""
-    console.info(f"rolled back in {returned - started:.1f} s{lag}")
-    console.result(f"{app}: running\n")
+    done = stack.rollback(app_id, version, wait=wait, timeout=timeout, settle=settle,
+                          force=force)
+    if not done.followed:
+        return
+    lag = f"; {done.lag:.2f} s after Marathon's deployment_success" if done.lag is not None else ""
+    console.info(f"rolled back in {done.seconds:.1f} s{lag}")
+    console.result(f"{done.app_id}: running\n")
 
 
 def version_lines(versions: Sequence[str], current: str, *, now: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engines
+from mesostack.cli._common import Options
 
 
 @click.command()
@@ -13,14 +13,14 @@ from mesostack.cli._common import Options, engines
 @click.pass_obj
 def status(options: Options, output: str) -> int:
     """Show the stack's state; exit 1 unless every component is ready (a CI check)."""
-    from mesostack import console, orchestrator
+    from mesostack import console
 
-    stack = options.stack_name()
-    look = orchestrator.status(stack, engines=engines(options))
+    stack = options.stack()
+    look = stack.status()
     if output == "json":
         console.status_json(look)
     elif not look.components:
-        console.info(f"stack {stack}: no containers (run `mesostack up`)")
+        console.info(f"stack {stack.name}: no containers (run `mesostack up`)")
     else:
         console.status_table(look)
     return 0 if look.ready else 1
