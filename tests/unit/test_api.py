@@ -362,3 +362,42 @@ def test_scale_remove_and_the_task_logs_iterator(
     marathon.apps["/idle"] = {"id": "/idle", "instances": 0, "tasks": []}
     with pytest.raises(MesostackError, match="app idle has no tasks yet"):
         stack.task_logs("idle")
+
+
+# --- README's example --------------------------------------------------------------------
+
+
+def readme_example() -> str:
+    """The Python block between README's api-example markers (the integration test runs it
+    on the test bed, as it is written)."""
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    marked = readme.read_text(encoding="utf-8").split("<!-- api-example -->", 1)[1]
+    return marked.split("<!-- /api-example -->", 1)[0].split("```python\n", 1)[1].split(
+        "```", 1)[0]
+
+
+def test_the_readme_example_runs_on_the_fakes(
+        engine: FakeEngine, marathon: DoneAtOnce, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its calls and the attributes it reads, on the fake engine and Marathon (each component
+    called ready, the task's sandbox holding its first line)."""
+    path = tmp_path / "stack.yaml"
+    path.write_text(yaml.safe_dump(DEMO))
+    monkeypatch.setenv("MESOSTACK_FILE", str(path))
+    monkeypatch.setattr(Stack, "engines", lambda _s, **_: Engines({None: engine}))
+    assert Stack.deploy.__kwdefaults__ is not None  # no settle window: no real waiting here
+    monkeypatch.setitem(Stack.deploy.__kwdefaults__, "settle", 0)
+    ready = orchestrator.ComponentStatus("demo-master", "master", "127.0.0.1:45050",
+                                         "running", True)
+    monkeypatch.setattr(orchestrator, "status", lambda stack, **_: orchestrator.StackStatus(
+        stack, (ready,)))
+    monkeypatch.setattr(mesos, "task_sandbox", lambda *_a, **_k: Sandbox("a:5051", "/r", False))
+    monkeypatch.setattr(mesos, "read_sandbox", lambda _s, _n, offset, **_: (
+        (b"Hello from the API\n", offset + 19) if offset == 0 else (b"", offset)))
+
+    exec(compile(readme_example(), "README.md", "exec"), {"__name__": "__main__"})
+
+    deployment = marathon.apps["/hello-api"]["deployments"][0]["id"]
+    assert capsys.readouterr() == (f"deployed /hello-api in deployment {deployment}\n"
+                                   "Hello from the API\nready: True\n", "")
+    assert engine.held == []  # taken down at the block's end
