@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from mesostack.apps import DeployRequest, Loaded
+    from mesostack.checks import Check
     from mesostack.config import LoadedConfig, StackConfig
     from mesostack.marathon import EventWatch, Marathon, Submitted, Trusted
     from mesostack.mesos import Sandbox
@@ -423,6 +424,14 @@ class Stack:
 
         name = self.name
         return orchestrator.status(name, engines=self.engines())
+
+    def doctor(self) -> list[Check]:
+        """The preflight checks of this host and its engines for the stack, each failure with
+        its fix (`.blocking`: one that stops `up`)."""
+        from mesostack import checks
+
+        plan = self.plan(strict=True)
+        return checks.doctor(plan, self.engines())
 
     @contextlib.contextmanager
     def running(self, *, pull: PullPolicy | str = PullPolicy.MISSING, timeout: float = 300.0,

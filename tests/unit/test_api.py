@@ -244,6 +244,12 @@ def test_a_failed_up_is_taken_down_too_and_its_error_is_the_one_raised(
                                  "went away")
 
 
+def test_doctor_checks_the_engine_the_stack_uses(engine: FakeEngine) -> None:
+    found = demo(engine).doctor()
+    assert ("engine", "ok") in [(c.name, c.verdict.value) for c in found]
+    assert not [c for c in found if c.blocking]
+
+
 def test_status_lists_the_stack_s_containers() -> None:
     engine = FakeEngine(held=[container("demo-master", stack="demo", role="master",
                                         status="exited")])

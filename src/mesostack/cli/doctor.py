@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import click
 
-from mesostack.cli._common import Options, engines
+from mesostack.cli._common import Options
 
 
 @click.command()
 @click.pass_obj
 def doctor(options: Options) -> int:
     """Check this host and engine for the stack; exit 1 when a blocking check fails."""
-    from mesostack import checks, console
+    from mesostack import console
 
-    plan, where = options.plan(strict=True)
-    console.info(where)
-    found = checks.doctor(plan, engines(options))
+    stack = options.stack()
+    stack.plan(strict=True)
+    console.info(stack.where)
+    found = stack.doctor()
     console.checks_table([(c.name, c.verdict.value, c.found, c.fix) for c in found])
     failed = [c for c in found if c.blocking]
     if failed:
