@@ -39,7 +39,7 @@ def resolve_url(options: Options, explicit: str | None, *, running: bool = True)
 
     if running:
         return f"http://{options.endpoints(Role.MARATHON)[0]}"
-    plan, _ = options.plan()
+    plan, _ = options.plan(look=False)
     return f"http://{plan.spec(Role.MARATHON).endpoint}"
 
 
