@@ -200,6 +200,7 @@ def find(implicit: LoadedConfig, *, timeout: float) -> Found | None:
     """The stack to use when the implicit file's stack (`implicit`) doesn't run and one other
     does; None to go on with the implicit file: its stack has containers, no other stack
     runs, or an engine doesn't answer within `timeout` (nothing can be said then)."""
+    from mesostack.config import LoadedConfig
     from mesostack.runtime import Engines
 
     asked = engines_of(implicit.config)
@@ -216,8 +217,6 @@ def find(implicit: LoadedConfig, *, timeout: float) -> Found | None:
     if loaded is not None:
         return Found(loaded, f"mesostack: using the running stack {stack.shown()}; {PICK}")
     stack, docker = _everywhere(stack, docker, asked=asked, timeout=timeout)
-    from mesostack.config import LoadedConfig
-
     config = config_of(stack, marathon_env=_marathon_env(stack, docker))
     return Found(LoadedConfig(config, None),
                  f"mesostack: using the running stack {stack.name} (from its containers' "

@@ -113,6 +113,17 @@ def test_the_origin_labels_leave_the_pinned_hashes_as_they_are(which: str) -> No
     assert all(LABEL_FILE not in dict(s.labels) for s in bare.specs)  # what earlier releases wrote
 
 
+def test_up_keeps_a_container_started_from_another_path_or_by_an_earlier_release() -> None:
+    from mesostack.convergence import Action, decide
+
+    config = parse(TESTBED.read_text())
+    wanted = build(config, "127.0.0.1", origin=Origin(file="/here/testbed.yaml"))
+    for earlier in (build(config, "127.0.0.1", origin=Origin(file="/there/testbed.yaml")),
+                    build(config, "127.0.0.1")):
+        for spec, had in zip(wanted.specs, started(earlier), strict=True):
+            assert decide(spec, had, had.image_id).action is Action.KEEP, spec.name
+
+
 def test_a_multi_host_stack_names_its_hosts_engines_on_every_container() -> None:
     plan = stack_from(HA, ip="")
     engines = {dict(s.labels).get(LABEL_ENGINES) for s in plan.specs}
