@@ -295,7 +295,8 @@ class Stack:
         otherwise, so that a stack can always be looked at and taken down."""
         if self._planned is None:
             self._planned = self._build()
-            self._judge(self._planned[0], strict=strict)
+            if not self.loaded.from_labels:  # no file to fix: what runs is looked at, not changed
+                self._judge(self._planned[0], strict=strict)
         elif strict:
             self._judge(self._planned[0], strict=True)
         return self._planned[0]
@@ -308,23 +309,32 @@ class Stack:
         return self._planned[1]
 
     def _build(self) -> tuple[Plan, str]:
-        from mesostack import hostinfo
-        from mesostack.plan import build
+        """The plan, its containers' labels saying where the stack came from (the stack
+        file's absolute path), and the line saying so."""
+        from mesostack.plan import Origin, build
 
         loaded = self.loaded
         config = loaded.config
-        chosen, how = config.host_ip, "from the stack file"
-        if self._host_ip is not None:
-            chosen, how = _given_host_ip(self._host_ip, config), "from --host-ip"
-        if chosen == "auto":
-            host_ip, how = hostinfo.default_route_ip(), "auto: the default route's interface"
-        else:
-            host_ip = chosen
+        host_ip, how = self._address(config)
         where = f"stack {config.name} from {loaded.described}; host_ip {host_ip} ({how})"
         if config.hosts:
             where = f"stack {config.name} from {loaded.described}; hosts " + ", ".join(
                 f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
-        return build(config, host_ip, docker_host=os.environ.get("DOCKER_HOST")), where
+        origin = Origin(file=os.path.abspath(loaded.source) if loaded.source else "")
+        return build(config, host_ip, docker_host=os.environ.get("DOCKER_HOST"),
+                     origin=origin), where
+
+    def _address(self, config: StackConfig) -> tuple[str, str]:
+        """The stack's address (`auto` resolved), and where it came from."""
+        from mesostack import hostinfo
+
+        chosen = config.host_ip
+        how = "from its labels" if self.loaded.from_labels else "from the stack file"
+        if self._host_ip is not None:
+            chosen, how = _given_host_ip(self._host_ip, config), "from --host-ip"
+        if chosen == "auto":
+            return hostinfo.default_route_ip(), "auto: the default route's interface"
+        return chosen, how
 
     def _judge(self, plan: Plan, *, strict: bool) -> None:
         from mesostack.families import refusals

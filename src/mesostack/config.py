@@ -524,6 +524,7 @@ class LoadedConfig:
     source: Path | None  # None: not a file (the built-in default, a mapping, a preset)
     text: str = ""  # the file as read
     origin: str = ""  # what it is when not a file, e.g. "preset tutorial"
+    from_labels: bool = False  # what a running stack's labels describe (no file to fix)
 
     @property
     def described(self) -> str:

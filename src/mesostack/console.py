@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cache
@@ -204,10 +204,11 @@ def status_json(status: StackStatus) -> None:
     result(json.dumps(document, indent=2))
 
 
-def stacks_table(stacks: Sequence[StackSummary]) -> None:
+def stacks_table(stacks: Sequence[StackSummary], *, files: Mapping[str, str]) -> None:
+    """One row a stack; `files`: the stack file each one's containers recorded ("-": none)."""
     rows = [(s.stack, ", ".join(s.components), f"{s.running}/{len(s.components)}",
-             "yes" if s.ready else "no") for s in stacks]
-    _show(None, ("stack", "components", "running", "ready"), rows, {3: _yes_no})
+             "yes" if s.ready else "no", files.get(s.stack) or "-") for s in stacks]
+    _show(None, ("stack", "components", "running", "ready", "file"), rows, {3: _yes_no})
 
 
 _VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "info": "cyan"}

@@ -39,6 +39,10 @@ LABEL_HOST = LABEL_PREFIX + "host"
 LABEL_INDEX = LABEL_PREFIX + "index"
 LABEL_TASKS = LABEL_PREFIX + "tasks"  # an agent's: docker or command
 LABEL_TASKS_WHY = LABEL_PREFIX + "tasks-auto"  # why `tasks: auto` became that, on its host
+# Where the stack came from, for a command run elsewhere to find it (`discovery`); outside the
+# config hash, so that these labels never make `up` recreate a container:
+LABEL_FILE = LABEL_PREFIX + "file"  # the stack file's absolute path, as `up` read it
+LABEL_ENGINES = LABEL_PREFIX + "engines"  # `host=endpoint,...`: hosts with an engine of their own
 
 __all__ = ["Role", "is_official_zookeeper"]  # re-exported: the plan's words
 
@@ -82,6 +86,15 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """What a plan built to be acted on records in its labels of where it came from
+    (LABEL_FILE, LABEL_ENGINES). A plan built without one carries the labels earlier releases
+    wrote (what tests/unit/test_plan_pins.py pins)."""
+
+    file: str = ""  # the stack file's absolute path; "" when there is none (built-in default)
+
+
+@dataclass(frozen=True)
 class Plan:
     stack: str
     host_ip: str
@@ -89,12 +102,14 @@ class Plan:
     quorum: int = 1
     config: StackConfig | None = field(default=None, compare=False, repr=False)
     docker_host: str | None = None
+    origin: Origin | None = field(default=None, compare=False)
 
     def resolved(self, tasks: TasksChoice) -> Plan:
         """The same stack with each agent's `tasks: auto` chosen per engine endpoint."""
         if self.config is None:
             raise ValueError("a part of a plan (`checks.only`) can't be built again")
-        return build(self.config, self.host_ip, docker_host=self.docker_host, tasks=tasks)
+        return build(self.config, self.host_ip, docker_host=self.docker_host, tasks=tasks,
+                     origin=self.origin)
 
     def with_families(self, found: Mapping[Role, str]) -> Plan:
         """The same stack with the families its images' own configs told (`families.recognise`),
@@ -105,7 +120,7 @@ class Plan:
             raise ValueError("a part of a plan (`checks.only`) can't be built again")
         config = self.config.model_copy(update={role.value: self.config.component(
             role).model_copy(update={"family": name}) for role, name in found.items()})
-        return build(config, self.host_ip, docker_host=self.docker_host)
+        return build(config, self.host_ip, docker_host=self.docker_host, origin=self.origin)
 
     def spec(self, role: Role) -> ContainerSpec:
         """The first (often the only) container of `role`."""
@@ -151,12 +166,13 @@ TasksChoice = Mapping[str | None, tuple[AgentTasks, str]]  # by engine endpoint:
 
 
 def build(config: StackConfig, host_ip: str, *, docker_host: str | None = None,
-          tasks: TasksChoice | None = None) -> Plan:
+          tasks: TasksChoice | None = None, origin: Origin | None = None) -> Plan:
     """The containers of `config`, in start order. `host_ip` (already resolved from `auto`)
     is the address of a stack without `hosts:`; with hosts, each instance binds its host's.
     `docker_host` is the usual engine's endpoint ($DOCKER_HOST), whose socket the agents on it
     mount. `tasks` is what an agent's `tasks: auto` became on each engine (from its facts);
-    without it, an auto agent is planned as the tutorial's (`docker`) and marked unresolved."""
+    without it, an auto agent is planned as the tutorial's (`docker`) and marked unresolved.
+    `origin` adds the labels that say where the stack came from (never to the config hash)."""
     zk_ips = tuple(_ip_of(p, host_ip) for p in config.placements(Role.ZOOKEEPER))
     names = {role: [container_name(config.name, role, p) for p in config.placements(role)]
              for role in Role}
@@ -172,9 +188,10 @@ def build(config: StackConfig, host_ip: str, *, docker_host: str | None = None,
             if role is Role.SLAVE:
                 spec = replace(spec, tasks=chosen.value, tasks_why=why)
             hashes[name] = spec_hash(spec, [hashes[d] for d in deps])
-            specs.append(replace(spec, labels=_labels(config, spec, hashes[name])))
+            labels = _labels(config, spec, hashes[name]) + _origin_labels(config, origin)
+            specs.append(replace(spec, labels=labels))
     return Plan(stack=config.name, host_ip=host_ip, specs=tuple(specs), quorum=config.quorum,
-                config=config, docker_host=docker_host)
+                config=config, docker_host=docker_host, origin=origin)
 
 
 def _tasks_of(config: StackConfig, place: Placement, tasks: TasksChoice | None
@@ -258,6 +275,18 @@ def _labels(config: StackConfig, spec: ContainerSpec, digest: str) -> tuple[tupl
     if data_dir:
         labels[LABEL_DATA_DIR] = data_dir
     labels[LABEL_VERSION] = __version__
+    return tuple(labels.items())
+
+
+def _origin_labels(config: StackConfig, origin: Origin | None) -> tuple[tuple[str, str], ...]:
+    """The stack file and the hosts' own engines (what `discovery` needs that the other labels
+    don't say), after the labels earlier releases wrote."""
+    if origin is None:
+        return ()
+    labels = {LABEL_FILE: origin.file} if origin.file else {}
+    engines = ",".join(f"{host.name}={host.docker}" for host in config.hosts if host.docker)
+    if engines:
+        labels[LABEL_ENGINES] = engines
     return tuple(labels.items())
 
 

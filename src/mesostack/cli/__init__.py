@@ -93,7 +93,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, file: str | None, host_ip: str | None) -> None:
     """Stand up ZooKeeper + Apache Mesos + Marathon as Docker containers from one stack.yaml."""
-    ctx.obj = Options(file=file, host_ip=host_ip)
+    ctx.obj = Options(file=file, host_ip=host_ip, command=ctx.invoked_subcommand)
 
 
 # At exit the interpreter's last garbage collections walk every object still alive: about

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,25 +16,47 @@ class Options:
     """Global options, shared through click's context object (a plain class: `dataclasses`
     would import `inspect`, a tenth of `mesostack --help`'s start-up)."""
 
-    def __init__(self, file: str | None = None, host_ip: str | None = None) -> None:
+    def __init__(self, file: str | None = None, host_ip: str | None = None,
+                 command: str | None = None) -> None:
         self.file = file
         self.host_ip = host_ip  # --host-ip: over the file's host_ip
+        self.command = command  # the subcommand run: one acting on a running stack may look
         self._loaded: LoadedConfig | None = None
         self._stack: Stack | None = None
 
     def load(self) -> LoadedConfig:
-        """The stack file, loaded once (its warnings are said by `stack()`, which loads it)."""
+        """The stack file, loaded once (its warnings are said by `stack()`, which loads it).
+        A command acting on a running stack, given no file (-f, $MESOSTACK_FILE), uses the
+        one stack the engine runs when the implicit file's doesn't (`discovery`)."""
         if self._loaded is None:
-            from mesostack.config import load
+            from mesostack.config import FILE_ENV, load
+            from mesostack.discovery import NEEDS_RUNNING
 
             self._loaded = load(self.file)
+            if self.command in NEEDS_RUNNING and not (self.file or os.environ.get(FILE_ENV)):
+                self._loaded = self._found_instead(self._loaded)
         return self._loaded
 
-    def stack(self, *, marathon_url: str | None = None,
-              credentials: str | None = None) -> Stack:
+    def _found_instead(self, implicit: LoadedConfig) -> LoadedConfig:
+        """The running stack to use in the implicit file's stead, said in one line; the
+        implicit file's when there is none (`discovery.find`)."""
+        from mesostack import console, discovery
+        from mesostack.api import LOOK_TIMEOUT
+
+        found = discovery.find(implicit, timeout=LOOK_TIMEOUT)
+        if found is None:
+            return implicit
+        console.note(found.said)
+        return found.loaded
+
+    def stack(self, *, marathon_url: str | None = None, credentials: str | None = None,
+              look: bool = True) -> Stack:
         """The API's stack on the file `load` finds, made once (by a command's first step,
         with its --marathon and --credentials); its progress, notes and warnings go to the
-        console."""
+        console. `look` False: the file's stack even for a command that would look for a
+        running one (deploy --dry-run asks no engine)."""
+        if not look and self._loaded is None:
+            self.command = None
         if self._stack is None:
             from mesostack import console
             from mesostack.api import Callbacks, Stack

@@ -26,7 +26,7 @@ def deploy(  # noqa: PLR0913 (click passes each option as a parameter)
     """Create or update the apps or groups in FILE... (JSON or YAML) and follow them."""
     from mesostack import console
 
-    stack = options.stack(marathon_url=marathon_url, credentials=credentials)
+    stack = options.stack(marathon_url=marathon_url, credentials=credentials, look=not dry_run)
     done = stack.deploy(*files, wait=wait, timeout=timeout, settle=settle, force=force,
                         dry_run=dry_run)
     if dry_run:

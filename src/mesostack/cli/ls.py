@@ -11,10 +11,11 @@ from mesostack.cli._common import Options, engines
 @click.pass_obj
 def ls(options: Options) -> None:
     """List the stacks on the Docker engine (name, components, ready or not)."""
-    from mesostack import console, orchestrator
+    from mesostack import console, discovery, orchestrator
 
-    stacks = orchestrator.list_stacks(engines=engines(options, also_default=True))
+    docker = engines(options, also_default=True)
+    stacks = orchestrator.list_stacks(engines=docker)
     if not stacks:
         console.info("no stacks on this engine")
         return
-    console.stacks_table(stacks)
+    console.stacks_table(stacks, files=discovery.files(docker.containers(inspect=False)))
