@@ -84,7 +84,8 @@ class Callbacks:
     command line prints as a warning (the stack file's, an app file's dropped fields, ...).
     `progress`, when given, is opened around each phase that reports events, with its title
     (`mesostack up: NAME`), and gives the reporter for it (the command line's live display);
-    it wins over `on_event`."""
+    it wins over `on_event`. Events and warnings may come from worker threads (a stage's
+    containers side by side, Marathon's event stream)."""
 
     on_event: Reporter | None = None
     on_info: Callable[[str], None] | None = None
@@ -347,7 +348,8 @@ class Stack:
 
     def engines(self, *, also_default: bool = False, timeout: float = 60) -> Engines:
         """The engines of the stack's hosts (the usual one for a stack without `hosts:`),
-        connected now; with `also_default`, the environment's own engine too."""
+        connected now; with `also_default`, the environment's own engine too. A stack made
+        with `engines` always gets those."""
         plan = self.plan()
         if self._engines is not None:
             return self._engines
