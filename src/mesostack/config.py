@@ -521,14 +521,19 @@ def parse_volume(text: str) -> Volume:
 @dataclass(frozen=True)
 class LoadedConfig:
     config: StackConfig
-    source: Path | None  # None: the built-in default
+    source: Path | None  # None: the built-in default, or a stack read from its labels
     text: str = ""  # the file as read
+    origin: str = "the built-in default stack"  # what the stack is when it has no file
+
+    def what(self) -> str:
+        """The stack file's path, or what the stack is without one."""
+        return str(self.source) if self.source is not None else self.origin
 
     def where(self, path: Sequence[str]) -> str:
         """`file:line` of the key at `path` (as far as the file has it), or what the stack is
-        when it is the built-in default."""
+        when it has no file."""
         if self.source is None:
-            return "the built-in default stack"
+            return self.origin
         line = _line_of(self._root, path)
         return f"{self.source}:{line}" if line else str(self.source)
 
