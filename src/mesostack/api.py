@@ -316,10 +316,11 @@ class Stack:
 
         loaded = self.loaded
         config = loaded.config
+        source = "its running containers' labels" if loaded.from_labels else loaded.what()
         host_ip, how = self._address(config)
-        where = f"stack {config.name} from {loaded.described}; host_ip {host_ip} ({how})"
+        where = f"stack {config.name} from {source}; host_ip {host_ip} ({how})"
         if config.hosts:
-            where = f"stack {config.name} from {loaded.described}; hosts " + ", ".join(
+            where = f"stack {config.name} from {source}; hosts " + ", ".join(
                 f"{h.name} {h.ip}" + (f" ({h.docker})" if h.docker else "") for h in config.hosts)
         origin = Origin(file=os.path.abspath(loaded.source) if loaded.source else "")
         return build(config, host_ip, docker_host=os.environ.get("DOCKER_HOST"),

@@ -573,7 +573,7 @@ def container_rows(found: Stack) -> list[dict[str, Any]]:
 def effective_config(loaded: LoadedConfig, plan: Plan) -> str:
     from mesostack.config import to_yaml
 
-    source = loaded.described
+    source = loaded.what()
     return (f"# the effective stack.yaml (defaults filled in, secrets masked) of {source}; "
             f"host_ip {plan.host_ip}\n" + to_yaml(loaded.config))
 
@@ -600,7 +600,7 @@ def make(
         elif o.ok and not isinstance(o.content, str):
             secrets |= find_secrets(o.content)
     name = name or bundle_name(plan.stack, now)
-    source = loaded.described
+    source = loaded.what()
     heading = Heading(name=name, stack=plan.stack, created=now, stack_file=source,
                       seconds=time.monotonic() - started, masked=len({s for s in secrets if s}))
     document = manifest(heading, outcomes=outcomes, containers=container_rows(found))

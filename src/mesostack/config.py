@@ -521,23 +521,20 @@ def parse_volume(text: str) -> Volume:
 @dataclass(frozen=True)
 class LoadedConfig:
     config: StackConfig
-    source: Path | None  # None: not a file (the built-in default, a mapping, a preset)
+    source: Path | None  # None: no file (the built-in default, a mapping, a preset, labels)
     text: str = ""  # the file as read
-    origin: str = ""  # what it is when not a file, e.g. "preset tutorial"
+    origin: str = "the built-in default stack"  # what the stack is when it has no file
     from_labels: bool = False  # what a running stack's labels describe (no file to fix)
 
-    @property
-    def described(self) -> str:
-        """Where the stack came from, as messages name it: its file, else what it is."""
-        if self.source is not None:
-            return str(self.source)
-        return self.origin or "the built-in default stack"
+    def what(self) -> str:
+        """The stack file's path, or what the stack is without one."""
+        return str(self.source) if self.source is not None else self.origin
 
     def where(self, path: Sequence[str]) -> str:
         """`file:line` of the key at `path` (as far as the file has it), or what the stack is
-        when it is not a file."""
+        when it has no file."""
         if self.source is None:
-            return self.described
+            return self.origin
         line = _line_of(self._root, path)
         return f"{self.source}:{line}" if line else str(self.source)
 

@@ -218,9 +218,8 @@ def find(implicit: LoadedConfig, *, timeout: float) -> Found | None:
         return Found(loaded, f"mesostack: using the running stack {stack.shown()}; {PICK}")
     stack, docker = _everywhere(stack, docker, asked=asked, timeout=timeout)
     config = config_of(stack, marathon_env=_marathon_env(stack, docker))
-    described = LoadedConfig(config, None, origin="its running containers' labels",
-                             from_labels=True)
-    return Found(described,
+    origin = f"the running stack {stack.name} (from its containers' labels)"
+    return Found(LoadedConfig(config, None, origin=origin, from_labels=True),
                  f"mesostack: using the running stack {stack.name} (from its containers' "
                  f"labels: {why}); {PICK}", from_labels=True)
 

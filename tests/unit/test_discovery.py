@@ -348,6 +348,11 @@ def test_a_stack_whose_file_is_gone_is_used_from_its_labels(
     assert options.plan()[1].startswith("stack testbed from its running containers' labels; "
                                         "host_ip 127.0.0.1 (from its labels)")
     assert all("s3cr3t" not in value for c in held for value in c.labels.values())
+    from mesostack.bundle import effective_config  # a bundle's header names it so too
+
+    assert effective_config(loaded, options.plan()[0]).startswith(
+        "# the effective stack.yaml (defaults filled in, secrets masked) of the running stack "
+        "testbed (from its containers' labels);")
 
 
 def test_a_file_that_now_names_another_stack_is_not_used(
