@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mesostack.cli import completion
 from mesostack.cli._common import Options, engines
 from mesostack.errors import InputError, MesostackError
 from mesostack.roles import Role, order_of, role_named
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("component", required=False, metavar="[COMPONENT]")
+@click.argument("component", required=False, metavar="[COMPONENT]",
+                shell_complete=completion.components)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("--tail", default="all", show_default=True, metavar="N",
               help="Only the last N lines of each log.")
