@@ -181,6 +181,28 @@ def b3(stack: Path, engine: Engine, *, repeat: int = 3) -> Row:
                ours / floor <= 1.5)
 
 
+def c1(stack: Path, tmp: Path) -> Row:
+    """A TAB after `mesostack task-logs `: the running stack's app ids, asked of its Marathon."""
+    cli(stack, "up")
+    app = tmp / "c1.json"
+    app.write_text(json.dumps({"id": "c1", "cmd": "sleep 600", "cpus": 0.01, "mem": 8}))
+    cli(stack, "deploy", str(app))
+    env = {**ENV, "MESOSTACK_FILE": str(stack), "_MESOSTACK_COMPLETE": "bash_complete",
+           "COMP_WORDS": "mesostack task-logs ", "COMP_CWORD": "2"}
+    runs = []
+    for _ in range(7):
+        start = time.perf_counter()
+        done = subprocess.run([PYTHON, "-m", "mesostack"], capture_output=True, text=True,
+                              env=env, check=True)
+        runs.append(time.perf_counter() - start)
+        if "plain,c1" not in done.stdout:
+            raise SystemExit(f"completion offered {done.stdout!r}, not c1")
+    cli(stack, "down", "--grace", "0")
+    took = statistics.median(runs)
+    return Row("C1", "completion of `task-logs APP_ID` (the stack's apps)", f"{took:.2f} s",
+               "median of 7", f"{took:.2f} s", "<= 0.5 s", took <= 0.5)
+
+
 def b4(stack: Path, tmp: Path) -> Row:
     cli(stack, "up")
     success: dict[str, float] = {}
@@ -255,7 +277,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default=str(ROOT / "examples" / "testbed.yaml"))
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,C1")
     args = parser.parse_args()
     stack = Path(args.stack)
     only = set(args.only.split(","))
@@ -288,6 +310,8 @@ def main() -> int:
                             overhead <= max(1.5 * single, single + 0.1)))
         if "B6" in only:
             rows.append(b6(stack))
+        if "C1" in only:
+            rows.append(c1(stack, tmp))
     facts = engine.facts()
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}, Python "
           f"{platform.python_version()}, Docker {facts.server_version}")

@@ -293,7 +293,7 @@ class Engine:
         _load_docker(ssh=_is_ssh(endpoint))
         try:
             if endpoint is None:
-                client = docker.from_env(timeout=int(timeout))
+                client = docker.from_env(timeout=timeout)
             else:
                 tls = _tls_for(endpoint)
                 # requests lets $REQUESTS_CA_BUNDLE/$CURL_CA_BUNDLE override a session's own CA
@@ -301,7 +301,7 @@ class Engine:
                 with _without_env("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if tls else (
                         contextlib.nullcontext()):
                     client = docker.DockerClient(
-                        base_url=endpoint, timeout=int(timeout), tls=tls,
+                        base_url=endpoint, timeout=timeout, tls=tls,
                         use_ssh_client=endpoint.startswith("ssh://"),
                     )
                 if tls:

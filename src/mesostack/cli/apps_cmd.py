@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mesostack.cli import completion
 from mesostack.cli._common import Options
 from mesostack.cli._marathon import marathon_options, settle_option, wait_options
 
@@ -32,7 +33,7 @@ def apps(options: Options, marathon_url: str | None, credentials: str | None,
 
 
 @click.command()
-@click.argument("app_id")
+@click.argument("app_id", shell_complete=completion.app_ids)
 @marathon_options
 @wait_options
 @click.pass_obj
@@ -50,7 +51,7 @@ def remove(  # noqa: PLR0913 (click passes each option as a parameter)
 
 
 @click.command()
-@click.argument("app_id")
+@click.argument("app_id", shell_complete=completion.app_ids)
 @click.argument("instances", type=click.IntRange(min=0))
 @marathon_options
 @wait_options
@@ -70,7 +71,7 @@ def scale(  # noqa: PLR0913 (click passes each option as a parameter)
 
 
 @click.command(name="task-logs")
-@click.argument("app_id")
+@click.argument("app_id", shell_complete=completion.app_ids)
 @marathon_options
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
 @click.option("--stderr", "stream", flag_value="stderr", help="The tasks' stderr.")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from mesostack.cli import completion
 from mesostack.cli._common import Options
 
 
 @click.command()
-@click.argument("component", required=False, metavar="[COMPONENT]")
+@click.argument("component", required=False, metavar="[COMPONENT]",
+                shell_complete=completion.components)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("--tail", default="all", show_default=True, metavar="N",
               help="Only the last N lines of each log.")

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 
 import click
 
+from mesostack.cli import completion
 from mesostack.cli._common import Options
 from mesostack.cli._marathon import marathon_options, settle_option, wait_options
 
 
 @click.command()
-@click.argument("app_id", metavar="APP")
+@click.argument("app_id", metavar="APP", shell_complete=completion.app_ids)
 @click.argument("version", required=False)
 @click.option("--list", "listing", is_flag=True,
               help="Print the versions Marathon keeps of APP, newest first, and change nothing.")
