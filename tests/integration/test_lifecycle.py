@@ -236,8 +236,8 @@ def test_doctor_ls_logs_and_purge(modern_stack: Stack, tmp_path: Path) -> None:
     assert doctor.returncode == 0, doctor.stdout
     assert f"held by {modern_stack.name}-marathon, this stack's" in doctor.stdout
     listing = modern_stack.cli("ls")
-    assert any(line.split()[:1] == [modern_stack.name] and line.split()[-1] == "yes"
-               for line in listing.stdout.splitlines()), listing.stdout
+    assert any(line.split()[:1] == [modern_stack.name] and line.split()[-2:] == [
+        "yes", str(modern_stack.file)] for line in listing.stdout.splitlines()), listing.stdout
     logs = modern_stack.cli("logs", "master", "--tail", "5")
     assert logs.returncode == 0 and 0 < len(logs.stdout.splitlines()) <= 5
     every = modern_stack.cli("logs", "--tail", "2")
