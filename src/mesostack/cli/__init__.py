@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                   "Print the output of APP_ID's tasks, read from their sandboxes on the agents."),
     "bundle": ("bundle_cmd", "bundle",
                "Collect the stack's logs, state and config into one .tar.gz, secrets masked."),
+    "smoke": ("smoke", "smoke",
+              "Smoke-test the stack: doctor, up, deploy, each app's output, status, then down."),
     "init": ("init_cmd", "init",
              "Write a commented stack file (-f PATH, else ./stack.yaml) for a preset."),
     "config": ("config_cmd", "config", "Print the effective stack.yaml, every default filled in."),
