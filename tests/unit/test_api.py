@@ -412,3 +412,10 @@ def test_the_readme_example_runs_on_the_fakes(
     assert capsys.readouterr() == (f"deployed /hello-api in deployment {deployment}\n"
                                    "Hello from the API\nready: True\n", "")
     assert engine.held == []  # taken down at the block's end
+
+
+def test_the_package_says_it_is_typed() -> None:
+    """PEP 561: type checkers read the API's annotations only when the package has py.typed."""
+    import mesostack
+
+    assert (Path(mesostack.__file__).parent / "py.typed").is_file()
