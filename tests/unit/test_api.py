@@ -192,6 +192,11 @@ class Ready_:
 def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     """An engine with every image of DEMO; this host's addresses and ports all free; each
     component ready at once; the agents have no task containers."""
+    return demo_engine(monkeypatch)
+
+
+def demo_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    """The engine of the `engine` fixture (shared with the smoke tests' test bed)."""
     monkeypatch.setattr(hostinfo, "is_local_address", lambda _ip: True)
     monkeypatch.setattr(hostinfo, "port_in_use", lambda _ip, _port: False)
     for name in ("one", "whole", "shared_leader"):

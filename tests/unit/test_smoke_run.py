@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
-from test_api import DEMO, AtOnce, DoneAtOnce, Said
+from test_api import DEMO, DoneAtOnce, Said, demo_engine
 from test_marathon_client import connect, now
 
 from clirun import run as cli
 from fakes import FakeClock, FakeEngine
-from mesostack import hostinfo, marathon, mesos, orchestrator, probes
+from mesostack import hostinfo, marathon, mesos, orchestrator
 from mesostack.api import Bundled, Stack
 from mesostack.errors import MesostackError
 from mesostack.mesos import Sandbox
@@ -91,13 +91,7 @@ def bed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Bed:
     """An engine on which every component is ready at once; Marathon deploying at its first
     look; the task printing "Hello Marathon"; status reading the engine's containers (all
     ready); a bundle that writes its file; no settle window (no real waiting)."""
-    monkeypatch.setattr(hostinfo, "is_local_address", lambda _ip: True)
-    monkeypatch.setattr(hostinfo, "port_in_use", lambda _ip, _port: False)
-    for name in ("one", "whole", "shared_leader"):
-        monkeypatch.setattr(orchestrator.Readiness, name, getattr(AtOnce, name))
-    monkeypatch.setattr(probes, "agent_task_containers", lambda endpoint, **_: ("A1", []))
-    plan = Stack.from_mapping(DEMO).plan()
-    engine = FakeEngine(images={s.image: f"sha256:{s.role.value}" for s in plan.specs})
+    engine = demo_engine(monkeypatch)
     fake, output = DoneAtOnce(), Printed()
     bed = Bed(engine, fake, output)
     monkeypatch.setattr(Stack, "marathon_client", lambda _s: connect(fake))
