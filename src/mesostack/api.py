@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from mesostack.errors import InputError, MesostackError
 from mesostack.events import Event, PullPolicy, Reporter
@@ -199,12 +200,17 @@ def load(stack: StackSource = None, **options: Unpack[StackOptions]) -> Stack:
     return Stack.from_file(stack, **options)
 
 
-def _preset(name: str | Preset) -> Preset:
+E = TypeVar("E", bound=Enum)
+
+
+def _member(kind: type[E], value: E | str, what: str) -> E:
+    """`value` as one of `kind`'s members; else one line naming the choices (`what` says
+    what was asked for, e.g. "no preset 'x'")."""
     try:
-        return Preset(name)
+        return kind(value)
     except ValueError:
-        names = ", ".join(p.value for p in Preset)
-        raise InputError(f"no preset {name!r}: choose one of {names}") from None
+        choices = ", ".join(str(m.value) for m in kind)
+        raise InputError(f"{what}: choose one of {choices}") from None
 
 
 class Stack:
@@ -259,7 +265,7 @@ class Stack:
         from mesostack.config import LoadedConfig, parse
         from mesostack.presets import render
 
-        preset = _preset(name)
+        preset = _member(Preset, name, f"no preset {name!r}")
         origin = f"preset {preset.value}"
         text = render(preset, host_ip="auto")
         return cls(LoadedConfig(parse(text, source=origin), None, text, origin=origin),
@@ -403,7 +409,8 @@ class Stack:
                 self.callbacks.info(where + tasks_said(resolved))
             said.append(resolved)
 
-        settings = orchestrator.UpSettings(pull=_pull_policy(pull), timeout=timeout,
+        settings = orchestrator.UpSettings(pull=_member(PullPolicy, pull, f"pull {pull!r}"),
+                                           timeout=timeout,
                                            on_resolved=first_line)
         try:
             docker = self.engines()
@@ -826,14 +833,6 @@ def _given_host_ip(value: str, config: StackConfig) -> str:
             raise InputError(f"--host-ip {value!r}: not an IPv4 address or `auto`",
                              hint="e.g. --host-ip 192.168.1.10, or $MESOSTACK_HOST_IP") from None
     return value
-
-
-def _pull_policy(pull: PullPolicy | str) -> PullPolicy:
-    try:
-        return PullPolicy(pull)
-    except ValueError:
-        choices = ", ".join(p.value for p in PullPolicy)
-        raise InputError(f"pull {pull!r}: choose one of {choices}") from None
 
 
 def _load_app(app: AppSource) -> Loaded:

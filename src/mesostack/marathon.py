@@ -753,7 +753,8 @@ class _Following:
         self.ends = _TaskEnds(marathon, submitted, hooks.completed, clock)
         self.waiting_since: dict[str, float] = {}
         self.states: list[AppProgress] = []
-        self.done: tuple[Followed, float, float] | None = None  # Marathon's done, window
+        # Marathon's "done", the apps watched after it, and when the watch began and ends
+        self.done: tuple[Followed, list[str], float, float] | None = None
 
     def look(self) -> Followed:
         """One round: Followed when done and settled; Pending when not yet."""
@@ -763,14 +764,15 @@ class _Following:
             if self.settle <= 0 or not watched:
                 return followed
             began = followed.success_event_at or time.monotonic()
-            self.done = (followed, began, self.clock.now() + self.settle)
+            self.done = (followed, watched, began, self.clock.now() + self.settle)
         return self._settled(*self.done)
 
-    def _settled(self, followed: Followed, began: float, until: float) -> Followed:
-        """The settle window: an app without health checks whose task ended (the event
-        stream), or that runs fewer tasks than it should (a look), since Marathon called its
-        deployment done fails; at the window's end, `followed` is the answer."""
-        watched = [s.app_id for s in followed.apps if not s.health_checked]
+    def _settled(self, followed: Followed, watched: list[str], began: float,
+                 until: float) -> Followed:
+        """The settle window: an app of `watched` (those without health checks) whose task
+        ended (the event stream), or that runs fewer tasks than it should (a look), since
+        Marathon called its deployment done fails; at the window's end, `followed` is the
+        answer."""
         for end in self.events.ended:
             if end.app_id in watched and end.at >= began:
                 raise _ended(end.app_id, end.said(began), finished=end.state == "TASK_FINISHED")

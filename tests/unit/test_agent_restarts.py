@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from standin_loader import ended, master_and_agent, start
+from test_standins_recovery import SLAVE_INFO
 from test_up_stages import ScriptedReadiness
 
 from fakemesos import AGENT, AGENT_ID, MASTER, FakeHttp, FakeResponse, agent_state, answer
@@ -69,38 +70,8 @@ def test_a_recovered_agent_is_read_as_before() -> None:
 
 # --- an agent restarted with other settings on its work dir ----------------------------
 
-INFO_1X = """\
-hostname: "10.0.0.5"
-resources {{
-  name: "cpus"
-  type: SCALAR
-  scalar {{
-    value: {cpus}
-  }}
-}}
-resources {{
-  name: "mem"
-  type: SCALAR
-  scalar {{
-    value: 2048
-  }}
-}}
-resources {{
-  name: "ports"
-  type: RANGES
-  ranges {{
-    range {{
-      begin: 31000
-      end: 32000
-    }}
-  }}
-}}
-id {{
-  value: "a8b3e3a1-3f0e-4c55-9b61-2c3f0d1e2a44-S0"
-}}
-checkpoint: true
-port: {port}
-"""
+INFO_1X = SLAVE_INFO.replace("{mem}", "2048").replace(
+    "{agent_id}", "a8b3e3a1-3f0e-4c55-9b61-2c3f0d1e2a44-S0")  # {cpus} and {port} to fill in
 DASHES = "-" * 60
 # 1.7.1: src/slave/compatibility.cpp l.43-51 joined into src/slave/slave.cpp l.7311-7330
 # (stout's EXIT: glog's ERROR line "EXIT with status 1: ...", 3rdparty/stout exit.hpp).

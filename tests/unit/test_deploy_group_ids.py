@@ -17,10 +17,9 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from standin_loader import load_standin
 from test_marathon_client import URL, FakeMarathon, connect
 from test_standins_group_ids import FIRST, department
-from test_standins_shapes import leading
+from test_standins_shapes import elected
 
 from mesostack.apps import parse_text
 from mesostack.marathon import Marathon, MarathonError, Submitted
@@ -66,10 +65,7 @@ class StandinTransport(BaseAdapter):
 
 @pytest.fixture(params=["legacy", "modern"])
 def standin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("MARATHON_MASTER", "127.0.0.1:5050")
-    m = leading(load_standin(monkeypatch, "marathon", request.param))
-    m.generation = request.param
-    return m
+    return elected(monkeypatch, request.param)
 
 
 def client_of(standin: Any) -> tuple[Marathon, StandinTransport]:
@@ -121,7 +117,7 @@ def test_dependencies_mean_what_they_mean_when_the_file_is_posted_as_it_is(
     client, _ = client_of(standin)
     deploy(client, standin, department())
     deploy(client, standin, department("sleep 200"))
-    direct = leading(load_standin(monkeypatch, "marathon", standin.generation))
+    direct = elected(monkeypatch, standin.generation)
     assert direct.handle(sys.modules["common"].Request(
         "POST", "/v2/groups", {}, json.dumps(department()).encode(), {})).status == 201
     assert {a: app["dependencies"] for a, app in standin.apps.items()} == {

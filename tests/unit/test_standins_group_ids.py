@@ -11,8 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from standin_loader import load_standin
-from test_standins_shapes import leading
+from test_standins_shapes import elected
 from test_standins_versions import call, settle
 
 HINT = "Hint: use relative paths."
@@ -34,10 +33,7 @@ FIRST = {"/department-a/service-common", "/department-a/product-a/service-a",
 
 @pytest.fixture(params=["legacy", "modern"])
 def marathon(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("MARATHON_MASTER", "127.0.0.1:5050")
-    m = leading(load_standin(monkeypatch, "marathon", request.param))
-    m.generation = request.param
-    return m
+    return elected(monkeypatch, request.param)
 
 
 def posted(m: Any, path: str = "/v2/groups", body: Any = None) -> None:

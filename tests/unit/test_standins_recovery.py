@@ -32,22 +32,22 @@ INFO: dict[str, Any] = {
     "hostname": "10.0.0.5", "port": 5051, "checkpoint": True, "attributes": {},
     "resources": {"cpus": 2.0, "mem": 1024.0, "ports": "[31000-32000]"}}
 AGENT_ID = "a8b3e3a1-3f0e-4c55-9b61-2c3f0d1e2a44-S0"
-# protobuf's DebugString of that SlaveInfo with its id, as 1.7.1 writes it (0.23.0 adds
-# `role: "*"` to each resource)
-INFO_TEXT = f"""\
+# protobuf's DebugString of a SlaveInfo with its id, as 1.7.1 writes it (0.23.0 adds
+# `role: "*"` to each resource), to fill in with str.format; INFO_TEXT is INFO's
+SLAVE_INFO = """\
 hostname: "10.0.0.5"
 resources {{
   name: "cpus"
   type: SCALAR
   scalar {{
-    value: 2
+    value: {cpus}
   }}
 }}
 resources {{
   name: "mem"
   type: SCALAR
   scalar {{
-    value: 1024
+    value: {mem}
   }}
 }}
 resources {{
@@ -61,11 +61,12 @@ resources {{
   }}
 }}
 id {{
-  value: "{AGENT_ID}"
+  value: "{agent_id}"
 }}
 checkpoint: true
-port: 5051
+port: {port}
 """
+INFO_TEXT = SLAVE_INFO.format(cpus=2, mem=1024, port=5051, agent_id=AGENT_ID)
 LEGACY_TEXT = INFO_TEXT.replace("  }\n}", '  }\n  role: "*"\n}')
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from standin_loader import load_standin
 
 from testbed import fixture, wait_until
 
@@ -216,6 +217,14 @@ def leading(module: ModuleType) -> Any:
     m.elected = m.registered = True
     m.leader = m.me
     m.framework_id = "fw-0000"
+    return m
+
+
+def elected(monkeypatch: pytest.MonkeyPatch, generation: str) -> Any:
+    """`leading` of the `generation`'s stand-in, told its generation (`m.generation`)."""
+    monkeypatch.setenv("MARATHON_MASTER", "127.0.0.1:5050")
+    m = leading(load_standin(monkeypatch, "marathon", generation))
+    m.generation = generation
     return m
 
 

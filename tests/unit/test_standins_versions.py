@@ -11,8 +11,7 @@ import sys
 from typing import Any
 
 import pytest
-from standin_loader import load_standin
-from test_standins_shapes import leading
+from test_standins_shapes import elected
 
 VERSION_WITH_ID = "The 'version' field may only be combined with the 'id' field."
 NEEDS_COMMAND = ("AppDefinition must either contain one of 'cmd' or 'args', and/or a "
@@ -23,10 +22,7 @@ OLD = "2015-09-25T15:13:48.343Z"  # a version no app has here
 
 @pytest.fixture(params=["legacy", "modern"])
 def marathon(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("MARATHON_MASTER", "127.0.0.1:5050")
-    m = leading(load_standin(monkeypatch, "marathon", request.param))
-    m.generation = request.param
-    return m
+    return elected(monkeypatch, request.param)
 
 
 def call(m: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
