@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
 from docker.errors import APIError
@@ -22,6 +24,8 @@ OFFICIAL = "zookeeper-official"
 ASK = 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf %s "$2" >&3 && cat <&3'
 HTTP_GET = ASK.replace('"$2"', '"GET $2 HTTP/1.0\r\n\r\n"')
 NOT_WHITELISTED = "ruok is not executed because it is not in the whitelist.\n"
+EXEC_S = 10  # one exec's bound: an attached exec stream has no socket timeout of its own
+_EXECS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zk-exec")
 
 
 def start(bed: TestBed, key: str, *, name: str, env: Mapping[str, str] | None = None) -> Container:
@@ -40,13 +44,22 @@ def generated(bed: TestBed, key: str, env: Mapping[str, str], *paths: str) -> st
     return out.decode()
 
 
+def run_in(container: Container, command: Sequence[str]) -> tuple[int, bytes] | None:
+    """`command`'s exit code and output, or None when the container has stopped or the exec did
+    not end within EXEC_S (docker-py waits on an attached exec without a deadline: one stuck
+    stream would hang the suite; the caller's poll asks again)."""
+    future = _EXECS.submit(container.exec_run, ["timeout", str(EXEC_S - 2), *command])
+    try:
+        code, out = future.result(timeout=EXEC_S)
+    except (APIError, FutureTimeout):  # a stopped container's log is printed when a test fails
+        return None
+    return int(code), bytes(out)
+
+
 def ask(container: Container, port: int, word: str, *, script: str = ASK) -> str | None:
     """A four-letter word's answer (or an HTTP GET's) on the container's own 127.0.0.1."""
-    try:
-        code, out = container.exec_run(["bash", "-c", script, "ask", str(port), word])
-    except APIError:  # the container has stopped; its log is printed when the test fails
-        return None
-    return out.decode(errors="replace") if code == 0 else None
+    result = run_in(container, ["bash", "-c", script, "ask", str(port), word])
+    return result[1].decode(errors="replace") if result and result[0] == 0 else None
 
 
 def serving(container: Container, port: int) -> str:
@@ -58,7 +71,8 @@ def serving(container: Container, port: int) -> str:
 
 def listening(container: Container) -> dict[int, set[str]]:
     """Listening TCP ports, each with the local addresses (hex, as /proc/net has them)."""
-    text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode()
+    result = run_in(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+    text = result[1].decode() if result else ""
     ports: dict[int, set[str]] = {}
     for line in text.splitlines():
         fields = line.split()
@@ -73,7 +87,8 @@ def every_address(addresses: set[str]) -> bool:
 
 
 def read(container: Container, path: str) -> str:
-    return str(container.exec_run(["cat", path]).output.decode())
+    result = run_in(container, ["cat", path])
+    return result[1].decode() if result else ""
 
 
 # --- mesoscloud/zookeeper ----------------------------------------------------------------------
