@@ -122,6 +122,7 @@ class FakeEngine:
     registry: dict[str, str] = field(default_factory=dict)
     refusal: str | None = None
     log_texts: dict[str, str] = field(default_factory=dict)
+    host_net: str = ""  # its host's /proc/net files, as a helper container prints them
     info: EngineFacts = field(default_factory=engine_facts)
     endpoint: str = FAKE_ENDPOINT
     key: str | None = None  # the stack file's `docker:` it stands for, as Engine.key
@@ -176,6 +177,11 @@ class FakeEngine:
     def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
         self._call("try_privileged", image, labels=dict(labels))
         return self.refusal
+
+    def host_network(self, image: str, *, labels: Mapping[str, str]) -> str:
+        """`host_net` as a helper container would print it (hostinfo.HOST_NET_FILES)."""
+        self._call("host_network", image, labels=dict(labels))
+        return self.host_net
 
     # --- containers ----------------------------------------------------------------------------
 

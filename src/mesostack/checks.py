@@ -367,8 +367,10 @@ def host_ip(plan: Plan) -> Check:
 
 
 def is_local(endpoint: str | None) -> bool:
-    """Whether containers on `endpoint` share this machine's network (host networking)."""
-    return endpoint is None or endpoint.startswith("unix://")
+    """Whether containers on `endpoint` share this machine's network (host networking): the
+    usual engine's do; a host's own `docker:` endpoint (even a unix socket, which may be
+    forwarded) is checked on that host, through its engine (`on_their_hosts`)."""
+    return endpoint is None
 
 
 def host_ips(plan: Plan) -> list[Check]:
@@ -396,7 +398,7 @@ def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
     rows = []
     for spec in plan.specs:
         if not is_local(spec.docker):
-            continue  # another machine's ports: `up` finds out when the container starts
+            continue  # another machine's ports: checked there (`on_their_hosts`)
         mine = existing.get(spec.name)
         if mine is not None and mine.status in ("running", "restarting"):
             rows.append(Check(f"port {spec.port}", Verdict.OK,
@@ -410,6 +412,76 @@ def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
         else:
             rows.append(Check(f"port {spec.port}", Verdict.OK, f"{spec.endpoint} is free"))
     return rows
+
+
+def helper_image(plan: Plan, endpoint: str | None, has: Callable[[str], bool]) -> str | None:
+    """An image the stack runs on `endpoint` that its engine has (for a helper container)."""
+    return next((s.image for s in plan.specs if s.docker == endpoint and has(s.image)), None)
+
+
+def their_nets(plan: Plan, engines: Engines, existing: Mapping[str, ContainerInfo]
+               ) -> dict[str | None, hostinfo.HostNet | None]:
+    """The network of each host reached through its own engine, read side by side by a
+    short-lived helper container of an image the stack runs there (removed at once). A host
+    whose containers all run already is not asked: what they bind is theirs."""
+    from mesostack import waiting
+
+    def running(spec: ContainerSpec) -> bool:
+        mine = existing.get(spec.name)
+        return mine is not None and mine.status in ("running", "restarting")
+
+    endpoints = [e for e in plan.docker_endpoints
+                 if not is_local(e) and not all(running(s) for s in only(plan, e).specs)]
+
+    def read(endpoint: str | None) -> hostinfo.HostNet | None:
+        engine = engines[endpoint]
+        image = helper_image(plan, endpoint, lambda ref: engine.image_id(ref) is not None)
+        if image is None:
+            return None
+        labels = {LABEL_STACK: plan.stack, LABEL_ROLE: "preflight"}
+        return hostinfo.parse_host_net(engine.host_network(image, labels=labels))
+
+    return dict(zip(endpoints, waiting.run_all(read, endpoints), strict=True))
+
+
+def on_their_hosts(plan: Plan, nets: Mapping[str | None, hostinfo.HostNet | None],
+                   existing: Mapping[str, ContainerInfo]) -> list[Check]:
+    """The addresses and ports of each host reached through its own engine, as that host's
+    network showed them to a helper container (`nets`; None: not read, its image not there)."""
+    rows: list[Check] = []
+    for endpoint, net in nets.items():
+        part = only(plan, endpoint)
+        if not part.specs:
+            continue
+        host = part.specs[0].host or endpoint
+        if net is None:
+            rows.append(Check("host", Verdict.INFO, f"host {host}: addresses and ports not "
+                              "checked yet (none of its images is on its engine)",
+                              "`up` checks them once it has pulled"))
+            continue
+        rows += [_their_ip(spec.host_ip, host, net)
+                 for spec in {s.host_ip: s for s in part.specs}.values()]
+        rows += [_their_port(spec, host, net, existing.get(spec.name)) for spec in part.specs]
+    return rows
+
+
+def _their_ip(ip: str, host: str | None, net: hostinfo.HostNet) -> Check:
+    if net.holds(ip):
+        return Check("host ip", Verdict.OK, f"{ip} is an address of host {host}")
+    return Check("host ip", Verdict.FAIL, f"{ip} is not an address of host {host} (asked "
+                 "through its engine)", f"fix hosts' ip for {host}, or its `docker:` endpoint")
+
+
+def _their_port(spec: ContainerSpec, host: str | None, net: hostinfo.HostNet,
+                mine: ContainerInfo | None) -> Check:
+    if mine is not None and mine.status in ("running", "restarting"):
+        return Check(f"port {spec.port}", Verdict.OK, f"held by {spec.name}, this stack's")
+    if net.in_use(spec.host_ip, spec.port):
+        return Check(f"port {spec.port}", Verdict.FAIL,
+                     f"port {spec.endpoint} for {spec.name} is already in use on host {host}",
+                     f"stop what holds it on {host}, or set `{spec.role.value}.port` in "
+                     "stack.yaml")
+    return Check(f"port {spec.port}", Verdict.OK, f"{spec.endpoint} is free on host {host}")
 
 
 def privileged(
@@ -614,7 +686,8 @@ def doctor(plan: Plan, engines: Engines) -> list[Check]:
     plan = recognised(plan, lambda spec: lookups[spec.docker](spec.image))
     trials = PrivilegedTrials(engines, ours)
     plan = agent_tasks.resolve(plan, facts_of.__getitem__, trials)
-    rows += [*refused(plan), *_tasks_rows(plan), *host_ips(plan), *ports(plan, ours)]
+    rows += [*refused(plan), *_tasks_rows(plan), *host_ips(plan), *ports(plan, ours),
+             *on_their_hosts(plan, their_nets(plan, engines, ours), ours)]
     for endpoint in plan.docker_endpoints:
         engine = engines[endpoint]
         facts = facts_of[endpoint]

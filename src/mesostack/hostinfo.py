@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import ipaddress
 import os
 import socket
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -95,3 +97,62 @@ def _holder(targets: set[str], proc: Path) -> str | None:
         except OSError:
             continue
     return None
+
+
+# --- another host's network, as /proc/net shows it to a container on its host network ---------
+
+# What a preflight helper container (host networking, `cat` as its entrypoint) prints: the
+# host's IPv4 routing trie (its local addresses) and its TCP tables (what listens).
+HOST_NET_FILES = ("/proc/net/fib_trie", "/proc/net/tcp", "/proc/net/tcp6")
+
+
+@dataclass(frozen=True)
+class HostNet:
+    """A host's own IPv4 addresses (as networks: the kernel's local table holds 127.0.0.0/8
+    whole) and its listening TCP sockets (address, port); the address is 0.0.0.0 (or ::) for
+    the wildcard."""
+
+    addresses: frozenset[str]
+    listening: frozenset[tuple[str, int]]
+
+    def holds(self, ip: str) -> bool:
+        """Whether the host can bind `ip` (what host networking needs)."""
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(n, strict=False) for n in self.addresses)
+
+    def in_use(self, ip: str, port: int) -> bool:
+        """Whether binding ip:port would fail as EADDRINUSE: something listens on that address
+        or on a wildcard one."""
+        return any(p == port and a in (ip, "0.0.0.0", "::") for a, p in self.listening)
+
+
+def parse_host_net(text: str) -> HostNet:
+    """`cat`'s output of HOST_NET_FILES, in that order: a fib_trie leaf followed by a
+    `/N host LOCAL` line is a network of the host's own addresses; a TCP row in state 0A
+    listens."""
+    addresses: set[str] = set()
+    listening: set[tuple[str, int]] = set()
+    leaf = None
+    for line in text.splitlines():
+        words = line.split()
+        if line.lstrip().startswith("|--") and len(words) == 2:
+            leaf = words[1]
+        elif len(words) == 3 and words[1:] == ["host", "LOCAL"] and leaf:
+            addresses.add(f"{leaf}{words[0]}")
+        elif len(words) > 3 and words[3] == "0A" and ":" in words[1]:
+            address, port = words[1].rsplit(":", 1)
+            listening.add((_proc_address(address), int(port, 16)))
+    return HostNet(frozenset(addresses), frozenset(listening))
+
+
+def _proc_address(hex_address: str) -> str:
+    """/proc/net/tcp's address: 8 hex digits (IPv4, host byte order) or 32 (IPv6, four host
+    order words)."""
+    raw = bytes.fromhex(hex_address)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET6, words)

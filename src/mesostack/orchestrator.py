@@ -152,6 +152,10 @@ class _Run:
                     *checks_.on_hosts(plan, engines, self.facts),
                     *checks_.shared_engines(plan, engines)])
         self.image_ids = _ensure_images(self)
+        # the hosts reached through their own engines, on their own networks, now that each
+        # has an image to run a helper container of (before any stack container is created)
+        _preflight(checks_.on_their_hosts(
+            self.plan, checks_.their_nets(self.plan, engines, self.existing), self.existing))
         self.asked = checks_.recognised(self.asked, lambda spec: self.engines[
             spec.docker].image_config(spec.image))
         _refuse(checks_.refused(self.asked))

@@ -252,6 +252,8 @@ class EngineAPI(Protocol):
 
     def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None: ...
 
+    def host_network(self, image: str, *, labels: Mapping[str, str]) -> str: ...
+
     def containers(
         self, *, stack: str | None = None, role: str | None = None, inspect: bool = True
     ) -> list[ContainerInfo]: ...
@@ -566,6 +568,36 @@ class Engine:
                 with contextlib.suppress(docker.errors.APIError, requests.RequestException):
                     container.remove(force=True)
         return None
+
+
+    def host_network(self, image: str, *, labels: Mapping[str, str]) -> str:
+        """What the engine's host shows a container on its network: `cat` of
+        hostinfo.HOST_NET_FILES in a helper container of `image` (one the host has already),
+        removed whatever happens. How a host reached through its engine is checked."""
+        from mesostack.hostinfo import HOST_NET_FILES
+
+        container = None
+        try:
+            container = self._client.containers.create(
+                image, entrypoint=["cat"], command=list(HOST_NET_FILES), network_mode="host",
+                labels=dict(labels))
+            container.start()
+            status = container.wait(timeout=30)
+            output: bytes = container.logs(stdout=True, stderr=False)
+        except docker.errors.APIError as exc:
+            raise MesostackError(f"{self.endpoint}: a helper container of {image} could not read "
+                              f"the host's addresses and ports: {_explain(exc)}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _stopped_answering(self.endpoint, "reading the host's addresses", exc) from None
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                    container.remove(force=True)
+        if status.get("StatusCode"):
+            raise MesostackError(f"{self.endpoint}: a helper container of {image} could not read "
+                              f"the host's addresses and ports (`cat` exited "
+                              f"{status['StatusCode']})")
+        return output.decode(errors="replace")
 
 
 SCHEMA1_FIX = "use the built-in default's images (`mesostack init` writes them), or another image"

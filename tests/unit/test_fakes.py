@@ -23,7 +23,7 @@ def test_the_engine_and_the_fake_take_every_call_of_the_protocol_alike() -> None
     real: EngineAPI = Engine(None, "unix:///var/run/docker.sock")  # mypy checks both assignments
     fake: EngineAPI = FakeEngine()
     members = [name for name in vars(EngineAPI) if not name.startswith("_") and name != "endpoint"]
-    assert len(members) == 18
+    assert len(members) == 19
     for name in members:
         expected = parameters(getattr(EngineAPI, name))
         assert parameters(getattr(type(real), name)) == expected, name
