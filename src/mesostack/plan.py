@@ -211,12 +211,14 @@ def _ip_of(place: Placement, host_ip: str) -> str:
 
 
 def _socket_of(place: Placement, docker_host: str | None) -> str:
-    """The socket, on its own host, of the engine a container is created on: a unix
-    endpoint's path; for a remote engine what its host entry says, else the usual path."""
+    """The socket, on its own host, of the engine a container is created on: what its host
+    entry says; else a unix endpoint's path, else the usual path."""
     endpoint = place.docker or docker_host or ""
+    if place.docker_socket:
+        return place.docker_socket
     if endpoint.startswith("unix://"):
         return endpoint.removeprefix("unix://")
-    return place.docker_socket or DOCKER_SOCKET
+    return DOCKER_SOCKET
 
 
 def _spec(config: StackConfig, role: Role, where: Where, *, name: str,

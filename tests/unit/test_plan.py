@@ -343,3 +343,14 @@ def test_the_agent_mounts_the_socket_of_the_engine_it_runs_on() -> None:
         "/srv/engine-a.sock:/var/run/docker.sock",
         "/run/user/0/docker.sock:/var/run/docker.sock",
         "/var/run/docker.sock:/var/run/docker.sock"]
+
+
+def test_a_hosts_docker_socket_wins_over_its_unix_endpoints_path() -> None:
+    """A unix endpoint may be a forwarded socket (`ssh -L`, another mount namespace): the path
+    the client dials is not the one the host's containers see, and `docker_socket` says so."""
+    hosts = parse(
+        "hosts:\n"
+        "  - {name: a, ip: 10.0.0.1, docker: 'unix:///tmp/forwarded-a.sock',"
+        " docker_socket: /var/run/docker.sock}\n"
+        "slave: {on: [a]}\n")
+    assert agent_socket(hosts) == "/var/run/docker.sock:/var/run/docker.sock"
