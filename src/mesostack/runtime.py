@@ -61,6 +61,8 @@ def _load_docker(*, ssh: bool) -> None:
             import docker.errors
         if ssh and not hasattr(docker.api.client, "SSHHTTPAdapter"):
             _add_ssh_transport()
+        if ssh:
+            _keep_ssh_connections()
 
 
 def _add_ssh_transport() -> None:
@@ -75,6 +77,60 @@ def _add_ssh_transport() -> None:
             hint="install paramiko (`pip install 'docker[ssh]'`)") from None
     docker.transport.SSHHTTPAdapter = SSHHTTPAdapter
     docker.api.client.SSHHTTPAdapter = SSHHTTPAdapter
+
+
+SSH_POOL = "ssh"  # the one connection pool of an ssh:// engine's adapter
+
+
+def _keep_ssh_connections() -> None:
+    """Let docker-py reuse its connections through the `ssh` command.
+
+    Its ssh adapter, when it shells out to `ssh` (as mesostack has it, so the user's ssh
+    config holds), hands every request a new connection pool that is dropped afterwards, and
+    the one connection could not be used twice anyway: its response file is the ssh
+    process's own stdout, closed with the response. So each request paid a new SSH handshake
+    and `docker system dial-stdio` (0.5-0.8 s each to a host of the test bed; `status` made 40
+    of them). Here each adapter keeps one pool (for every URL: they all go to the one engine),
+    each response reads a file of its own on that stdout, and a connection whose ssh has ended
+    is dialled again."""
+    from docker.transport import sshconn
+
+    adapter: Any = sshconn.SSHHTTPAdapter
+    if getattr(adapter, "_mesostack_pooled", False):
+        return
+
+    class Pool(sshconn.SSHConnectionPool):  # type: ignore[misc]
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            conn = super()._get_conn(timeout)
+            process = getattr(conn.sock, "proc", None)
+            if conn.sock is not None and (process is None or process.poll() is not None):
+                conn.close()
+                return self._new_conn()
+            return conn
+
+    def makefile(self: Any, mode: str) -> Any:
+        if not self.proc:
+            self.connect()
+        reader = os.fdopen(os.dup(self.proc.stdout.fileno()), "rb")
+        reader.channel = self  # type: ignore[attr-defined]  # where docker-py finds the socket
+        return reader
+
+    original = adapter.get_connection
+
+    def get_connection(self: Any, url: str, proxies: Any = None) -> Any:
+        if self.ssh_client:  # paramiko's: pooled already
+            return original(self, url, proxies)
+        with self.pools.lock:
+            pool = self.pools.get(SSH_POOL)
+            if pool is None:
+                pool = Pool(timeout=self.timeout, maxsize=self.max_pool_size,
+                            host=self.ssh_host)
+                self.pools[SSH_POOL] = pool
+        return pool
+
+    sshconn.SSHSocket.makefile = makefile
+    adapter.get_connection = get_connection
+    adapter._mesostack_pooled = True
 
 
 class EngineUnreachable(MesostackError):
