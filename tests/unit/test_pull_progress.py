@@ -124,6 +124,21 @@ def test_a_remote_engine_s_loopback_registry_is_not_asked(fake: FakeRegistry) ->
     assert not reports[0].exact and fake.asked == []
 
 
+class Unhelpful(PullingDocker):
+    """An engine whose facts can't be read (so no platform, and no registry to ask)."""
+
+    def info(self) -> dict[str, Any]:
+        raise OSError("the engine's info went missing")
+
+
+def test_a_failing_look_up_never_fails_the_pull(fake: FakeRegistry) -> None:
+    fake.serve("team/app", "1.0", manifest(SIZES))
+    reports: list[PullProgress] = []
+    assert Engine(Unhelpful(), "unix:///fake/docker.sock").pull(
+        f"{fake.host}/team/app:1.0", reports.append) == "sha256:" + "1" * 64
+    assert reports[-1].total == 300 * MB and not reports[-1].exact and fake.asked == []
+
+
 # --- what a pull looks like without a terminal --------------------------------------------------
 
 MARATHON = "mesosphere/marathon:v1.10.26"
