@@ -98,25 +98,44 @@ def _line(event: Event) -> str:
     return f"{event.component}  {event.phase.value}{when}{message}"
 
 
+PULL_LINE_EVERY = 5.0  # seconds between two plain progress lines of one image's pull
+
+
+def _plain_reporter(clock: Callable[[], float]) -> Reporter:
+    """One line per change of a component's phase; while an image is pulled, a line on its
+    progress at most every PULL_LINE_EVERY seconds (whatever the components sharing it).
+
+    A pull's PULLING events carry the image, then (after a space) how far it is."""
+    last: dict[str, tuple[Phase, str]] = {}
+    said: dict[str, float] = {}  # when each image's last line was written
+    lock = threading.Lock()
+
+    def plain(event: Event) -> None:
+        key = (event.phase, event.message)
+        image, _, done = event.message.partition(" ")
+        with lock:
+            if event.phase is Phase.PULLING and last.get(event.component, (None,))[0] is (
+                    Phase.PULLING):
+                now = clock()
+                if done and now - said.get(image, float("-inf")) >= PULL_LINE_EVERY:
+                    said[image] = now
+                    _line_to_stderr(f"pulling {image}: {done}")
+                return
+            if last.get(event.component) == key:
+                return
+            last[event.component] = key
+            if event.phase is Phase.PULLING:
+                said[image] = clock()
+            _line_to_stderr(_line(event))
+
+    return plain
+
+
 @contextmanager
-def progress(title: str) -> Iterator[Reporter]:
+def progress(title: str, *, clock: Callable[[], float] = time.monotonic) -> Iterator[Reporter]:
     """A Reporter showing each component's phase: a live table on a terminal, else lines."""
     if _plain():
-        last: dict[str, tuple[Phase, str]] = {}
-        lock = threading.Lock()
-
-        def plain(event: Event) -> None:
-            key = (event.phase, event.message)
-            with lock:
-                if event.phase is Phase.PULLING and last.get(event.component, (None,))[0] is (
-                        Phase.PULLING):
-                    return  # progress ticks: one line per pull is enough in a log
-                if last.get(event.component) == key:
-                    return
-                last[event.component] = key
-                _line_to_stderr(_line(event))
-
-        yield plain
+        yield _plain_reporter(clock)
         return
 
     from rich.live import Live

@@ -404,9 +404,8 @@ def _pull(run: _Run, key: tuple[str | None, str]) -> str:
                            hint="raise --timeout, or pull it first (`docker pull`)")
         if now - last[0] >= 0.2:
             last[0] = now
-            size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB" if p.total else ""
             for name in users:
-                run.report(Event(name, Phase.PULLING, f"{ref}{size}"))
+                run.report(Event(name, Phase.PULLING, f"{ref}{_transferred(p)}"))
 
     for name in users:
         run.report(Event(name, Phase.PULLING, ref))
@@ -414,6 +413,18 @@ def _pull(run: _Run, key: tuple[str | None, str]) -> str:
     for name in users:
         run.report(Event(name, Phase.PULLED, ref))
     return image_id
+
+
+def _transferred(p: PullProgress) -> str:
+    """` 120/310 MB (39 %)` (compressed MB); the share only for the registry's total, since a
+    share of the layers seen so far says little. It reads 100 % only once all is there."""
+    if not p.total:
+        return ""
+    size = f" {p.current / 1e6:.0f}/{p.total / 1e6:.0f} MB"
+    if not p.exact:
+        return size
+    share = 100 if p.current >= p.total else min(round(100 * p.current / p.total), 99)
+    return f"{size} ({share} %)"
 
 
 def _preflight(checks: Iterable[Check]) -> None:

@@ -208,8 +208,99 @@ def api_version(text: str) -> tuple[int, int] | None:
 class PullProgress:
     image: str
     status: str
-    current: int = 0
+    current: int = 0  # compressed bytes transferred (with `exact`, layers already there too)
     total: int = 0
+    exact: bool = False  # the total is the registry's, not the sum of the layers seen so far
+
+
+LOOKUP_WAIT = 3.0  # how long a pull's first report waits for the registry's layer sizes
+LAYER_DONE = ("Already exists", "Verifying Checksum", "Download complete", "Extracting",
+              "Pull complete")  # a pull stream's statuses for a layer that needs no more bytes
+
+
+class _Tally:
+    """A pull's transferred and total bytes, from the engine's stream and, when the registry
+    gave them, the manifest's layer sizes (by short id, as the stream names layers)."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, int] | None = None
+        self._seen: dict[str, int] = {}  # each layer's size as the stream gives it
+        self._got: dict[str, int] = {}  # bytes downloaded, by layer
+        self._done: set[str] = set()
+        self._taken = False
+
+    def take(self, sizes: dict[str, int] | None) -> None:
+        """Count against the registry's sizes from when they come (once: not again after the
+        stream showed a layer they don't have)."""
+        if sizes is not None and not self._taken:
+            self._taken = True
+            self.sizes = None if any(layer not in sizes for layer in self._seen) else sizes
+
+    def read(self, event: Mapping[str, Any]) -> None:
+        layer, status = str(event.get("id") or ""), str(event.get("status", ""))
+        detail = event.get("progressDetail") or {}
+        if not layer:
+            return
+        if detail.get("total"):
+            self._seen[layer] = int(detail["total"])
+            if self.sizes is not None and layer not in self.sizes:
+                self.sizes = None  # the registry's manifest is not the one being pulled
+        if status in LAYER_DONE:
+            self._done.add(layer)
+        elif status == "Downloading" and detail.get("total"):
+            self._got[layer] = int(detail.get("current", 0))
+
+    def progress(self, ref: str, status: str) -> PullProgress:
+        sizes = self._seen if self.sizes is None else self.sizes
+        current = sum(size if layer in self._done else min(self._got.get(layer, 0), size)
+                      for layer, size in sizes.items())
+        return PullProgress(ref, status, current, sum(sizes.values()),
+                            exact=self.sizes is not None)
+
+
+class _SizeLookup:
+    """The registry's layer sizes for an image, looked up beside the engine's pull; it never
+    fails the pull (any problem is None)."""
+
+    def __init__(self, engine: Engine, ref: str) -> None:
+        self._found: dict[str, int] | None = None
+        self._answered = threading.Event()
+        self._waited = False
+        threading.Thread(target=self._look, args=(engine, ref), daemon=True,
+                         name=f"layer sizes of {ref}").start()
+
+    def _look(self, engine: Engine, ref: str) -> None:
+        try:
+            from mesostack import registry
+
+            info = engine._client.info()
+            machine = str(info.get("Architecture") or "")  # unknown: no index entry to pick
+            platform = registry.Platform.of_engine(str(info.get("OSType") or ""), machine)
+            found = registry.layer_sizes(ref, platform, engine_local=_is_local(engine.endpoint)
+                                         ) if machine else None
+            if found is not None:
+                self._found = {digest.partition(":")[2][:12]: size
+                               for digest, size in found.items()}
+        except Exception:  # anything at all: the pull goes on with the total it sees
+            self._found = None
+        finally:
+            self._answered.set()
+
+    def sizes(self) -> dict[str, int] | None:
+        """The first call waits for the registry up to LOOKUP_WAIT; later ones take its answer
+        if it has come."""
+        if not self._waited:
+            self._waited = True
+            self._answered.wait(LOOKUP_WAIT)
+        return self._found if self._answered.is_set() else None
+
+
+def _is_local(endpoint: str) -> bool:
+    """Whether the engine shares this machine's loopback (a registry at 127.0.0.1 is its)."""
+    if endpoint.startswith(("unix://", "npipe://")):
+        return True
+    host = endpoint.partition("://")[2].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "127.0.0.1", "::1")
 
 
 def _info(container: Any, key: str | None = None) -> ContainerInfo:
@@ -417,19 +508,16 @@ class Engine:
         """Pull `ref`, reporting progress; returns the image id. Registry credentials come from
         the Docker client's config, as `docker login` left them."""
         repo, tag = imageref.parse(ref).pull_args()
-        layers: dict[str, tuple[int, int]] = {}
+        lookup, tally = _SizeLookup(self, ref), _Tally()
         try:
             stream = self._client.api.pull(repo, tag=tag, stream=True, decode=True)
             for event in stream:
                 if "error" in event:
                     raise _refused(ref, str(event["error"]).strip(),
                                    "the registry refused the pull")
-                detail = event.get("progressDetail") or {}
-                if event.get("id") and detail.get("total"):
-                    layers[event["id"]] = (int(detail.get("current", 0)), int(detail["total"]))
-                current = sum(c for c, _ in layers.values())
-                total = sum(t for _, t in layers.values())
-                progress(PullProgress(ref, str(event.get("status", "")), current, total))
+                tally.take(lookup.sizes())
+                tally.read(event)
+                progress(tally.progress(ref, str(event.get("status", ""))))
         except docker.errors.APIError as exc:
             raise _refused(ref, _explain(exc), "can't pull it") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
