@@ -308,14 +308,19 @@ class Marathon:
             threading.Thread(target=self.read_leader, daemon=True).start()
 
     def read_leader(self) -> None:
+        """Who leads now. 1.x, back on ZooKeeper, first puts its candidacy back when the lost
+        session took its znode along (Curator's LeaderLatch resets itself on RECONNECTED; read
+        from its documented behaviour, Curator is not vendored in Marathon)."""
         with contextlib.suppress(Exception):
+            if not LEGACY and self.mine and not self.zk.exists(f"{self.leader_path}/{self.mine}"):
+                self.offer_leadership()
             self.children_changed(self.zk.get_children(self.leader_path))
 
     def abdicate(self) -> None:
         """0.11.1 defeated (its ZooKeeper membership gone with the session): it stops its
         driver, stays up as a standby and offers its leadership again after a back-off
-        (MarathonSchedulerService.scala `onDefeated` l.234-238, `defeatLeadership` l.280-292,
-        `runDriver` l.186-220, `offerLeadership` l.334-345)."""
+        (MarathonSchedulerService.scala `onDefeated` l.234-238, `defeatLeadership` l.279-292,
+        `runDriver` l.186-220, `offerLeadership` l.331-345)."""
         with self.lock:
             was_leader = self.elected
             self.elected = self.registered = False

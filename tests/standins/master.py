@@ -242,6 +242,8 @@ class Master:
         if changed and leader is not None:
             log("detector.cpp", f"A new leading master (UPID={leader['pid']}) is detected")
             return bool(leader["id"] == self.id) and not was_elected
+        if changed:  # 0.23.0 master.cpp l.1481-1484; 1.7.1 l.2158
+            log(C, "The newly elected leader is None" if LEGACY else "No master was elected.")
         return False
 
     def lost_candidacy(self) -> None:
@@ -252,6 +254,7 @@ class Master:
             mesos_exit(*verdict)
             return
         log(C, "Lost candidacy as a follower... Contend again")
+        self.detected(None)  # the expiry emptied the group: no leader known (group.cpp `expired`)
         threading.Thread(target=self.contend_again, daemon=True).start()
 
     def contend_again(self) -> None:
@@ -324,7 +327,7 @@ class Master:
 
     def refused(self, agent_id: str, body: dict[str, Any]) -> Response:
         """0.23.0 refuses an agent it removed and tells it to shut down (master.cpp
-        `reregisterSlave` l.3440-3455); our ShutdownMessage rides on the answer."""
+        `reregisterSlave` l.3441-3455); our ShutdownMessage rides on the answer."""
         warn(C, f"Slave {agent_id} at {body['pid']} ({body['hostname']}) attempted to "
                 "re-register after removal; shutting it down")
         return json_response({"shutdown": "Slave attempted to re-register after removal"})

@@ -358,11 +358,16 @@ def test_a_following_master_contends_again(monkeypatch: pytest.MonkeyPatch, gene
                                            capsys: pytest.CaptureFixture[str]) -> None:
     bed = Bed(monkeypatch, generation)
     bed.master.elected_time = None
+    bed.master.leader = {"id": "other", "pid": "master@10.0.0.2:5050"}
     again: list[str] = []
     monkeypatch.setattr(bed.master, "contend_again", lambda: again.append("again"))
     bed.master.lost_candidacy()
     wait_until(lambda: again, timeout=5, what="the follower contending again")
-    assert "master.cpp] Lost candidacy as a follower... Contend again" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "master.cpp] Lost candidacy as a follower... Contend again" in err
+    assert ("The newly elected leader is None" if generation == "legacy"
+            else "No master was elected.") in err
+    assert bed.master.redirect_to_leader("/master/redirect", always=True).status == 503
 
 
 @pytest.mark.parametrize(("generation", "leader", "exit_text"), [
@@ -567,6 +572,17 @@ def test_a_1_10_standby_forgets_the_leader_until_reconnected(monkeypatch: pytest
     m.zk_changed("CONNECTED")
     wait_until(lambda: m.leader, timeout=5, what="the leader read again")
     assert m.leader == "10.0.0.9:8080"
+
+
+def test_a_1_10_standby_whose_session_expired_stands_again(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    m = candidate(monkeypatch, "modern", after="10.0.0.9:8080")
+    first = m.mine
+    del m.zk.nodes[f"{m.leader_path}/{first}"]  # gone with the expired session
+    m.zk_changed("LOST")
+    m.zk_changed("CONNECTED")
+    wait_until(lambda: m.mine != first and m.leader, timeout=5, what="a new candidacy")
+    assert m.zk.exists(f"{m.leader_path}/{m.mine}") and m.leader == "10.0.0.9:8080"
 
 
 def test_0_11_abdicates_on_an_expired_session_and_offers_its_leadership_again(
