@@ -305,11 +305,13 @@ class GroupSession:
     session) expires it at once. `on_expired` then runs once per session."""
 
     def __init__(self, timeout: float, on_expired: Callable[[], None], *,
-                 timer: Timer = thread_timer, legacy: bool = LEGACY) -> None:
+                 timer: Timer = thread_timer, legacy: bool = LEGACY,
+                 session_id: Callable[[], int | None] = lambda: None) -> None:
         self.timeout = timeout
         self.on_expired = on_expired
         self.timer = timer
         self.legacy = legacy
+        self.session_id = session_id
         self.cancel: Callable[[], None] | None = None
         self.expired = False
         self.lock = threading.Lock()
@@ -337,8 +339,10 @@ class GroupSession:
             if self.cancel is None or self.expired:
                 return
         what = "reconnect" if self.legacy else "connect"
+        session = self.session_id()
+        named = "" if session is None else f"(sessionId={session:x}) "
         warn("group.cpp", f"Timed out waiting to {what} to ZooKeeper. Forcing ZooKeeper session "
-                          "expiration")
+                          f"{named}expiration")
         self.expire()
 
     def expire(self) -> None:

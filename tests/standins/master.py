@@ -201,6 +201,7 @@ class Master:
         zk = connect_zk(C, hosts, on_state=self.session.changed,
                         session_timeout=self.session.timeout)
         self.zk, self.zk_path = zk, path
+        self.session.session_id = lambda: (zk.client_id or (None,))[0]
         delay = env_seconds("STANDIN_ELECTION_DELAY")
         if delay:
             log(C, f"election delay {delay}s: healthy, not contending yet")

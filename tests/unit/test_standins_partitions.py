@@ -321,6 +321,15 @@ def test_a_dropped_connection_gives_the_session_up_after_its_timeout(
     assert expired == ["expired"]  # once a session
 
 
+def test_the_warning_names_the_session_when_known(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    group, timer, _ = session(monkeypatch, "modern")
+    group.session_id = lambda: 0x15A3
+    group.changed("SUSPENDED")
+    timer.fire()
+    assert "Forcing ZooKeeper session (sessionId=15a3) expiration" in capsys.readouterr().err
+
+
 def test_a_connection_back_in_time_keeps_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
     group, timer, expired = session(monkeypatch, "modern")
     group.changed("SUSPENDED")
@@ -601,6 +610,17 @@ def test_0_11_abdicates_on_an_expired_session_and_offers_its_leadership_again(
     wait_until(lambda: len(m.led) == 2, timeout=5, what="elected again")
     assert m.mine != first and m.elected  # the only candidate
     assert not m.leads(m.led[0]) and m.leads(m.led[1])
+
+
+def test_a_standby_leads_once_the_leaders_znode_is_gone(monkeypatch: pytest.MonkeyPatch,
+                                                       generation: str) -> None:
+    m = candidate(monkeypatch, generation, after="10.0.0.9:8080")
+    assert not m.elected and m.leader == "10.0.0.9:8080"
+    [other] = [k for k in m.zk.nodes if not k.endswith(m.mine)]
+    del m.zk.nodes[other]  # the cut-off leader's session expired
+    m.read_leader()
+    wait_until(lambda: m.led, timeout=5, what="the standby elected")
+    assert m.elected and m.leader == m.me
 
 
 def test_a_stopping_marathon_ignores_its_closed_session(monkeypatch: pytest.MonkeyPatch,
