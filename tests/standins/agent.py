@@ -26,7 +26,9 @@ Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
   exits when one cannot be made (`agent_rules.start_failure`); its Docker containerizer then
   lists the engine's containers (`docker ps -a`) and exits when the engine refuses its client;
 - runs each task as its user (the task's, else the framework's) and fails a task none of its
-  containerizers takes, as the real agent does (`agent_rules`).
+  containerizers takes, as the real agent does (`agent_rules`);
+- told to shut down by its master (a legacy master that removed it, when it comes back), kills
+  its tasks, forgets its id and exits 0 (`Agent.shut_down`).
 Command-line flags (`--name=value`) beat `MESOS_*` variables, as Mesos' flags loader has it.
 `STANDIN_REGISTRATION_DELAY` keeps a healthy agent unregistered that long;
 `STANDIN_RECOVERY_DELAY` keeps it recovering that much longer. `STANDIN_HOST_CGROUP`
@@ -317,6 +319,8 @@ class Agent:
             status, answer = call("POST", f"http://{address}/standin/agents", body, timeout=2)
         except OSError:
             return
+        if status == 200 and answer.get("shutdown"):
+            self.shut_down(f"master@{address}", answer["shutdown"])
         if status == 200:
             with self.lock:
                 if self.id != answer["id"]:
@@ -326,6 +330,24 @@ class Agent:
                     log(C, f"Re-registered with master {address}")
                 self.id = answer["id"]
                 self.registered = True
+
+    def shut_down(self, master: str, message: str) -> None:
+        """A ShutdownMessage from the master: the agent shuts its frameworks' executors down,
+        removes meta/slaves/latest (so its next start registers as a new agent) and its process
+        ends with status 0 (0.23.0 src/slave/slave.cpp `shutdown` l.596-624, `finalize`
+        l.562-592, main.cpp l.262-276; 1.7.1 slave.cpp l.957-990 and l.930 say "Agent")."""
+        what = "Slave" if LEGACY else "Agent"
+        log(C, f"{what} asked to shut down by {master} because '{message}'")
+        with self.lock:
+            live = [t["id"] for t in self.tasks.values() if t["state"] not in TERMINAL_STATES]
+        for task_id in live:
+            with contextlib.suppress(OSError, KeyError):
+                self.kill({"task_id": task_id})
+        log(C, f"{what} terminating")
+        latest = self.meta / "slaves" / "latest"
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        os._exit(0)
 
     def report(self, task_id: str, state: str, message: str = "", reason: str = "") -> None:
         with self.lock:
@@ -605,6 +627,16 @@ class Agent:
         return Response(200, rules.files_body(data, chosen.offset, legacy=LEGACY),
                         {"Content-Type": "application/json"})
 
+    def shutdown_message(self, request: Request) -> Response:
+        """The master's ShutdownMessage sent on its own (0.23.0 `shutdownSlave`), after the
+        answer is on its way."""
+        message = str(request.json().get("message", ""))
+        with self.lock:
+            master = self.master
+        sender = str(master["pid"]) if master else "master"
+        threading.Timer(0.1, self.shut_down, args=(sender, message)).start()
+        return json_response({})
+
     def served(self) -> Response:
         """`/standin/reads` (the test bed's own): every slice of a file served so far, its
         byte range and whether it ended inside a UTF-8 character."""
@@ -620,6 +652,7 @@ class Agent:
             ("GET", files): lambda: self.read_file(request.query),
             ("POST", "/standin/launch"): lambda: self.launch(request.json()),
             ("POST", "/standin/kill"): lambda: self.kill(request.json()),
+            ("POST", "/standin/shutdown"): lambda: self.shutdown_message(request),
             ("GET", "/standin/reads"): self.served,
             **{("GET", p): self.state_answer for p in state_paths},
         }

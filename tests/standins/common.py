@@ -61,6 +61,12 @@ def die(component: str, message: str) -> None:
     os._exit(1)
 
 
+def warn(component: str, message: str) -> None:
+    """A glog WARNING line (`W1125 22:30:01.123 group.cpp] ...`) on stderr."""
+    print(f"W{dt.datetime.now():%m%d %H:%M:%S.%f} {component}] {message}", file=sys.stderr,
+          flush=True)
+
+
 def mesos_exit(where: str, message: str) -> None:
     """stout's EXIT(1), which the real agent and master end with on a failed start: 0.23.0's
     prints the bare message on stderr (3rdparty/.../stout/exit.hpp), 1.7.1's logs it at ERROR
@@ -259,9 +265,12 @@ def parse_zk_url(url: str) -> tuple[str, str]:
     return match[1], match[2].rstrip("/") or "/"
 
 
-def connect_zk(component: str, hosts: str, on_lost: Callable[[], None] | None = None, *,
+def connect_zk(component: str, hosts: str, on_state: Callable[[str], None] | None = None, *,
                session_timeout: float = 10.0) -> KazooClient:
-    """A kazoo session, retried until ZooKeeper answers (as the real processes keep trying)."""
+    """A kazoo session, retried until ZooKeeper answers (as the real processes keep trying);
+    `on_state` hears each change of the connection: kazoo's SUSPENDED (the connection dropped),
+    CONNECTED (back, the same session) and LOST (the session expired, or was closed). kazoo
+    calls it on its own thread: it must not block."""
     zk = KazooClient(hosts=hosts, timeout=session_timeout)
     while True:
         try:
@@ -270,10 +279,87 @@ def connect_zk(component: str, hosts: str, on_lost: Callable[[], None] | None = 
         except Exception as exc:
             log(component, f"waiting for ZooKeeper at {hosts}: {exc}")
             time.sleep(0.5)
-    if on_lost is not None:
-        zk.add_listener(lambda state: on_lost() if state == "LOST" else None)
+    if on_state is not None:
+        zk.add_listener(lambda state: on_state(str(state)))
     log(component, f"connected to ZooKeeper at {hosts}")
     return zk
+
+
+Timer = Callable[[float, Callable[[], None]], Callable[[], None]]
+
+
+def thread_timer(delay: float, then: Callable[[], None]) -> Callable[[], None]:
+    """Run `then` after `delay` seconds on a thread of its own; returns what cancels it."""
+    timer = threading.Timer(delay, then)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
+
+
+class GroupSession:
+    """How Mesos' ZooKeeper group (masters and agents use it to elect and detect) treats its
+    session: a dropped connection starts a timer of the session timeout, and a connection not
+    back by then expires the session locally, not waiting for ZooKeeper to say so on reconnect
+    (0.23.0 src/zookeeper/group.cpp `reconnecting` l.412-440, `timedout` l.443-463, `expired`
+    l.466; 1.7.1 l.446-479, l.482-502, l.505). kazoo's LOST (ZooKeeper itself expired the
+    session) expires it at once. `on_expired` then runs once per session."""
+
+    def __init__(self, timeout: float, on_expired: Callable[[], None], *,
+                 timer: Timer = thread_timer, legacy: bool = LEGACY,
+                 session_id: Callable[[], int | None] = lambda: None) -> None:
+        self.timeout = timeout
+        self.on_expired = on_expired
+        self.timer = timer
+        self.legacy = legacy
+        self.session_id = session_id
+        self.cancel: Callable[[], None] | None = None
+        self.expired = False
+        self.lock = threading.Lock()
+
+    def changed(self, state: str) -> None:
+        """A kazoo state change (see connect_zk)."""
+        with self.lock:
+            if self.expired:
+                return
+            if state == "SUSPENDED" and self.cancel is None:
+                log("group.cpp", "Lost connection to ZooKeeper, attempting to reconnect ...")
+                self.cancel = self.timer(self.timeout, self.timed_out)
+                return
+            if state == "CONNECTED" and self.cancel is not None:
+                self.cancel()
+                self.cancel = None
+                log("group.cpp", "Group process reconnected to ZooKeeper")
+                return
+            if state != "LOST":
+                return
+        self.expire()
+
+    def timed_out(self) -> None:
+        with self.lock:
+            if self.cancel is None or self.expired:
+                return
+        what = "reconnect" if self.legacy else "connect"
+        session = self.session_id()
+        named = "" if session is None else f"(sessionId={session:x}) "
+        warn("group.cpp", f"Timed out waiting to {what} to ZooKeeper. Forcing ZooKeeper session "
+                          f"{named}expiration")
+        self.expire()
+
+    def expire(self) -> None:
+        with self.lock:
+            if self.expired:
+                return
+            self.expired = True
+            if self.cancel is not None:
+                self.cancel()
+                self.cancel = None
+        log("group.cpp", "ZooKeeper session expired")
+        self.on_expired()
+
+    def renewed(self) -> None:
+        """A new session replaced the expired one (the group reconnects with a new client)."""
+        with self.lock:
+            self.expired = False
 
 
 def sequence_of(znode: str) -> int:

@@ -25,11 +25,20 @@ modern = v1.10):
   queue), relaunches ended tasks, with back-off after those its rate limiter counts, and
   records `lastTaskFailure` for the failure states only (`FAILURE_STATES`, `backs_off`);
 - registers with the user `MESOS_USER` names, by default the user it runs as, and gives a
-  task the app's `user` when it has one (the agent runs it as that user).
+  task the app's `user` when it has one (the agent runs it as that user);
+- on losing ZooKeeper (`zk_changed`; the session is `MARATHON_ZK_TIMEOUT` ms in 0.11,
+  `MARATHON_ZK_SESSION_TIMEOUT` ms in 1.x, 10000 both): 0.11 abdicates when its session
+  expires and offers its leadership again; 1.x takes the leader as unknown as soon as the
+  connection drops, and a leader exits (status 103) for its supervisor to restart it;
+- replaces the tasks of a lost agent: 0.11 on TASK_LOST; 1.x keeps an unreachable task for its
+  app's `unreachableStrategy` (`inactiveAfterSeconds` 0, `expungeAfterSeconds` 0 by default),
+  replaces it once inactive, forgets it once expunged and kills it if it comes back then
+  (`unreachable_fate`); places tasks after the `hostname:UNIQUE` constraint (`place`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -126,9 +135,43 @@ def backs_off(state: str, reason: str, message: str) -> bool:
     return state in BACKOFF_STATES
 
 
-# FrameworkInfo capabilities: 1.x registers PARTITION_AWARE (releases/1.11
-# MarathonSchedulerDriver.scala), so agents drop rather than lose its unlaunchable tasks.
+# FrameworkInfo capabilities: 1.x registers PARTITION_AWARE (v1.10.26 and releases/1.11
+# MarathonSchedulerDriver.scala l.84), so agents drop rather than lose its unlaunchable tasks
+# and the master makes its tasks of an unreachable agent TASK_UNREACHABLE; 0.11.1 registers none.
 CAPABILITIES = [] if LEGACY else ["PARTITION_AWARE"]
+# 1.x's exit code on losing leadership (v1.10.26 core/base/CrashStrategy.scala l.19
+# LeadershipLoss, l.32-34 the JVM exits with it).
+LEADERSHIP_LOSS = 103
+# 0.11.1's first wait before it offers its leadership again (MarathonSchedulerService.scala
+# l.316 offerLeadershipBackOff).
+OFFER_BACKOFF_S = 0.5
+# An app's unreachableStrategy unless it names one: 1.10.26 state/UnreachableStrategy.scala
+# l.32-33 (and the RAML type's defaults, types/unreachableStrategy.raml l.11-31).
+UNREACHABLE_DEFAULT = {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}
+
+
+def unreachable_fate(strategy: dict[str, Any] | str | None, since: float, now: float) -> str:
+    """What 1.x makes of a task unreachable since `since`: "counted" (it still stands for its
+    instance), "inactive" (a new instance replaces it; v1.10.26 core/instance/Instance.scala
+    l.234-264 `conditionFromTasks`, `shouldBecomeInactive`) or "expunged" (forgotten, killed if
+    it comes back: InstanceUpdater.scala l.101-104 at once when due, else the
+    ExpungeOverdueLostTasksActor's sweep l.38-46; its 30 s `--task_lost_expunge_interval` is
+    not modelled). `disabled` keeps it counted."""
+    if not isinstance(strategy, dict):
+        return "counted"
+    elapsed = now - since
+    if elapsed >= float(strategy.get("expungeAfterSeconds", 0)):
+        return "expunged"
+    if elapsed >= float(strategy.get("inactiveAfterSeconds", 0)):
+        return "inactive"
+    return "counted"
+
+
+def unique_hosts(app: dict[str, Any]) -> bool:
+    """Whether the app asks for at most one task per host (`["hostname", "UNIQUE"]`: v0.11.1
+    Constraints.scala and v1.10.26 mesosphere/mesos/Constraints.scala, the UNIQUE operator on
+    the hostname field)."""
+    return any(list(c)[:2] == ["hostname", "UNIQUE"] for c in app.get("constraints") or [])
 APP_DEFAULTS: dict[str, Any] = {
     "cmd": None, "args": None, "user": None, "env": {}, "instances": 1, "cpus": 1.0,
     "mem": 128.0, "disk": 0.0, "executor": "", "constraints": [], "uris": [], "ports": [0],
@@ -156,6 +199,17 @@ class Marathon:
         self.master_zk: Any = None
         self.leader: str | None = None
         self.elected = False
+        self.term = 0  # counts elections won: a lead() loop runs only in its own term
+        self.leader_path = ""
+        self.mine = ""  # our election znode
+        self.stopping = False
+        self.unknown: list[str] = []  # tasks reported running that Marathon had forgotten
+        # the election's ZooKeeper session, in ms: 0.11.1 --zk_timeout (ZookeeperConf.scala
+        # l.18-20, Main.scala l.21-30), 1.10.26 --zk_session_timeout (ZookeeperConf.scala l.15-19)
+        self.zk_session_ms = int(os.environ.get("MARATHON_ZK_TIMEOUT" if LEGACY
+                                                else "MARATHON_ZK_SESSION_TIMEOUT") or 10000)
+        # --failover_timeout in seconds, 604800 (0.11.1 MarathonConf.scala l.29-31; 1.10.26 l.80)
+        self.failover_timeout = float(os.environ.get("MARATHON_FAILOVER_TIMEOUT") or 604800)
         self.framework_id: str | None = None
         self.registered = False
         self.apps: dict[str, dict[str, Any]] = {}
@@ -195,28 +249,99 @@ class Marathon:
     # --- election and state in ZooKeeper ----------------------------------------------------
 
     def elect(self) -> None:
-        self.zk = connect_zk(C, self.zk_hosts, on_lost=lambda: die(C, "Lost leadership; exiting"))
-        path = f"{self.zk_path}/leader" if LEGACY else f"{self.zk_path}/leader-curator"
-        node = "member_" if LEGACY else f"_c_{uuid.uuid4()}-latch-"
-        mine = self.zk.create(f"{path}/{node}", self.me.encode(), ephemeral=True, sequence=True,
-                              makepath=True).rsplit("/", 1)[1]
+        self.zk = connect_zk(C, self.zk_hosts, on_state=self.zk_changed,
+                             session_timeout=self.zk_session_ms / 1000)
+        self.leader_path = f"{self.zk_path}/leader" if LEGACY else f"{self.zk_path}/leader-curator"
+        self.offer_leadership()
 
-        @self.zk.ChildrenWatch(path)  # type: ignore[misc]
+        @self.zk.ChildrenWatch(self.leader_path)  # type: ignore[misc]
         def _on_change(children: list[str]) -> None:
-            ordered = sorted(children, key=lambda c: int(re.sub(r"\D", "", c[-10:]) or -1))
-            leader = None
-            if ordered:
-                try:
-                    leader = self.zk.get(f"{path}/{ordered[0]}")[0].decode()
-                except Exception:
-                    leader = None
-            with self.lock:
-                self.leader = leader
-                won = bool(ordered) and ordered[0] == mine and not self.elected
-            if won:
-                threading.Thread(target=self.lead, daemon=True).start()
+            self.children_changed(children)
 
-    def lead(self) -> None:
+    def offer_leadership(self) -> None:
+        """Our candidacy: an EPHEMERAL|SEQUENCE znode holding host:port."""
+        node = "member_" if LEGACY else f"_c_{uuid.uuid4()}-latch-"
+        self.mine = self.zk.create(f"{self.leader_path}/{node}", self.me.encode(), ephemeral=True,
+                                   sequence=True, makepath=True).rsplit("/", 1)[1]
+
+    def children_changed(self, children: list[str]) -> None:
+        """The smallest sequence leads; when that is us, lead."""
+        ordered = sorted(children, key=lambda c: int(re.sub(r"\D", "", c[-10:]) or -1))
+        leader = None
+        if ordered:
+            try:
+                leader = self.zk.get(f"{self.leader_path}/{ordered[0]}")[0].decode()
+            except Exception:
+                leader = None
+        with self.lock:
+            self.leader = leader
+            won = bool(ordered) and ordered[0] == self.mine and not self.elected
+            if won:
+                self.elected = True
+                self.term += 1
+        if won:
+            threading.Thread(target=self.lead, args=(self.term,), daemon=True).start()
+
+    def zk_changed(self, state: str) -> None:
+        """A change of the ZooKeeper connection (kazoo's SUSPENDED, CONNECTED, LOST).
+        1.x: a dropped or lost connection makes the leader unknown ("Connection SUSPENDED;
+        assuming leader is unknown", v1.10.26 core/election/CuratorElectionStream.scala
+        l.251-267), and a leader that becomes a standby crashes ("Lost leadership; crashing",
+        ElectionService.scala l.179-182, exit LEADERSHIP_LOSS); back, it reads the leader again.
+        0.11: only an expired session (LOST) defeats it: `abdicate`."""
+        if self.stopping:
+            return
+        if LEGACY:
+            if state == "LOST":
+                threading.Thread(target=self.abdicate, daemon=True).start()
+            return
+        if state in ("SUSPENDED", "LOST"):
+            log(C, f"Connection {state}; assuming leader is unknown")
+            with self.lock:
+                self.leader = None
+                was_leader = self.elected
+            if was_leader:
+                log(C, "Lost leadership; crashing")
+                os._exit(LEADERSHIP_LOSS)
+        elif state == "CONNECTED" and self.leader_path:
+            log(C, "Connection reestablished; spawning new leader watch loop")
+            threading.Thread(target=self.read_leader, daemon=True).start()
+
+    def read_leader(self) -> None:
+        """Who leads now. 1.x, back on ZooKeeper, first puts its candidacy back when the lost
+        session took its znode along (Curator's LeaderLatch resets itself on RECONNECTED; read
+        from its documented behaviour, Curator is not vendored in Marathon)."""
+        with contextlib.suppress(Exception):
+            if not LEGACY and self.mine and not self.zk.exists(f"{self.leader_path}/{self.mine}"):
+                self.offer_leadership()
+            self.children_changed(self.zk.get_children(self.leader_path))
+
+    def abdicate(self) -> None:
+        """0.11.1 defeated (its ZooKeeper membership gone with the session): it stops its
+        driver, stays up as a standby and offers its leadership again after a back-off
+        (MarathonSchedulerService.scala `onDefeated` l.234-238, `defeatLeadership` l.279-292,
+        `runDriver` l.186-220, `offerLeadership` l.331-345)."""
+        with self.lock:
+            was_leader = self.elected
+            self.elected = self.registered = False
+            self.leader = None
+        if was_leader:
+            log(C, "Defeated (Leader Interface)")
+            log(C, "Defeat leadership")
+            log(C, "Stopping driver")
+            log(C, "Driver future completed. Executing optional abdication command.")
+        log(C, f"Will offer leadership after {int(OFFER_BACKOFF_S * 1000)} milliseconds backoff")
+        self.sleep(OFFER_BACKOFF_S)
+        while not self.stopping:
+            try:
+                self.offer_leadership()
+                break
+            except Exception as exc:
+                log(C, f"offering leadership: {exc}")
+                self.sleep(OFFER_BACKOFF_S)
+        self.read_leader()
+
+    def lead(self, term: int = 0) -> None:
         log(C, "Elected as leader; loading state from ZooKeeper")
         with self.lock:
             self.elected = True
@@ -226,7 +351,7 @@ class Marathon:
             log(C, f"registration delay {delay}s: elected, not registered yet")
             time.sleep(delay)
         last_registration = 0.0
-        while True:
+        while self.leads(term):
             if time.monotonic() - last_registration > 1.0:
                 self.register()
                 last_registration = time.monotonic()
@@ -236,6 +361,11 @@ class Marathon:
                 except OSError as exc:
                     log(C, f"master unreachable: {exc}")
             time.sleep(TICK_S)
+
+    def leads(self, term: int) -> bool:
+        """Whether the leadership of `term` (0: any) still holds."""
+        with self.lock:
+            return self.elected and (term in (0, self.term))
 
     def load_state(self) -> None:
         self.apps = {a["id"]: a for a in self.load("apps")}
@@ -282,7 +412,8 @@ class Marathon:
                                   {"name": "marathon", "id": self.framework_id,
                                    "hostname": self.hostname,
                                    "webui_url": f"http://{self.me}", "user": self.mesos_user,
-                                   "capabilities": CAPABILITIES}, timeout=2)
+                                   "capabilities": CAPABILITIES,
+                                   "failover_timeout": self.failover_timeout}, timeout=2)
         except OSError:
             return
         if status != 200:
@@ -310,13 +441,18 @@ class Marathon:
             return
         with self.lock:
             self.reconcile(answer["tasks"])
+            self.expunge(time.time())
+            for task_id in self.unknown:
+                log(C, f"Kill unknown {task_id}")  # v1.10.26 TaskStatusUpdateProcessorImpl l.108
+                self.kill(url, {"id": task_id})
+            self.unknown.clear()
             offers: list[dict[str, Any]] | None = None
             for task in list(self.tasks.values()):
                 if task["appId"] not in self.apps and task["state"] in ACTIVE:
                     self.kill(url, task)
             for app in list(self.apps.values()):
                 tasks = [t for t in self.tasks.values()
-                         if t["appId"] == app["id"] and t["state"] in ACTIVE]
+                         if t["appId"] == app["id"] and self.counted(t, app, time.time())]
                 stale = [t for t in tasks if t["version"] != app["version"]]
                 tasks = [t for t in tasks if t["version"] == app["version"]]
                 stale += tasks[app["instances"]:]
@@ -336,9 +472,30 @@ class Marathon:
                         break
             self.finish_deployments()
 
+    def counted(self, task: dict[str, Any], app: dict[str, Any], now: float) -> bool:
+        """Whether a task stands for one of its app's instances: it runs (or is starting), or
+        1.x holds it unreachable but not yet inactive (`unreachable_fate`)."""
+        if task["state"] in ACTIVE:
+            return True
+        return task["state"] == "TASK_UNREACHABLE" and unreachable_fate(
+            app.get("unreachableStrategy"), task["unreachable_since"], now) == "counted"
+
+    def expunge(self, now: float) -> None:
+        """1.x forgets the unreachable tasks its apps' strategies expunge (`unreachable_fate`)."""
+        for task in list(self.tasks.values()):
+            app = self.apps.get(task["appId"], {})
+            if task["state"] == "TASK_UNREACHABLE" and unreachable_fate(
+                    app.get("unreachableStrategy"), task["unreachable_since"], now) == "expunged":
+                log(C, f"Instance {task['id']} is unreachable since "
+                       f"{task['unreachable_at']} and will be expunged.")
+                self.tasks.pop(task["id"])
+                self.done.add(task["id"])
+
     def reconcile(self, reported: list[dict[str, Any]]) -> None:
         for task in reported:
             if task["id"] in self.done:
+                if task["state"] in ACTIVE and task["id"] not in self.killed:
+                    self.unknown.append(task["id"])  # came back after Marathon let it go
                 continue
             labels = task.get("marathon", {})
             ours = self.tasks.get(task["id"])
@@ -353,6 +510,12 @@ class Marathon:
                 }
             for state in self.new_states(ours, task):
                 self.status_update(ours, task, state)
+                if state == "TASK_UNREACHABLE" and not LEGACY:
+                    ours.setdefault("unreachable_since", time.time())
+                    ours.setdefault("unreachable_at", iso_now())
+                    continue
+                ours.pop("unreachable_since", None)
+                ours.pop("unreachable_at", None)
                 if state not in ACTIVE:
                     self.tasks.pop(task["id"])
                     self.done.add(task["id"])
@@ -415,7 +578,12 @@ class Marathon:
     def place(self, url: str, app: dict[str, Any], offers: list[dict[str, Any]]) -> bool:
         need = {"cpus": app["cpus"], "mem": app["mem"], "disk": app["disk"]}
         reasons = {"InsufficientCpus": 0, "InsufficientMemory": 0, "InsufficientDisk": 0}
+        taken = {t["host"] for t in self.tasks.values() if t["appId"] == app["id"]
+                 and self.counted(t, app, time.time())} if unique_hosts(app) else set()
         for offer in offers:
+            if offer["hostname"] in taken:
+                reasons["UnfulfilledConstraint"] = reasons.get("UnfulfilledConstraint", 0) + 1
+                continue
             short = [k for k, v in need.items() if v > offer["resources"].get(k, 0.0) + 1e-9]
             for key in short:
                 reasons[{"cpus": "InsufficientCpus", "mem": "InsufficientMemory",
@@ -533,6 +701,8 @@ class Marathon:
         if not LEGACY:
             app["portDefinitions"] = [{"port": p, "protocol": "tcp", "labels": {}}
                                       for p in app["ports"]]
+            app["unreachableStrategy"] = body.get("unreachableStrategy") or dict(
+                UNREACHABLE_DEFAULT)
         app["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
         return app
 
@@ -940,6 +1110,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     stopping.wait()
     log(C, "Shutting down: abdicating leadership")
+    marathon.stopping = True
     marathon.zk.stop()  # closes the session, so the election znode goes at once
     marathon.zk.close()
 

@@ -3,11 +3,19 @@
 Follows Apache Mesos as seen from outside (``shared/design/contract.md``):
 - env `MESOS_IP`, `MESOS_HOSTNAME`, `MESOS_PORT` (5050), `MESOS_ZK`, `MESOS_QUORUM`,
   `MESOS_REGISTRY` (`replicated_log` | `in_memory`), `MESOS_REGISTRY_FETCH_TIMEOUT` (1mins),
-  `MESOS_ZK_SESSION_TIMEOUT` (10secs: how long a dead leader's znode outlives it);
+  `MESOS_ZK_SESSION_TIMEOUT` (10secs: how long a dead leader's znode outlives it, and how long a
+  master waits for a dropped ZooKeeper connection before it gives its session up: `contend`),
+  `MESOS_AGENT_PING_TIMEOUT` x `MESOS_MAX_AGENT_PING_TIMEOUTS` (legacy `MESOS_SLAVE_PING_TIMEOUT`
+  x `MESOS_MAX_SLAVE_PING_TIMEOUTS`; 15secs x 5: `ping_settings`);
 - election: an EPHEMERAL|SEQUENCE znode `info_` (legacy: protobuf) or `json.info_` (modern: JSON)
   under the `MESOS_ZK` path; the smallest sequence leads (src/master/detector);
 - the elected leader recovers its registry only with `MESOS_QUORUM` masters up, else aborts
   after the fetch timeout with the real message;
+- an agent silent for the total ping timeout is removed (legacy: its tasks TASK_LOST, and told
+  to shut down when it comes back) or marked unreachable (modern: TASK_UNREACHABLE for
+  PARTITION_AWARE frameworks, else TASK_LOST; back in `slaves` with its tasks when it
+  re-registers): `Master.agent_unreachable`, `Master.reregistered`; a framework silent for
+  `FRAMEWORK_SILENCE_S` is disconnected, and removed after its failover_timeout;
 - HTTP: `/health`, `/master/redirect`, state per generation (legacy `/master/state.json` and
   `/state.json`, non-leaders answer their own state; modern `/master/state` and `/state`,
   `/master/slaves`, `/master/frameworks`, non-leaders 307 to the leader, 503 with none).
@@ -17,6 +25,7 @@ flags (`--registry=in_memory`, as mesosphere's image CMD has) beat `MESOS_*` var
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -26,6 +35,7 @@ from typing import Any
 
 from common import (
     LEGACY,
+    GroupSession,
     Request,
     Response,
     apply_argv_flags,
@@ -41,15 +51,104 @@ from common import (
     master_address,
     master_info,
     mesos_duration,
+    mesos_exit,
     parse_zk_url,
     sequence_of,
     serve,
+    warn,
 )
 
 VERSION = "0.23.0" if LEGACY else "1.4.0"
 TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"}
-AGENT_TIMEOUT_S = env_seconds("STANDIN_AGENT_TIMEOUT", 5.0)
 C = "master.cpp"
+# Our frameworks reach the master over plain HTTP, asking for their tasks every tick; how long
+# one may stay silent stands in for the scheduler's link that the real master watches (a closed
+# link: "Framework ... disconnected", 1.7.1 master.cpp `_exited` l.1390). It is ours, no flag.
+FRAMEWORK_SILENCE_S = 5.0
+# Where each generation's master gives up on losing the election (0.23.0 master.cpp
+# `lostCandidacy` l.1460 and `detected` l.1487; 1.7.1 l.2081, l.2124-2125 and l.2161-2162).
+LEADER_EXITS = {
+    "lost": "master.cpp:2081",
+    "conceded": "master.cpp:2124",
+    "indecisive": "master.cpp:2161",
+}
+
+
+def ping_settings(env: dict[str, str] | os._Environ[str], *, legacy: bool) -> tuple[float, int]:
+    """The master's ping of each agent: every `--agent_ping_timeout`, and an agent that misses
+    `--max_agent_ping_timeouts` pings in a row is marked unreachable (1.7.1 src/master/flags.cpp
+    l.513-544, which still takes the 0.23 names as deprecated ones, from the environment too:
+    3rdparty/stout/include/stout/flags/flags.hpp l.727-760 and l.811-813); 0.23.0 names them
+    `--slave_ping_timeout` and `--max_slave_ping_timeouts` (flags.cpp l.380-409). Defaults 15secs
+    and 5 (0.23.0 src/master/constants.cpp l.34-35; 1.7.1 constants.hpp l.68-71); the timeout
+    must lie within 1secs and 15mins and the count be at least 1 (ValueError with the real
+    words otherwise)."""
+    names = [("slave_ping_timeout", "max_slave_ping_timeouts")]
+    if not legacy:
+        names.insert(0, ("agent_ping_timeout", "max_agent_ping_timeouts"))
+
+    def first(index: int, default: str) -> str:
+        return next((env[f"MESOS_{n[index].upper()}"] for n in names
+                     if env.get(f"MESOS_{n[index].upper()}")), default)
+
+    timeout, most = mesos_duration(first(0, "15secs")), int(first(1, "5"))
+    flag, count = names[0]
+    quote = "" if legacy else "`"
+    if not 1 <= timeout <= 900:
+        raise ValueError(f"Expected {quote}--{flag}{quote} to be between 1secs and 15mins")
+    if most < 1:
+        raise ValueError(f"Expected {quote}--{count}{quote} to be at least 1")
+    return timeout, most
+
+
+def overdue(silence: float, timeout: float, most: int) -> bool:
+    """Whether an agent silent that long has missed `most` pings in a row: the SlaveObserver
+    pings every `timeout` and counts each ping without a pong (0.23.0 master.cpp l.161-192;
+    1.7.1 l.200-238). Our agents' registrations, every second, are their pongs."""
+    return silence >= timeout * most
+
+
+def unreachable_status(*, legacy: bool, partition_aware: bool, hostname: str
+                       ) -> tuple[str, str, str]:
+    """(state, reason, message) the master gives a task of an agent it stopped hearing:
+    0.23.0 removes the agent, TASK_LOST "Slave H removed: health check timed out"
+    (master.cpp `removeSlave` l.4990-5000); 1.7.1 marks it unreachable, TASK_UNREACHABLE for a
+    PARTITION_AWARE framework, else TASK_LOST, "health check timed out" (`__removeSlave`
+    l.10799-10835, the message from the SlaveObserver l.283)."""
+    if legacy:
+        return "TASK_LOST", "REASON_SLAVE_REMOVED", f"Slave {hostname} removed: health check " \
+                                                     "timed out"
+    state = "TASK_UNREACHABLE" if partition_aware else "TASK_LOST"
+    return state, "REASON_SLAVE_REMOVED", "health check timed out"
+
+
+def leader_exit(*, was_elected: bool, leader: str | None, me: str, legacy: bool
+                ) -> tuple[str, str] | None:
+    """What a master that led says as it exits when the detector names another leader or none
+    (where it is logged from, the words), or None when it goes on: 0.23.0 master.cpp `detected`
+    l.1486-1487 "Lost leadership... committing suicide!" either way; 1.7.1 l.2124-2125
+    "Conceded leadership to another master..." or l.2161-2162 "Lost leadership after
+    indecisive election..."."""
+    if not was_elected or leader == me:
+        return None
+    if legacy:
+        return "", "Lost leadership... committing suicide!"
+    if leader is not None:
+        return LEADER_EXITS["conceded"], ("Conceded leadership to another master... committing "
+                                          "suicide!")
+    return LEADER_EXITS["indecisive"], ("Lost leadership after indecisive election... committing "
+                                        "suicide!")
+
+
+def candidacy_lost(*, elected: bool, legacy: bool) -> tuple[str, str] | None:
+    """A master whose ZooKeeper session expired has lost its candidacy: the leader exits with
+    these words (where logged from, text), a follower (None) contends again (0.23.0 master.cpp
+    `lostCandidacy` l.1451-1465; 1.7.1 l.2072-2086)."""
+    if not elected:
+        return None
+    if legacy:
+        return "", "Lost leadership... committing suicide!"
+    return LEADER_EXITS["lost"], "Lost candidacy as a leader... committing suicide!"
 
 
 class Master:
@@ -64,9 +163,21 @@ class Master:
         self.leader: dict[str, Any] | None = None  # the leader's MasterInfo, once detected
         self.elected_time: float | None = None
         self.recovered = False
-        self.agents: dict[str, dict[str, Any]] = {}
+        self.agents: dict[str, dict[str, Any]] = {}  # the registered ones
+        self.unreachable: dict[str, dict[str, Any]] = {}  # modern: id -> agent, once unreachable
+        self.removed: set[str] = set()  # legacy: the agents removed, refused when they come back
+        self.admitted = 0  # agent ids given
         self.frameworks: dict[str, dict[str, Any]] = {}
+        self.completed_frameworks: list[dict[str, Any]] = []
         self.tasks: dict[str, dict[str, Any]] = {}  # task id -> task, as in state.json
+        self.clock = time.time  # when agents and frameworks were last heard (tests set it)
+        try:
+            self.ping = ping_settings(os.environ, legacy=LEGACY)
+        except ValueError as exc:
+            die(C, str(exc))
+        self.zk: Any = None
+        self.zk_path = ""
+        self.session: GroupSession | None = None
 
     # --- election and registrar recovery ----------------------------------------------------
 
@@ -82,19 +193,20 @@ class Master:
                    "ZooKeeper")
         quorum = int(os.environ.get("MESOS_QUORUM", "1")) if registry == "replicated_log" else 1
         hosts, path = parse_zk_url(zk_url)
-        zk = connect_zk(C, hosts, on_lost=lambda: die(C, "Lost leadership... committing suicide!"),
-                        session_timeout=mesos_duration(
-                            os.environ.get("MESOS_ZK_SESSION_TIMEOUT", "10secs")))
+        # --zk_session_timeout: 10secs (0.23.0 src/master/flags.cpp l.67-70, constants.cpp l.46;
+        # 1.7.1 flags.cpp l.82-85, constants.hpp l.133), kazoo's session and the group's timer
+        self.session = GroupSession(
+            mesos_duration(os.environ.get("MESOS_ZK_SESSION_TIMEOUT", "10secs")),
+            self.lost_candidacy)
+        zk = connect_zk(C, hosts, on_state=self.session.changed,
+                        session_timeout=self.session.timeout)
+        self.zk, self.zk_path = zk, path
+        self.session.session_id = lambda: (zk.client_id or (None,))[0]
         delay = env_seconds("STANDIN_ELECTION_DELAY")
         if delay:
             log(C, f"election delay {delay}s: healthy, not contending yet")
             time.sleep(delay)
-        info = master_info(master_id=self.id, ip=self.ip, port=self.port, hostname=self.hostname,
-                           version=VERSION)
-        label, data = (("info_", encode_master_info(info)) if LEGACY
-                       else ("json.info_", json.dumps(info).encode()))
-        mine = zk.create(f"{path}/{label}", data, ephemeral=True, sequence=True, makepath=True)
-        log("group.cpp", f"Created ZooKeeper znode {mine}")
+        self.join()
 
         def members() -> int:
             return sum(1 for c in zk.get_children(path) if sequence_of(c) >= 0)
@@ -102,14 +214,63 @@ class Master:
         @zk.ChildrenWatch(path)  # type: ignore[misc]
         def _on_change(_children: list[str]) -> None:
             leader = leading_master(zk, path)
-            with self.lock:
-                changed = (leader or {}).get("id") != (self.leader or {}).get("id")
-                self.leader = leader
-            if changed and leader is not None:
-                log("detector.cpp", f"A new leading master (UPID={leader['pid']}) is detected")
-                if leader["id"] == self.id:
-                    threading.Thread(target=self.become_leader, args=(quorum, members),
-                                     daemon=True).start()
+            if self.detected(leader):
+                threading.Thread(target=self.become_leader, args=(quorum, members),
+                                 daemon=True).start()
+
+    def join(self) -> None:
+        """Our candidacy: an EPHEMERAL|SEQUENCE znode holding our MasterInfo."""
+        info = master_info(master_id=self.id, ip=self.ip, port=self.port, hostname=self.hostname,
+                           version=VERSION)
+        label, data = (("info_", encode_master_info(info)) if LEGACY
+                       else ("json.info_", json.dumps(info).encode()))
+        mine = self.zk.create(f"{self.zk_path}/{label}", data, ephemeral=True, sequence=True,
+                              makepath=True)
+        log("group.cpp", f"Created ZooKeeper znode {mine}")
+
+    def detected(self, leader: dict[str, Any] | None) -> bool:
+        """The detector named `leader` (or none): a master that led and no longer does exits
+        (`leader_exit`); True when we are newly the leader."""
+        with self.lock:
+            was_elected = self.leading
+            changed = (leader or {}).get("id") != (self.leader or {}).get("id")
+            self.leader = leader
+        verdict = leader_exit(was_elected=was_elected, leader=(leader or {}).get("id"),
+                              me=self.id, legacy=LEGACY)
+        if verdict is not None:
+            mesos_exit(*verdict)
+            return False
+        if changed and leader is not None:
+            log("detector.cpp", f"A new leading master (UPID={leader['pid']}) is detected")
+            return bool(leader["id"] == self.id) and not was_elected
+        if changed:  # 0.23.0 master.cpp l.1481-1484; 1.7.1 l.2158
+            log(C, "The newly elected leader is None" if LEGACY else "No master was elected.")
+        return False
+
+    def lost_candidacy(self) -> None:
+        """Our ZooKeeper session expired (`GroupSession`): the leader exits, a follower
+        contends again with a new session (`candidacy_lost`)."""
+        verdict = candidacy_lost(elected=self.leading, legacy=LEGACY)
+        if verdict is not None:
+            mesos_exit(*verdict)
+            return
+        log(C, "Lost candidacy as a follower... Contend again")
+        self.detected(None)  # the expiry emptied the group: no leader known (group.cpp `expired`)
+        threading.Thread(target=self.contend_again, daemon=True).start()
+
+    def contend_again(self) -> None:
+        """As the group does after an expiry (group.cpp `expired`: a new client, then the
+        candidacy anew): a new session, retried until ZooKeeper answers, and a new znode."""
+        assert self.session is not None
+        while True:
+            try:
+                self.zk.restart()
+                break
+            except Exception as exc:
+                log(C, f"waiting for ZooKeeper: {exc}")
+                time.sleep(0.5)
+        self.session.renewed()
+        self.join()
 
     def become_leader(self, quorum: int, members: Any) -> None:
         with self.lock:
@@ -138,56 +299,159 @@ class Master:
     # --- agents, frameworks and tasks (our own JSON protocol) -------------------------------
 
     def register_agent(self, body: dict[str, Any]) -> Response:
-        """Agents (re-)register here every second; that is also their heartbeat and task report."""
+        """Agents (re-)register here every second; that is also their heartbeat (the pong) and
+        task report. A removed legacy agent is told to shut down instead (`refused`)."""
         with self.lock:
-            agent_id = body.get("id") or f"{self.id}-S{len(self.agents)}"
+            agent_id = body.get("id") or self.new_agent_id()
+            if agent_id in self.removed:
+                return self.refused(agent_id, body)
             known = self.agents.get(agent_id)
-            now = time.time()
+            was_unreachable = self.unreachable.pop(agent_id, None) is not None
+            now = self.clock()
             self.agents[agent_id] = {
                 **body, "id": agent_id, "active": True, "last_seen": now,
                 "registered_time": known["registered_time"] if known else now,
             }
-            if known is None:
+            if known is None and not was_unreachable:
                 log(C, f"Registered agent {agent_id} at {body['pid']}")
             for task in body.get("tasks", []):
                 self.tasks[task["id"]] = {**self.tasks.get(task["id"], {}), **task}
+            if was_unreachable:
+                self.reregistered(agent_id, body, now)
         return json_response({"id": agent_id, "master_id": self.id})
+
+    def new_agent_id(self) -> str:
+        """<master id>-S<n>, n counting every agent this master admitted (master.cpp
+        `newSlaveId`), so a removed agent's id is never given again."""
+        self.admitted += 1
+        return f"{self.id}-S{self.admitted - 1}"
+
+    def refused(self, agent_id: str, body: dict[str, Any]) -> Response:
+        """0.23.0 refuses an agent it removed and tells it to shut down (master.cpp
+        `reregisterSlave` l.3441-3455); our ShutdownMessage rides on the answer."""
+        warn(C, f"Slave {agent_id} at {body['pid']} ({body['hostname']}) attempted to "
+                "re-register after removal; shutting it down")
+        return json_response({"shutdown": "Slave attempted to re-register after removal"})
+
+    def reregistered(self, agent_id: str, body: dict[str, Any], now: float) -> None:
+        """1.7.1 takes an unreachable agent back with the tasks it reports, each told to its
+        framework in the state the agent has it, "Unreachable agent re-reregistered"
+        (master.cpp `__reregisterSlave` l.7393-7431, whatever the framework's capabilities)."""
+        log(C, f"Received reregister agent message from agent {agent_id} at {body['pid']} "
+               f"({body['hostname']})")
+        for reported in body.get("tasks", []):
+            task = self.tasks[reported["id"]]
+            if not task.pop("unreachable", False):
+                continue
+            task.update(message="Unreachable agent re-reregistered",
+                        reason="REASON_SLAVE_REREGISTERED")
+            task["statuses"] = [*task.get("statuses", []),
+                                {"state": task["state"], "timestamp": now}]
+        log(C, f"Re-registered agent {agent_id} at {body['pid']} ({body['hostname']})")
+
+    def agent_unreachable(self, agent: dict[str, Any], now: float) -> str | None:
+        """An agent overdue (`overdue`) leaves the registered ones, its tasks ended or
+        unreachable (`unreachable_status`): 0.23.0 shuts it down and removes it (master.cpp
+        `shutdownSlave` l.3901-3920, `removeSlave` l.4967, `_removeSlave` l.5079); 1.7.1 marks it
+        unreachable (`markUnreachable` l.8811, `_markUnreachable` l.8854). Returns where the
+        legacy ShutdownMessage goes (the cut-off agent does not get it)."""
+        agent_id, hostname = agent["id"], agent["hostname"]
+        del self.agents[agent_id]
+        if LEGACY:
+            warn(C, f"Shutting down slave {agent_id} at {agent['pid']} ({hostname}) with message "
+                    "'health check timed out'")
+            log(C, f"Removing slave {agent_id} at {agent['pid']} ({hostname}): health check "
+                   "timed out")
+            self.removed.add(agent_id)
+        else:
+            log(C, f"Marking agent {agent_id} ({hostname}) unreachable: health check timed out")
+            self.unreachable[agent_id] = {**agent, "unreachable_time": now}
+        for task in self.tasks.values():
+            if task["slave_id"] != agent_id or task["state"] in TERMINAL:
+                continue
+            aware = "PARTITION_AWARE" in self.frameworks.get(task["framework_id"], {}).get(
+                "capabilities", [])
+            state, reason, message = unreachable_status(legacy=LEGACY, partition_aware=aware,
+                                                        hostname=hostname)
+            task.update(state=state, reason=reason, message=message, unreachable=not LEGACY)
+            task["statuses"] = [*task.get("statuses", []), {"state": state, "timestamp": now}]
+        if LEGACY:
+            log(C, f"Removed slave {agent_id} ({hostname}): health check timed out")
+        else:
+            log(C, f"Marked agent {agent_id} ({hostname}) unreachable: health check timed out")
+        return f"{agent['url']}/standin/shutdown" if LEGACY else None
 
     def register_framework(self, body: dict[str, Any]) -> Response:
         with self.lock:
             framework_id = body.get("id") or f"{self.id}-{len(self.frameworks):04d}"
             known = self.frameworks.get(framework_id)
+            now = self.clock()
             self.frameworks[framework_id] = {
                 "id": framework_id, "name": body["name"], "hostname": body.get("hostname", ""),
-                "webui_url": body.get("webui_url", ""), "active": True, "last_seen": time.time(),
-                "registered_time": known["registered_time"] if known else time.time(),
-                # FrameworkInfo.user and .capabilities, as the scheduler registers them
+                "webui_url": body.get("webui_url", ""), "active": True, "last_seen": now,
+                "registered_time": known["registered_time"] if known else now,
+                # FrameworkInfo.user, .capabilities and .failover_timeout, as registered
                 "user": body.get("user", "root"), "capabilities": body.get("capabilities", []),
+                "failover_timeout": float(body.get("failover_timeout", 0.0)),
             }
             if known is None:
                 log(C, f"Registered framework {framework_id} ({body['name']})")
         return json_response({"id": framework_id})
 
     def expire(self) -> None:
-        """Agents and frameworks that stop calling become inactive; lost agents' tasks are LOST."""
+        """Every half second, `expire_once`."""
         while True:
             time.sleep(0.5)
-            now = time.time()
-            with self.lock:
-                for agent in self.agents.values():
-                    if agent["active"] and now - agent["last_seen"] > AGENT_TIMEOUT_S:
-                        agent["active"] = False
-                        log(C, f"Agent {agent['id']} timed out; its tasks are lost")
-                        for task in self.tasks.values():
-                            if task["slave_id"] == agent["id"] and task["state"] not in TERMINAL:
-                                task["state"] = "TASK_LOST"
-                for framework in self.frameworks.values():
-                    framework["active"] = now - framework["last_seen"] <= AGENT_TIMEOUT_S
+            self.expire_once(self.clock())
+
+    def expire_once(self, now: float) -> None:
+        """Agents that missed their pings leave (`agent_unreachable`); frameworks that went
+        silent are disconnected, and removed after their failover_timeout (`frameworks_at`)."""
+        with self.lock:
+            shutdowns = [self.agent_unreachable(agent, now) for agent in list(self.agents.values())
+                         if overdue(now - agent["last_seen"], *self.ping)]
+            kills = self.frameworks_at(now)
+        for url in filter(None, shutdowns):
+            with contextlib.suppress(OSError):
+                call("POST", url, {"message": "health check timed out"}, timeout=2)
+        for url, task_id in kills:
+            with contextlib.suppress(OSError):
+                call("POST", f"{url}/standin/kill", {"task_id": task_id}, timeout=2)
+
+    def frameworks_at(self, now: float) -> list[tuple[str, str]]:
+        """A framework silent for FRAMEWORK_SILENCE_S is disconnected (inactive); one that stays
+        so for its failover_timeout is removed, its live tasks killed (0.23.0 master.cpp
+        `frameworkFailoverTimeout` l.4146-4160; 1.7.1 l.9327-9341). Returns the kills to send."""
+        kills: list[tuple[str, str]] = []
+        for framework in list(self.frameworks.values()):
+            silence = now - framework["last_seen"]
+            if framework["active"] and silence > FRAMEWORK_SILENCE_S:
+                framework["active"] = False
+                log(C, f"Framework {framework['id']} ({framework['name']}) disconnected")
+            elif not framework["active"] and silence <= FRAMEWORK_SILENCE_S:
+                framework["active"] = True
+            if framework["active"] or silence < FRAMEWORK_SILENCE_S + framework[
+                    "failover_timeout"]:
+                continue
+            log(C, f"Framework failover timeout, removing framework {framework['id']} "
+                   f"({framework['name']})")
+            del self.frameworks[framework["id"]]
+            self.completed_frameworks.append(framework)
+            for task in self.tasks.values():
+                agent = self.agents.get(task["slave_id"])
+                if task["framework_id"] == framework["id"] and self.live(task) and agent:
+                    kills.append((agent["url"], task["id"]))
+        return kills
+
+    @staticmethod
+    def live(task: dict[str, Any]) -> bool:
+        """A task that holds its agent's resources: not ended, not on an unreachable agent."""
+        return task["state"] not in TERMINAL and not task.get("unreachable")
 
     def free(self, agent: dict[str, Any]) -> dict[str, float]:
         free = {k: float(v) for k, v in agent["resources"].items() if k != "ports"}
         for task in self.tasks.values():
-            if task["slave_id"] == agent["id"] and task["state"] not in TERMINAL:
+            if task["slave_id"] == agent["id"] and self.live(task):
                 for key, amount in task["resources"].items():
                     if key in free:
                         free[key] -= float(amount)
@@ -235,6 +499,8 @@ class Master:
         """A status update from an agent."""
         with self.lock:
             task = self.tasks.get(body["task_id"])
+            if task is not None and task["slave_id"] in self.removed:
+                task = None  # a removed agent's update: dropped (0.23.0 master.cpp l.3721)
             if task is not None:
                 task["state"] = body["state"]
                 task["statuses"] = [*task.get("statuses", []),
@@ -250,16 +516,7 @@ class Master:
             leading = self.leading
             frameworks = []
             for fw in self.frameworks.values() if leading else []:
-                tasks = [self.public_task(t) for t in self.tasks.values()
-                         if t["framework_id"] == fw["id"]]
-                frameworks.append({
-                    **{k: v for k, v in fw.items() if k not in ("last_seen", "capabilities")},
-                    "checkpoint": True, "failover_timeout": 604800.0,
-                    "tasks": [t for t in tasks if t["state"] not in TERMINAL],
-                    "completed_tasks": [t for t in tasks if t["state"] in TERMINAL],
-                    "offers": [], "executors": [],
-                    "resources": self.used(fw["id"]), "used_resources": self.used(fw["id"]),
-                })
+                frameworks.append(self.public_framework(fw))
             slaves = [self.public_agent(a) for a in self.agents.values()] if leading else []
             state: dict[str, Any] = {
                 "version": VERSION, "id": self.id, "pid": self.pid, "hostname": self.hostname,
@@ -267,8 +524,12 @@ class Master:
                 "activated_slaves": float(sum(1 for a in slaves if a["active"])),
                 "deactivated_slaves": float(sum(1 for a in slaves if not a["active"])),
                 "flags": self.flags(), "slaves": slaves, "frameworks": frameworks,
-                "completed_frameworks": [], "orphan_tasks": [], "unregistered_frameworks": [],
+                "completed_frameworks": [self.public_framework(f) for f in
+                                         self.completed_frameworks] if leading else [],
+                "orphan_tasks": [], "unregistered_frameworks": [],
             }
+            if not LEGACY:  # 1.7.1 src/master/http.cpp l.2916: how many, not which
+                state["unreachable_slaves"] = float(len(self.unreachable)) if leading else 0.0
             if self.leader is not None:
                 state["leader"] = self.leader["pid"]
                 if not LEGACY:
@@ -277,10 +538,28 @@ class Master:
                 state["elected_time"] = self.elected_time
             return state
 
+    def public_framework(self, fw: dict[str, Any]) -> dict[str, Any]:
+        """A framework as state.json has it; 1.x lists the tasks of unreachable agents as
+        `unreachable_tasks`, not among the others (1.7.1 src/master/http.cpp l.341-350)."""
+        tasks = [t for t in self.tasks.values() if t["framework_id"] == fw["id"]]
+        public = {
+            **{k: v for k, v in fw.items() if k not in ("last_seen", "capabilities")},
+            "checkpoint": True,
+            "tasks": [self.public_task(t) for t in tasks if self.live(t)],
+            "completed_tasks": [self.public_task(t) for t in tasks
+                                if t["state"] in TERMINAL and not t.get("unreachable")],
+            "offers": [], "executors": [],
+            "resources": self.used(fw["id"]), "used_resources": self.used(fw["id"]),
+        }
+        if not LEGACY:
+            public["unreachable_tasks"] = [self.public_task(t) for t in tasks
+                                           if t.get("unreachable")]
+        return public
+
     def used(self, framework_id: str) -> dict[str, float]:
         used = {"cpus": 0.0, "mem": 0.0, "disk": 0.0}
         for task in self.tasks.values():
-            if task["framework_id"] == framework_id and task["state"] not in TERMINAL:
+            if task["framework_id"] == framework_id and self.live(task):
                 for key in used:
                     used[key] += float(task["resources"].get(key, 0))
         return used
@@ -366,7 +645,7 @@ class Master:
         with self.lock:
             framework = self.frameworks.get(query.get("framework_id", ""))
             if framework is not None:
-                framework["last_seen"] = time.time()
+                framework["last_seen"] = self.clock()
             tasks = [t for t in self.tasks.values()
                      if t["framework_id"] == query.get("framework_id")]
             return json_response({"tasks": tasks})
