@@ -82,6 +82,32 @@ def _add_ssh_transport() -> None:
 SSH_POOL = "ssh"  # the one connection pool of an ssh:// engine's adapter
 
 
+def _session_open(sock: Any) -> bool:
+    """Whether an idle connection through `ssh` can take a request: its ssh runs and its
+    stdout has nothing to read (between answers, readable means the end: what urllib3 asks of
+    a socket)."""
+    process = getattr(sock, "proc", None)
+    if process is None or process.poll() is not None or process.stdout.closed:
+        return False
+    import select
+
+    readable, _, _ = select.select([process.stdout], [], [], 0)
+    return not readable
+
+
+def _end_session(conn: Any) -> None:
+    """Close a connection through `ssh` whose session is over: docker-py's close writes to the
+    ssh process's stdin, which fails once that process has ended."""
+    process = getattr(conn.sock, "proc", None)
+    with contextlib.suppress(OSError):
+        conn.close()
+    if process is not None and process.poll() is None:
+        process.terminate()
+    if process is not None:
+        with contextlib.suppress(Exception):
+            process.wait(timeout=1)  # reaped here, not left to the garbage collector
+
+
 def _keep_ssh_connections() -> None:
     """Let docker-py reuse its connections through the `ssh` command.
 
@@ -102,9 +128,8 @@ def _keep_ssh_connections() -> None:
     class Pool(sshconn.SSHConnectionPool):  # type: ignore[misc]
         def _get_conn(self, timeout: float | None = None) -> Any:
             conn = super()._get_conn(timeout)
-            process = getattr(conn.sock, "proc", None)
-            if conn.sock is not None and (process is None or process.poll() is not None):
-                conn.close()
+            if conn.sock is not None and not _session_open(conn.sock):
+                _end_session(conn)
                 return self._new_conn()
             return conn
 

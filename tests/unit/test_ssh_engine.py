@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mesostack.runtime import Engine
+from testbed import wait_until
 
 FAKE_SSH = """#!{python}
 import os, socket, sys, threading
@@ -30,21 +31,23 @@ def up():
 threading.Thread(target=up, daemon=True).start()
 while data := engine.recv(65536):
     os.write(1, data)
+os.close(1)  # the session's end, seen by the client before "ended" is logged
+with open(os.environ["FAKE_SSH_LOG"], "a") as log:
+    log.write("ended\\n")
 """
 
 
 class KeepAliveEngine:
-    """Answers /_ping, /version and /containers/json; with `close_after`, ends each connection
-    after that many answers (`Connection: close`), as an engine restarting or an ssh session
-    dropped would."""
+    """Answers /_ping, /version and /containers/json; with `closing`, closes the connection
+    after each /containers/json answer, as an engine restarting or a dropped ssh session
+    would (the ssh process then ends)."""
 
-    def __init__(self, path: Path, *, close_after: int = 0) -> None:
+    def __init__(self, path: Path, *, closing: bool = False) -> None:
         self.requests: list[str] = []
         engine = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            answered = 0
 
             def do_GET(self) -> None:
                 engine.requests.append(self.path)
@@ -55,17 +58,13 @@ class KeepAliveEngine:
                 else:
                     body = json.dumps({"ApiVersion": "1.41", "Version": "20.10.24"}).encode()
                     kind = "application/json"
-                self.answered += 1
-                closing = bool(close_after) and self.answered >= close_after
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Api-Version", "1.41")
-                if closing:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(body)
+                self.close_connection = closing and "/containers/json" in self.path
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -88,7 +87,7 @@ def ssh_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     log = tmp_path / "ssh.log"
     log.touch()
     engine = KeepAliveEngine(tmp_path / "engine.sock",
-                             close_after=getattr(request, "param", 0))
+                             closing=getattr(request, "param", False))
     monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
     monkeypatch.setenv("FAKE_SSH_LOG", str(log))
     monkeypatch.setenv("FAKE_ENGINE_SOCKET", str(tmp_path / "engine.sock"))
@@ -102,7 +101,13 @@ def ssh_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def ssh_starts(log: Path) -> list[str]:
-    return log.read_text().splitlines()
+    return [line for line in log.read_text().splitlines() if line != "ended"]
+
+
+def ended(log: Path, count: int) -> None:
+    """Until `count` fake ssh processes have ended (their session closed by the engine)."""
+    wait_until(lambda: log.read_text().splitlines().count("ended") >= count, timeout=10,
+               what=f"{count} ssh sessions ended")
 
 
 def test_requests_to_an_ssh_engine_share_one_ssh_session(
@@ -118,12 +123,16 @@ def test_requests_to_an_ssh_engine_share_one_ssh_session(
     assert ssh_starts(log)[0].endswith("node1.test docker system dial-stdio")
 
 
-@pytest.mark.parametrize("ssh_engine", [1], indirect=True)
+@pytest.mark.parametrize("ssh_engine", [True], indirect=True)
 def test_an_ssh_session_that_ended_is_dialled_again(
         ssh_engine: tuple[KeepAliveEngine, Path]) -> None:
+    """The engine ends the session after each listing: the pooled connection is not reused
+    once its session is over, and no request is lost to it."""
     fake, log = ssh_engine
-    engine = Engine.connect("ssh://root@node1.test", timeout=10)
-    for _ in range(3):
-        assert engine.containers(stack="s", inspect=False) == []
+    engine = Engine.connect("ssh://root@node1.test", timeout=10)  # session 1
+    for session in (1, 2, 3):
+        assert engine.containers(stack="s", inspect=False) == [], session
+        ended(log, session)
 
-    assert len(ssh_starts(log)) == len(fake.requests)  # one answer per session, none lost
+    assert len(ssh_starts(log)) == 3
+    assert sum("/containers/json" in r for r in fake.requests) == 3
