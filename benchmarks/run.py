@@ -269,14 +269,20 @@ def b6(stack: Path) -> Row:
 # --- F: the fixed cost of a command ------------------------------------------------------------
 
 # What each command's path needs before its first request (and, where it draws one, its table),
-# imported by the floor's interpreter: docker-py as mesostack loads it, without paramiko.
+# imported by the floor's interpreter: docker-py as mesostack loads it, without paramiko;
+# pydantic with what it loads to validate at all, by one model of one field (`import pydantic`
+# alone loads a lazy shell: its schema builder, validator and plugin lookup load with a model).
 DOCKER = "import sys; sys.modules['paramiko'] = None; import docker; del sys.modules['paramiko']"
+PYDANTIC = ("import os; os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__')\n"
+            "from pydantic import BaseModel, Field\n"
+            "class One(BaseModel):\n    port: int = Field(1, ge=1)\n"
+            "One.model_validate({'port': 2})")
 FLOOR_IMPORTS = {
-    "status": ("click", "yaml", "pydantic", "requests", DOCKER, "rich.table"),
-    "down": ("click", "yaml", "pydantic", "requests", DOCKER),
-    "ls": ("click", "yaml", "pydantic", "requests", DOCKER, "rich.table"),
-    "apps": ("click", "yaml", "pydantic", "requests", DOCKER, "rich.table"),
-    "deploy --dry-run": ("click", "yaml", "pydantic", "json"),
+    "status": ("click", "yaml", PYDANTIC, "requests", DOCKER, "rich.table"),
+    "down": ("click", "yaml", PYDANTIC, "requests", DOCKER),
+    "ls": ("click", "yaml", PYDANTIC, "requests", DOCKER, "rich.table"),
+    "apps": ("click", "yaml", PYDANTIC, "requests", DOCKER, "rich.table"),
+    "deploy --dry-run": ("click", "yaml", PYDANTIC, "json"),
 }
 FIXED_ARGS = {
     "status": ["status"], "down": ["down"], "ls": ["ls"], "apps": ["apps"],
@@ -348,7 +354,7 @@ def first_request(argv: list[str], env: dict[str, str], listener: Listener | Non
 
 def floor_code(command: str, target: str | int | None) -> str:
     """The floor's program: the command's libraries, then one connection to its listener."""
-    lines = [part if part.startswith("import") else f"import {part}"
+    lines = [part if part.startswith(("import", "from")) else f"import {part}"
              for part in FLOOR_IMPORTS[command]]
     lines.append("import socket")
     if isinstance(target, str):
