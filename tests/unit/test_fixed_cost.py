@@ -62,14 +62,16 @@ def top_level(modules: set[str]) -> set[str]:
 @pytest.mark.parametrize(
     ("argv", "unused"),
     [
-        (["status"], NOT_UP | NOT_MARATHON | NOT_DISCOVERY),
-        (["down"], NOT_UP | NOT_MARATHON | NOT_DISCOVERY),
-        (["ls"], NOT_UP | NOT_MARATHON),
-        (["apps"], NOT_UP | NOT_DISCOVERY | {"mesostack.orchestrator", "mesostack.mesos"}),
-        (["deploy", "--dry-run", str(EXAMPLES / "basic-0.json")],
-         NOT_UP | NOT_DISCOVERY | NOT_NETWORK | {"mesostack.marathon", "mesostack.mesos"}),
+        pytest.param(["status"], NOT_UP | NOT_MARATHON | NOT_DISCOVERY, id="status"),
+        pytest.param(["down"], NOT_UP | NOT_MARATHON | NOT_DISCOVERY, id="down"),
+        pytest.param(["ls"], NOT_UP | NOT_MARATHON, id="ls"),
+        pytest.param(["apps"], NOT_UP | NOT_DISCOVERY | {"mesostack.orchestrator",
+                                                         "mesostack.mesos"}, id="apps"),
+        pytest.param(["deploy", "--dry-run", str(EXAMPLES / "basic-0.json")],
+                     NOT_UP | NOT_DISCOVERY | NOT_NETWORK | {"mesostack.marathon",
+                                                             "mesostack.mesos"},
+                     id="deploy --dry-run"),
     ],
-    ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else "",
 )
 def test_a_command_imports_only_what_its_path_uses(argv: list[str], unused: set[str],
                                                    tmp_path: Path) -> None:
