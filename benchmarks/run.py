@@ -1,11 +1,13 @@
 """mesostack's speed, measured against baselines in the same run on the test bed.
 
     .venv/bin/python benchmarks/run.py [--stack examples/testbed.yaml] [--only B1,B4]
+    .venv/bin/python benchmarks/run.py --only fixed      # the F rows: no engine needed
 
 Needs the test bed (`bash scripts/test` sets it up): the engine, the local registry's images,
 and ports 2181/5050/5051/8080 free on 127.0.0.x. Prints one table; ratios come from this run
 only (the machine is shared and noisy, so absolute numbers move between runs); B2, B3 and
-B5 give medians of three rounds.
+B5 give medians of three rounds. The F rows (a command's fixed cost, medians of 7) need no
+engine: listeners stand where the command's first request goes and note its arrival.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import platform
 import shlex
+import socket
 import statistics
 import subprocess
 import sys
@@ -263,6 +266,152 @@ def b6(stack: Path) -> Row:
                ours / status <= 1.5)
 
 
+# --- F: the fixed cost of a command ------------------------------------------------------------
+
+# What each command's path needs before its first request (and, where it draws one, its table),
+# imported by the floor's interpreter: docker-py as mesostack loads it, without paramiko;
+# pydantic with what it loads to validate at all, by one model of one field (`import pydantic`
+# alone loads a lazy shell: its schema builder, validator and plugin lookup load with a model).
+DOCKER = "import sys; sys.modules['paramiko'] = None; import docker; del sys.modules['paramiko']"
+PYDANTIC = ("import os; os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__')\n"
+            "from pydantic import BaseModel, Field\n"
+            "class One(BaseModel):\n    port: int = Field(1, ge=1)\n"
+            "One.model_validate({'port': 2})")
+FLOOR_IMPORTS = {
+    "status": ("click", "yaml", PYDANTIC, "requests", DOCKER, "rich.table"),
+    "down": ("click", "yaml", PYDANTIC, "requests", DOCKER),
+    "ls": ("click", "yaml", PYDANTIC, "requests", DOCKER, "rich.table"),
+    "apps": ("click", "yaml", PYDANTIC, "requests", DOCKER, "rich.table"),
+    "deploy --dry-run": ("click", "yaml", PYDANTIC, "json"),
+}
+FIXED_ARGS = {
+    "status": ["status"], "down": ["down"], "ls": ["ls"], "apps": ["apps"],
+    "deploy --dry-run": ["deploy", "--dry-run", str(ROOT / "examples" / "basic-0.json")],
+}
+
+
+class Listener:
+    """A socket where a command's first request goes (an engine's unix socket, Marathon's
+    port): it notes when the first connection arrives and closes every one at once (only the
+    time to the first request counts; the command then fails as with an engine gone)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.first: float | None = None
+        self.arrived = threading.Event()
+        sock.listen(64)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.first is None:
+                self.first = time.perf_counter()
+                self.arrived.set()
+            conn.close()
+
+    def reset(self) -> None:
+        self.first = None
+        self.arrived.clear()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def unix_listener(path: Path) -> Listener:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    return Listener(sock)
+
+
+def tcp_listener() -> tuple[Listener, int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return Listener(sock), sock.getsockname()[1]
+
+
+def first_request(argv: list[str], env: dict[str, str], listener: Listener | None,
+                  cwd: Path) -> float:
+    """Seconds from starting `argv` to the listener's first accept (None: to its exit)."""
+    if listener is not None:
+        listener.reset()
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    _, err = child.communicate(timeout=60)
+    if listener is None:
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{err}")
+        return time.perf_counter() - start
+    if not listener.arrived.wait(5) or listener.first is None:
+        raise SystemExit(f"{' '.join(argv)} made no request:\n{err}")
+    return listener.first - start
+
+
+def floor_code(command: str, target: str | int | None) -> str:
+    """The floor's program: the command's libraries, then one connection to its listener."""
+    lines = [part if part.startswith(("import", "from")) else f"import {part}"
+             for part in FLOOR_IMPORTS[command]]
+    lines.append("import socket")
+    if isinstance(target, str):
+        lines.append(f"s = socket.socket(socket.AF_UNIX); s.connect({target!r}); s.close()")
+    elif isinstance(target, int):
+        lines.append(f"socket.create_connection(('127.0.0.1', {target})).close()")
+    return "\n".join(lines)
+
+
+def fixed_stack(tmp: Path, marathon_port: int) -> Path:
+    """The test bed's stack, named apart, its Marathon on the listener's port."""
+    config = yaml.safe_load((ROOT / "examples" / "testbed.yaml").read_text())
+    config["name"] = "fixedcost"
+    config["marathon"]["port"] = marathon_port
+    path = tmp / "fixed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def fixed(tmp: Path, runs: int = 7) -> list[Row]:
+    """F1-F5: start-up to the first request (or to the exit, for a dry run), against the floor
+    of the same command's libraries. `apps` asks the engine where the stack's Marathon runs
+    first (refused here at once, so it takes the stack file's address); its floor connects to
+    Marathon only. Each round runs every command and floor once, one after the other, so that
+    a burst of load on the shared machine hits a round, not one side."""
+    engine_path = tmp / "engine.sock"
+    engine = unix_listener(engine_path)
+    marathon, port = tcp_listener()
+    stack = fixed_stack(tmp, port)
+    env = {k: v for k, v in ENV.items()
+           if not k.startswith(("DOCKER_", "MARATHON_")) and k != "MESOSTACK_HOST_IP"}
+    env["DOCKER_HOST"] = f"unix://{engine_path}"
+    ours: dict[str, list[float]] = {c: [] for c in FIXED_ARGS}
+    floor: dict[str, list[float]] = {c: [] for c in FIXED_ARGS}
+    try:
+        for _ in range(runs):
+            for command, args in FIXED_ARGS.items():
+                listener = {"apps": marathon, "deploy --dry-run": None}.get(command, engine)
+                target = {"apps": port, "deploy --dry-run": None}.get(command, str(engine_path))
+                ours[command].append(first_request(
+                    [PYTHON, "-m", "mesostack", "-f", str(stack), *args], env, listener, tmp))
+                floor[command].append(first_request(
+                    [PYTHON, "-c", floor_code(command, target)], env, listener, tmp))
+    finally:
+        engine.close()
+        marathon.close()
+    rows = []
+    for index, command in enumerate(FIXED_ARGS, start=1):
+        took, base = statistics.median(ours[command]), statistics.median(floor[command])
+        until = {"deploy --dry-run": "exit", "apps": "first request to Marathon"}.get(
+            command, "first request")
+        rows.append(Row(f"F{index}", f"`{command}`: start to {until}", f"{took * 1000:.0f} ms",
+                        f"{base * 1000:.0f} ms (its libraries alone)", f"{took / base:.2f}x",
+                        "<= 0.20 s and <= 1.3x", took <= 0.2 and took / base <= 1.3))
+    return rows
+
+
 def table(rows: Iterable[Row]) -> str:
     header = ("bench", "what", "mesostack", "baseline", "result", "goal", "met")
     body = [(r.name, r.what, r.measured, r.baseline, r.result, r.goal, "yes" if r.ok else "NO")
@@ -277,7 +426,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default=str(ROOT / "examples" / "testbed.yaml"))
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,C1")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,C1,fixed",
+                        help="rows to run, comma-separated; `fixed`: the F rows")
     args = parser.parse_args()
     stack = Path(args.stack)
     only = set(args.only.split(","))
@@ -285,10 +435,12 @@ def main() -> int:
     # PYTHONDONTWRITEBYTECODE set (as on the test bed) an editable install would compile
     # mesostack's sources anew in every command measured (~0.1 s each): compile them once here.
     compileall.compile_dir(str(ROOT / "src"), quiet=1)
-    engine = Engine.connect()
+    engine = Engine.connect() if only - {"B1", "fixed"} else None
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
+        if "fixed" in only:
+            rows.extend(fixed(tmp))
         if "B1" in only:
             rows.append(b1())
         single = 0.0
@@ -312,9 +464,9 @@ def main() -> int:
             rows.append(b6(stack))
         if "C1" in only:
             rows.append(c1(stack, tmp))
-    facts = engine.facts()
+    docker = f"Docker {engine.facts().server_version}" if engine else "no engine used"
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}, Python "
-          f"{platform.python_version()}, Docker {facts.server_version}")
+          f"{platform.python_version()}, {docker}")
     print(table(rows))
     return 0 if all(r.ok for r in rows) else 1
 

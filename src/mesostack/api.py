@@ -598,7 +598,7 @@ class Stack:
         `settle` seconds (one that ends fails it), as `mesostack deploy` does. `force`
         overrides a deployment that holds an app; `dry_run` only validates (no network)."""
         from mesostack import apps as apps_
-        from mesostack.marathon import public_url
+        from mesostack.credentials import public_url
 
         requests = self._requests(apps)
         if dry_run:

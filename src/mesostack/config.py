@@ -6,7 +6,6 @@ resolved by the caller (see `mesostack.hostinfo.default_route_ip`).
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -64,7 +63,22 @@ Port = Annotated[int, Field(ge=1, le=65535), BeforeValidator(_not_bool)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # Built when first validated, and only the model validated: a stack file's whole model
+    # (its sections' models are built into it once, not each on its own as well).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              defer_build=True)
+
+
+# Default factories are plain functions: pydantic reads each factory's signature, and a
+# builtin's (`dict`, `list`) costs a parse of its text signature. A section left out is
+# validated as an empty one (as `zookeeper:` with nothing under it is), within the stack's
+# model: its own model is never built on its own.
+def _empty() -> Any:  # a mapping, validated into the section's model
+    return {}
+
+
+def _none() -> list[Any]:
+    return []
 
 
 _SYSTEM_DIRS = {
@@ -95,10 +109,10 @@ class Component(_Model):
 
     image: str
     env: dict[str, str] = Field(
-        default_factory=dict, description="Extra or overriding environment variables."
+        default_factory=_empty, description="Extra or overriding environment variables."
     )
     volumes: list[Annotated[str, AfterValidator(_check_volume)]] = Field(
-        default_factory=list,
+        default_factory=_none,
         description="Extra mounts as `host:container[:ro|rw]`, both absolute paths.",
     )
     privileged: bool | None = False  # None (the agent's default): as its `tasks` need
@@ -304,14 +318,14 @@ class StackConfig(_Model):
         "interface holding the default route (127.0.0.1 when there is none).",
     )
     hosts: list[Host] = Field(
-        default_factory=list,
+        default_factory=_none,
         description="Machines (or loopback addresses on one engine) for a multi-host or HA "
         "stack; each host's ip replaces host_ip.",
     )
-    zookeeper: ZooKeeper = Field(default_factory=ZooKeeper)
-    master: Master = Field(default_factory=Master)
-    slave: Slave = Field(default_factory=Slave, description="The Mesos agent; `agent` also works.")
-    marathon: Marathon = Field(default_factory=Marathon)
+    zookeeper: ZooKeeper = Field(default_factory=_empty)
+    master: Master = Field(default_factory=_empty)
+    slave: Slave = Field(default_factory=_empty, description="The Mesos agent; `agent` also works.")
+    marathon: Marathon = Field(default_factory=_empty)
 
     @model_validator(mode="before")
     @classmethod
@@ -626,6 +640,8 @@ def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
     where = f"{source}:{line}" if line else source
     kind = first["type"]
     if kind == "extra_forbidden":
+        import difflib  # only a refusal needs it
+
         message = f"unknown key `{path}`"
         close = difflib.get_close_matches(loc[-1], _keys_at(loc[:-1]), n=1)
         if close:

@@ -1,5 +1,5 @@
-"""Marathon's basic auth: the two variables that carry it, what `user:password` means, and which
-credentials a request to a Marathon gets.
+"""Marathon's basic auth: the two variables that carry it, what `user:password` means, which
+credentials a request to a Marathon gets, and a URL as messages show it (without them).
 
 Light on purpose (no third-party import): the commands' options name the variable at start-up.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from mesostack.errors import InputError
 
@@ -59,3 +60,20 @@ def for_marathon(given: str | None, *, own: Iterable[Mapping[str, str]] | None,
         if env.get(SERVER_VAR):
             return env[SERVER_VAR]
     return None
+
+
+def public_url(url: str) -> str:
+    """`url` without user info, for messages (`host:port` is read as `http://host:port`)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.hostname or ""
+    port = port_of(parts)
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+def port_of(parts: SplitResult) -> int | None:
+    """The URL's port; None when it has none or a bad one (not a number, out of range)."""
+    try:
+        return parts.port
+    except ValueError:
+        return None

@@ -8,7 +8,6 @@ redirect only to a `Trusted` place.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import threading
@@ -23,12 +22,14 @@ import requests
 
 from mesostack.credentials import CLIENT_VAR
 from mesostack.credentials import Credentials as Credentials  # its home; named here too
+from mesostack.credentials import port_of as _port
+from mesostack.credentials import public_url as public_url  # (a dry run's, without requests)
 from mesostack.errors import InputError, MesostackError, and_bundle
-from mesostack.mesos import AgentFree, CompletedTask
 from mesostack.waiting import SETTLE, SYSTEM, Clock, Pending, Poll, TimedOut, wait
 
 if TYPE_CHECKING:
     from mesostack.apps import DeployRequest
+    from mesostack.mesos import AgentFree, CompletedTask
 
 TIMEOUT = (2.0, 15.0)  # seconds to connect, and to wait for an answer
 EVENT_SILENCE = 30.0  # Marathon sends a heartbeat more often than that
@@ -70,23 +71,6 @@ class MarathonRejected(InputError):
 
 class DeploymentFailed(MarathonError):
     pass
-
-
-def public_url(url: str) -> str:
-    """`url` without user info, for messages (`host:port` is read as `http://host:port`)."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or ""
-    port = _port(parts)
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
-
-
-def _port(parts: SplitResult) -> int | None:
-    """The URL's port; None when it has none or a bad one (not a number, out of range)."""
-    try:
-        return parts.port
-    except ValueError:
-        return None
 
 
 def _port_ok(parts: SplitResult) -> bool:
@@ -573,6 +557,8 @@ def _plain(text: str) -> str:
     first `<pre>` of Jetty's error page, else its title), else its words without tags."""
     if PAGE.search(text):
         found = next((m for m in (p.search(text) for p in PAGE_REASON) if m), None)
+        import html
+
         text = html.unescape(found[1] if found else re.sub(r"<[^>]*>", " ", text))
     return " ".join(text.split())[:200]
 

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mesostack import convergence, masking
 from mesostack.components import KINDS, Counts, Look, kind_of, labelled
 from mesostack.config import is_system_dir
-from mesostack.convergence import Action
 from mesostack.errors import InputError, MesostackError, and_bundle
 from mesostack.events import Event, Phase, PullPolicy, Reporter, ignore
 from mesostack.plan import (
@@ -33,6 +31,7 @@ from mesostack.runtime import ContainerInfo, EngineAPI, EngineFacts, Engines, Pu
 from mesostack.waiting import SYSTEM, Clock, Poll, TimedOut, run_all, settle, wait
 
 if TYPE_CHECKING:
+    from mesostack import convergence
     from mesostack.checks import Check
     from mesostack.probes import LeaderState, Probe, Ready
 
@@ -169,6 +168,8 @@ class _Run:
             _preflight(checks_.privileged(plan, engines[endpoint], self.existing,
                                           needs_test=True, endpoint=endpoint,
                                           tried=self.trials.ran.get(endpoint)))
+        from mesostack import convergence  # up's alone: down and status don't load it
+
         for gone in convergence.stale(plan, self.existing.values()):
             self.report(Event(gone.name, Phase.REMOVING, "no longer in the stack"))
             engines.engine_of(gone).remove(gone.id)
@@ -258,6 +259,8 @@ class _Run:
     def converge(self, spec: ContainerSpec, *, leader: LeaderState | None,
                  interval: float) -> bool:
         """Bring one container to its spec and wait until it is ready; True when it changed."""
+        from mesostack import convergence
+
         start = self.clock.now()
         engine = self.engines[spec.docker]
         decision = convergence.decide(spec, self.existing.get(spec.name),
@@ -278,6 +281,8 @@ class _Run:
     def carry_out(self, spec: ContainerSpec, decision: convergence.Decision,
                   engine: EngineAPI) -> ContainerInfo | None:
         """Do what was decided; the container as it then is."""
+        from mesostack.convergence import Action
+
         current = self.existing.get(spec.name)
         if decision.action is Action.KEEP:
             return current
@@ -367,6 +372,8 @@ class _Watch:
 def _refuse_foreign_names(
     plan: Plan, engines: Engines, existing: dict[str, ContainerInfo]
 ) -> None:
+    from mesostack import convergence
+
     for endpoint, names in convergence.missing_by_engine(plan, existing).items():
         conflict = convergence.name_conflict(plan, engines[endpoint].named(names))
         if conflict is not None:
@@ -457,6 +464,8 @@ def _failed(spec: ContainerSpec, engine: EngineAPI, message: str, *, hint: str,
             stopped: bool = True) -> NotReady:
     """`message`, with the last log lines of `spec`'s container attached; where it stopped
     and its role knows why from its log, that cause and its fix."""
+    from mesostack import masking
+
     logs = masking.mask_text(engine.logs(spec.name, tail=LOG_SCAN),
                              masking.secret_values(spec.env)).rstrip()
     exit_cause = kind_of(spec.role).exit_cause

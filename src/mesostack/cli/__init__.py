@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import gc
 import importlib
+import os
 import sys
 
 import click
@@ -107,6 +108,10 @@ atexit.register(gc.freeze)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; map domain errors to one stderr line and an exit code."""
+    # pydantic looks for its plugins (every installed distribution's entry points) before it
+    # builds the stack file's model: a few ms of every command, for plugins that observe the
+    # validation of a program's own models, not a command's stack file.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         rc = cli.main(args=argv, prog_name="mesostack", standalone_mode=False)
     except MesostackError as exc:

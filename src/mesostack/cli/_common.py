@@ -30,11 +30,13 @@ class Options:
         one stack the engine runs when the implicit file's doesn't (`discovery`)."""
         if self._loaded is None:
             from mesostack.config import FILE_ENV, load
-            from mesostack.discovery import NEEDS_RUNNING
 
             self._loaded = load(self.file)
-            if self.command in NEEDS_RUNNING and not (self.file or os.environ.get(FILE_ENV)):
-                self._loaded = self._found_instead(self._loaded)
+            if not (self.file or os.environ.get(FILE_ENV)):  # discovery only when it may look
+                from mesostack.discovery import NEEDS_RUNNING
+
+                if self.command in NEEDS_RUNNING:
+                    self._loaded = self._found_instead(self._loaded)
         return self._loaded
 
     def _found_instead(self, implicit: LoadedConfig) -> LoadedConfig:
