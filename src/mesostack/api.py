@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from mesostack.config import LoadedConfig, StackConfig
     from mesostack.marathon import EventWatch, Marathon, Submitted, Trusted
     from mesostack.mesos import Sandbox
-    from mesostack.orchestrator import DownResult, StackStatus, UpResult
+    from mesostack.orchestrator import DownResult, HostAway, StackStatus, UpResult
     from mesostack.plan import Plan
     from mesostack.runtime import ContainerInfo, Engines
 
@@ -353,17 +353,33 @@ class Stack:
                 raise InputError(message)
             self.callbacks.warn(message)
 
-    def engines(self, *, also_default: bool = False, timeout: float = 60) -> Engines:
+    def engines(self, *, also_default: bool = False, timeout: float = 60,
+                partial: bool = False) -> Engines:
         """The engines of the stack's hosts (the usual one for a stack without `hosts:`),
-        connected now; with `also_default`, the environment's own engine too. A stack made
-        with `engines` always gets those."""
+        connected now; with `also_default`, the environment's own engine too; with `partial`,
+        those that answer (the others in `.unreachable`). A stack made with `engines` always
+        gets those."""
         plan = self.plan()
         if self._engines is not None:
             return self._engines
         from mesostack.runtime import Engines
 
         endpoints = plan.docker_endpoints
-        return Engines.connect([None, *endpoints] if also_default else endpoints, timeout=timeout)
+        return Engines.connect([None, *endpoints] if also_default else endpoints,
+                               timeout=timeout, partial=partial)
+
+    def _away(self, docker: Engines) -> list[HostAway]:
+        """The hosts whose engines did not answer, each with what the plan puts there."""
+        from mesostack.orchestrator import HostAway
+
+        plan = self.plan()
+        away = []
+        for endpoint, failure in docker.unreachable.items():
+            specs = tuple(s for s in plan.specs if s.docker == endpoint)
+            host = next((s.host for s in specs if s.host), None) or str(endpoint)
+            why = failure.message.split(str(endpoint), 1)[-1].lstrip(": ") or failure.message
+            away.append(HostAway(host, str(endpoint), why, specs))
+        return away
 
     def endpoints(self, role: Role) -> list[str]:
         """Where the running stack's components of `role` listen, from their containers'
@@ -429,13 +445,14 @@ class Stack:
 
         config = self.config
         data_dirs = [d for d in (config.component(r).data_dir for r in config.ROLES) if d]
-        docker = self.engines()
+        docker = self.engines(partial=True)
         with self.callbacks.phase(f"mesostack down: {config.name}") as report:
             done = orchestrator.down(config.name, engines=docker, purge=purge,
                                      data_dirs=data_dirs, grace=grace, report=report)
         for agent in done.unreachable_agents:
             self.callbacks.warn(f"agent {agent} was not running or did not answer; its task "
                                 "containers (named mesos-*) may remain")
+        _still_there(self._away(docker))
         return done
 
     def status(self) -> StackStatus:
@@ -443,7 +460,8 @@ class Stack:
         from mesostack import orchestrator
 
         name = self.name
-        return orchestrator.status(name, engines=self.engines())
+        docker = self.engines(partial=True)
+        return orchestrator.status(name, engines=docker, away=self._away(docker))
 
     def doctor(self) -> list[Check]:
         """The preflight checks of this host and its engines for the stack, each failure with
@@ -497,7 +515,11 @@ class Stack:
         lines = _tail(tail)
         wanted = _wanted(component)
         stack = self.name
-        docker = self.engines()
+        docker = self.engines(partial=True)
+        for host in self._away(docker):
+            self.callbacks.warn(f"host {host.host} ({host.endpoint}) does not answer: "
+                                f"{host.why}; the logs of its {len(host.specs)} containers are "
+                                "not here")
         containers = sorted(_chosen(docker.containers(stack=stack), wanted, stack),
                             key=lambda c: (order_of(c.role), c.name))
         if not containers:
@@ -873,6 +895,15 @@ def _sandbox(master: str, task: Mapping[str, Any]) -> Sandbox:
         raise MesostackError(f"task {task.get('id')}: can't find its sandbox: waiting for "
                              f"{exc.message}", hint="is the agent up? see `mesostack status`"
                              ) from None
+
+
+def _still_there(away: Sequence[HostAway]) -> None:
+    """`down` could not reach every host: what is on those is still there (exit 1)."""
+    if away:
+        hosts = ", ".join(f"{h.host} ({h.endpoint}: {h.why})" for h in away)
+        raise MesostackError(f"down removed what the reachable hosts had; host(s) {hosts} did "
+                             "not answer, so their containers may remain",
+                             hint="run `mesostack down` again once they are back")
 
 
 def _tail(tail: int | str) -> int | str:

@@ -644,27 +644,59 @@ class StackStatus:
         return bool(self.components) and all(c.ready for c in self.components)
 
 
-def status(stack: str, *, engines: Engines) -> StackStatus:
-    """One quick look at each component: container state, readiness, role, counts."""
+@dataclass(frozen=True)
+class HostAway:
+    """A host whose engine did not answer: why, and the stack's containers planned there."""
+
+    host: str
+    endpoint: str
+    why: str
+    specs: tuple[ContainerSpec, ...]
+
+    def line(self, *, serving: bool) -> str:
+        state = "degraded but serving" if serving else "not serving"
+        return (f"host {self.host} ({self.endpoint}) does not answer: {self.why}; its "
+                f"{len(self.specs)} containers are unknown, the stack is {state}")
+
+
+def status(stack: str, *, engines: Engines, away: Sequence[HostAway] = ()) -> StackStatus:
+    """One quick look at each component (side by side): container state, readiness, role,
+    counts; the components of hosts `away` as unknown, with a note saying whether the rest
+    serves (a leading master and a ready Marathon)."""
     containers = sorted(engines.containers(stack=stack),
                         key=lambda c: (order_of(c.role), c.labels.get(LABEL_INDEX, ""), c.name))
     master = ",".join(c.labels.get(LABEL_ENDPOINT, "") for c in containers
                       if c.role == Role.MASTER.value)
     counts = Counts(agents=0, frameworks=())
     results = []
-    for c in containers:
-        one, said = _look(c, master)
+    for one, said in run_all(lambda c: _look(c, master), containers):
         results.append(one)
         counts = _add(counts, said)
+    results += [_unknown(spec, host) for host in away for spec in host.specs]
+    results.sort(key=lambda c: (order_of(c.role), _index_of(c.name), c.name))
     notes = []
     for kind in KINDS.values():
-        endpoints = [c.labels.get(LABEL_ENDPOINT, "") for c in containers
-                     if c.role == kind.role.value]
+        endpoints = [c.endpoint for c in results if c.role == kind.role.value]
         note = kind.note(endpoints) if kind.note is not None else ""
         if note:
             notes.append(note)
+    serving = (any(c.ready and c.leadership == "leader" for c in results
+                   if c.role == Role.MASTER.value)
+               and any(c.ready for c in results if c.role == Role.MARATHON.value))
+    notes += [host.line(serving=serving) for host in away]
     return StackStatus(stack, tuple(results), counts.agents or 0, counts.frameworks or (),
                        counts.apps, tuple(notes))
+
+
+def _unknown(spec: ContainerSpec, host: HostAway) -> ComponentStatus:
+    return ComponentStatus(spec.name, spec.role.value, spec.endpoint, "unknown", False,
+                           f"host {host.host} does not answer", host=host.host)
+
+
+def _index_of(name: str) -> int:
+    """A component's instance number (`ha-master-2`: 2; one of a kind: 0)."""
+    last = name.rsplit("-", 1)[-1]
+    return int(last) if last.isdigit() else 0
 
 
 def _look(c: ContainerInfo, master: str) -> tuple[ComponentStatus, Counts]:

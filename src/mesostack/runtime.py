@@ -28,6 +28,10 @@ P = ParamSpec("P")
 
 DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
 UNREACHABLE_HINT = "is Docker running? try `docker ps`"
+# How long a command waits for an engine's first answer (a version and a ping): an ssh
+# handshake and `docker system dial-stdio` take 0.5-1.5 s, a host that is off the network
+# would otherwise hold a command for docker-py's 60 s, or for good through ssh.
+FIRST_ANSWER_S = 5.0
 
 docker: Any = None  # docker-py, once `_load_docker` has imported it
 
@@ -388,6 +392,12 @@ def _stopped_answering(endpoint: str, what: str, exc: BaseException) -> EngineUn
     return EngineUnreachable(
         f"the Docker engine at {endpoint} stopped answering while {what}: {_short(exc)}",
         hint=UNREACHABLE_HINT)
+
+
+def _silent(endpoint: str | None, within: float) -> EngineUnreachable:
+    shown = endpoint or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
+    return EngineUnreachable(f"the Docker engine at {shown} did not answer within {within:g} s",
+                             hint="is its host up and reachable from here?")
 
 
 def _short(exc: BaseException) -> str:
@@ -839,25 +849,34 @@ def _tls_for(endpoint: str) -> Any:
 class Engines:
     """The Docker engines of a stack's hosts, one connection per distinct endpoint."""
 
-    def __init__(self, engines: Mapping[str | None, EngineAPI]) -> None:
+    def __init__(self, engines: Mapping[str | None, EngineAPI],
+                 unreachable: Mapping[str | None, EngineUnreachable] | None = None) -> None:
         self._engines = dict(engines)
+        # those that did not answer, when connected with `partial` (their failures)
+        self.unreachable = dict(unreachable or {})
 
     @classmethod
-    def connect(cls, endpoints: Iterable[str | None], *, timeout: float = 60) -> Engines:
-        """Every engine of `endpoints`, or the first one's failure (in their order)."""
+    def connect(cls, endpoints: Iterable[str | None], *, timeout: float = 60,
+                partial: bool = False) -> Engines:
+        """Every engine of `endpoints`, or the first one's failure (in their order); with
+        `partial`, those that answer, the others in `unreachable` (all failing: the first
+        failure)."""
         reached = cls.reach(endpoints, timeout=timeout)
-        for engine in reached.values():
-            if isinstance(engine, EngineUnreachable):
-                raise engine
+        failed = {key: e for key, e in reached.items() if isinstance(e, EngineUnreachable)}
+        if failed and (not partial or len(failed) == len(reached)):
+            raise next(iter(failed.values()))
         return cls({key: engine for key, engine in reached.items()
-                    if isinstance(engine, Engine)})
+                    if not isinstance(engine, EngineUnreachable)}, failed)
 
     @staticmethod
-    def reach(endpoints: Iterable[str | None], *, timeout: float = 60
-              ) -> dict[str | None, Engine | EngineUnreachable]:
+    def reach(endpoints: Iterable[str | None], *, timeout: float = 60,
+              within: float = FIRST_ANSWER_S) -> dict[str | None, Engine | EngineUnreachable]:
         """Each distinct endpoint's engine, or why it can't be reached: the one way engines are
-        connected. Side by side, so hosts out of reach cost one timeout in all; docker-py is
-        loaded first, with its ssh transport when any endpoint is ssh://."""
+        connected. Side by side, so hosts out of reach cost one wait in all, and at most
+        `within` seconds: a host cut off from the network (an ssh:// engine's pipe has no
+        timeout at all; a TLS one's would be `timeout`) is told as not answering, its attempt
+        left to end on its own. docker-py is loaded first, with its ssh transport when any
+        endpoint is ssh://."""
         wanted = list(dict.fromkeys(endpoints))
         _load_docker(ssh=any(_is_ssh(endpoint) for endpoint in wanted))
 
@@ -867,7 +886,13 @@ class Engines:
             except EngineUnreachable as exc:
                 return exc
 
-        return dict(zip(wanted, waiting.run_all(connect, wanted), strict=True))
+        outcomes = waiting.settle(connect, wanted, deadline=waiting.SYSTEM.now() + within)
+        reached: dict[str | None, Engine | EngineUnreachable] = {}
+        for endpoint, outcome in zip(wanted, outcomes, strict=True):
+            if outcome.error is not None:
+                raise outcome.error
+            reached[endpoint] = outcome.value or _silent(endpoint, within)
+        return reached
 
     def __getitem__(self, endpoint: str | None) -> EngineAPI:
         return self._engines[endpoint]

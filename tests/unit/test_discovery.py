@@ -61,22 +61,25 @@ def stack_from(path: Path, *, ip: str = "127.0.0.1") -> Plan:
 
 
 class Connections:
-    """Engines.connect over fake engines by endpoint; a missing one doesn't answer. Records
-    each connection's endpoints and timeout."""
+    """Engines.connect over fake engines by endpoint; a missing one doesn't answer (with
+    `partial`, as Engines.connect has it: left out unless none answers). Records each
+    connection's endpoints and timeout."""
 
     def __init__(self, engines: Mapping[str | None, FakeEngine]) -> None:
         self.engines = dict(engines)
         self.calls: list[tuple[list[str | None], float]] = []
 
-    def connect(self, endpoints: Iterable[str | None], *, timeout: float = 60
-                ) -> runtime.Engines:
+    def connect(self, endpoints: Iterable[str | None], *, timeout: float = 60,
+                partial: bool = False) -> runtime.Engines:
         wanted = list(dict.fromkeys(endpoints))
         self.calls.append((wanted, timeout))
-        for endpoint in wanted:
-            if endpoint not in self.engines:
-                raise EngineUnreachable(f"cannot reach the Docker engine at {endpoint}",
-                                        hint=runtime.UNREACHABLE_HINT)
-        return runtime.Engines({e: self.engines[e] for e in wanted})
+        failed = {e: EngineUnreachable(f"cannot reach the Docker engine at {e}",
+                                       hint=runtime.UNREACHABLE_HINT)
+                  for e in wanted if e not in self.engines}
+        if failed and (not partial or len(failed) == len(wanted)):
+            raise next(iter(failed.values()))
+        return runtime.Engines({e: self.engines[e] for e in wanted if e in self.engines},
+                               failed)
 
 
 def engines_holding(monkeypatch: pytest.MonkeyPatch, held: list[ContainerInfo]) -> Connections:
