@@ -5,13 +5,14 @@ What `up` does to each container is decided by `convergence`; what each role is,
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mesostack.components import KINDS, Counts, Look, kind_of, labelled
 from mesostack.config import is_system_dir
@@ -668,18 +669,25 @@ def status(stack: str, *, engines: Engines, away: Sequence[HostAway] = ()) -> St
     master = ",".join(c.labels.get(LABEL_ENDPOINT, "") for c in containers
                       if c.role == Role.MASTER.value)
     counts = Counts(agents=0, frameworks=())
-    results = []
-    for one, said in run_all(lambda c: _look(c, master), containers):
+    results: list[ComponentStatus] = []
+    endpoints = {kind.role.value: [c.labels.get(LABEL_ENDPOINT, "") for c in containers
+                                   if c.role == kind.role.value] +
+                 [s.endpoint for host in away for s in host.specs if s.role == kind.role]
+                 for kind in KINDS.values()}
+    noted = [kind for kind in KINDS.values() if kind.note is not None]
+    # the looks and the notes (an ensemble's servers) side by side: a host cut off costs its
+    # timeouts once
+    jobs: list[Callable[[], object]] = [
+        *[functools.partial(_look, c, master) for c in containers],
+        *[functools.partial(kind.note, endpoints[kind.role.value]) for kind in noted
+          if kind.note is not None]]
+    looked = run_all(lambda work: work(), jobs)
+    for one, said in cast("list[tuple[ComponentStatus, Counts]]", looked[:len(containers)]):
         results.append(one)
         counts = _add(counts, said)
     results += [_unknown(spec, host) for host in away for spec in host.specs]
     results.sort(key=lambda c: (order_of(c.role), _index_of(c.name), c.name))
-    notes = []
-    for kind in KINDS.values():
-        endpoints = [c.endpoint for c in results if c.role == kind.role.value]
-        note = kind.note(endpoints) if kind.note is not None else ""
-        if note:
-            notes.append(note)
+    notes = [str(note) for note in looked[len(containers):] if note]
     serving = (any(c.ready and c.leadership == "leader" for c in results
                    if c.role == Role.MASTER.value)
                and any(c.ready for c in results if c.role == Role.MARATHON.value))
