@@ -266,6 +266,32 @@ def b6(stack: Path) -> Row:
                ours / status <= 1.5)
 
 
+def h1(tmp: Path) -> Row:
+    """B6 on the test bed's three hosts (`scripts/hosts`; its environment file named by
+    $MESOSTACK_TEST_HOSTS): each command run in the client namespace."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hostbed import HostBed
+
+    bed = HostBed(Path(os.environ["MESOSTACK_TEST_HOSTS"]))
+    stack = bed.stack(tmp, "modern")
+
+    def timed(*args: str) -> float:
+        done, took = stack.timed(*args)
+        if done.returncode != 0:
+            raise SystemExit(f"H1: mesostack {' '.join(args)} failed: {done.stderr.strip()}")
+        return took
+
+    try:
+        timed("up")
+        ours = median_of(5, lambda: timed("up"))
+        status = median_of(5, lambda: timed("status"))
+    finally:
+        stack.cli("down")
+    return Row("H1", "`up` on an unchanged running stack on three hosts (ssh, unix, tls)",
+               f"{ours:.2f} s", f"{status:.2f} s (mesostack status)", f"{ours / status:.2f}x",
+               "<= 1.5x", ours / status <= 1.5)
+
+
 # --- F: the fixed cost of a command ------------------------------------------------------------
 
 # What each command's path needs before its first request (and, where it draws one, its table),
@@ -427,7 +453,8 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default=str(ROOT / "examples" / "testbed.yaml"))
     parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,C1,fixed",
-                        help="rows to run, comma-separated; `fixed`: the F rows")
+                        help="rows to run, comma-separated; `fixed`: the F rows; H1 (the test "
+                        "hosts, `scripts/hosts up`, named by $MESOSTACK_TEST_HOSTS) on request")
     args = parser.parse_args()
     stack = Path(args.stack)
     only = set(args.only.split(","))
@@ -435,7 +462,7 @@ def main() -> int:
     # PYTHONDONTWRITEBYTECODE set (as on the test bed) an editable install would compile
     # mesostack's sources anew in every command measured (~0.1 s each): compile them once here.
     compileall.compile_dir(str(ROOT / "src"), quiet=1)
-    engine = Engine.connect() if only - {"B1", "fixed"} else None
+    engine = Engine.connect() if only - {"B1", "fixed", "H1"} else None
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
@@ -464,6 +491,8 @@ def main() -> int:
             rows.append(b6(stack))
         if "C1" in only:
             rows.append(c1(stack, tmp))
+        if "H1" in only:
+            rows.append(h1(tmp))
     docker = f"Docker {engine.facts().server_version}" if engine else "no engine used"
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}, Python "
           f"{platform.python_version()}, {docker}")

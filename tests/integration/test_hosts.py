@@ -138,6 +138,15 @@ def test_preflight_is_made_on_each_host_through_its_engine(bed: HostBed, tmp_pat
     assert bed.all_ids() == before
 
 
+def test_an_engine_that_refuses_is_named(bed: HostBed, tmp_path: Path) -> None:
+    stack = bed.stack(tmp_path, "modern")
+    stack.config["hosts"][2]["docker"] = f"tcp://{bed.ip('node3')}:2377"  # nothing listens
+    stack.write()
+    up = stack.cli("up", timeout=120)
+    assert up.returncode == 1
+    assert f"tcp://{bed.ip('node3')}:2377" in one_error(up.stderr)
+
+
 # --- faults, on one stack (modern) ------------------------------------------------------------
 
 
