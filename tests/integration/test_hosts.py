@@ -113,8 +113,9 @@ def test_ha_stack_on_three_hosts_up_deploy_status_logs_bundle_down(
 def test_preflight_is_made_on_each_host_through_its_engine(bed: HostBed, tmp_path: Path) -> None:
     before = bed.all_ids()
     stack = bed.stack(tmp_path, "modern")
-    holder = bed.in_host("node2", "socat", f"TCP-LISTEN:5050,bind={bed.ip('node2')},fork",
-                         "SYSTEM:true")
+    # reuseaddr: the last test's master may have left connections in TIME_WAIT on that port
+    holder = bed.in_host("node2", "socat",
+                         f"TCP-LISTEN:5050,bind={bed.ip('node2')},reuseaddr,fork", "SYSTEM:true")
     try:
         wait_until(lambda: bed.in_client("bash", "-c", f"exec 3<>/dev/tcp/{bed.ip('node2')}/5050"
                                          ).returncode == 0, timeout=10, what="the port held")
@@ -202,6 +203,10 @@ def test_the_leading_masters_host_cut_off(ha: HostStack, bed: HostBed,
         logs, took = ha.timed("logs", "master", timeout=60)
         assert logs.returncode == 0 and took <= 10, (took, logs.stderr)
         assert "host node1" in logs.stderr
+        bundle_file = ha.file.parent / "cut-off.tar.gz"
+        bundle, took = ha.timed("bundle", "--output", str(bundle_file), timeout=60)
+        record_property("bundle_cut_off_s", round(took, 1))
+        assert took <= 10 and bundle_file.is_file(), (took, bundle.stderr)
         time.sleep(max(0.0, HOLD_S - (time.monotonic() - cut)))
     finally:
         bed.hosts("heal", "node1")
