@@ -148,14 +148,17 @@ def test_an_engine_that_refuses_is_named(bed: HostBed, tmp_path: Path) -> None:
     assert f"tcp://{bed.ip('node3')}:2377" in one_error(up.stderr)
 
 
-# --- faults, on one stack (modern) ------------------------------------------------------------
+# --- faults, on one stack of each generation ------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ha(bed: HostBed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostStack]:
+@pytest.fixture(scope="module", params=["modern", "legacy"])
+def ha(bed: HostBed, tmp_path_factory: pytest.TempPathFactory,
+       request: pytest.FixtureRequest) -> Iterator[HostStack]:
+    """The faults' stack, of each generation in turn (Mesos 1.x and Marathon 1.10; Mesos 0.23
+    and Marathon 0.11)."""
     directory = tmp_path_factory.mktemp("ha")
     before = bed.all_ids()
-    stack = bed.stack(directory, "modern", env=FAST)
+    stack = bed.stack(directory, request.param, env=FAST)
     try:
         up_and_deploy(stack, directory)
         yield stack
