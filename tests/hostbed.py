@@ -165,9 +165,12 @@ class HostStack:
                       if t.get("state", "TASK_RUNNING") == "TASK_RUNNING")
 
     def leading_master(self) -> str | None:
-        """The host whose master leads, as a reachable master says."""
+        """The host whose master leads, as a reachable master says (`/state` in 1.x,
+        `/master/state.json` in 0.23)."""
         for host in HOSTS:
-            state = self.bed.get(f"http://{self.bed.ip(host)}:5050/state", timeout=3)
+            state = (self.bed.get(f"http://{self.bed.ip(host)}:5050/state", timeout=3)
+                     or self.bed.get(f"http://{self.bed.ip(host)}:5050/master/state.json",
+                                     timeout=3))
             if state and state.get("leader"):
                 leader_ip = state["leader"].split("@", 1)[-1].split(":", 1)[0]
                 return next((h for h in HOSTS if self.bed.ip(h) == leader_ip), None)
