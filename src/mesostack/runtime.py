@@ -724,30 +724,35 @@ class Engine:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _stopped_answering(self.endpoint, f"following {name}'s log", exc) from None
 
+    @contextlib.contextmanager
+    def _throwaway(self, image: str, **options: Any) -> Iterator[Any]:
+        """A container of `image` made for one look, removed whatever happens (a refused start
+        leaves it behind)."""
+        container = None
+        try:
+            container = self._client.containers.create(image, **options)
+            yield container
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                    container.remove(force=True)
+
     def try_privileged(self, image: str, *, labels: Mapping[str, str]) -> str | None:
         """None when the engine starts a privileged container of `image`, else its refusal.
 
         The trial container is removed whatever happens (a refused start leaves it behind)."""
-        container = None
         try:
-            container = self._client.containers.create(
-                image, entrypoint=["true"], privileged=True, network_mode="host",
-                labels=dict(labels),
-            )
-            container.start()
-            container.wait(timeout=30)
+            with self._throwaway(image, entrypoint=["true"], privileged=True,
+                                 network_mode="host", labels=dict(labels)) as container:
+                container.start()
+                container.wait(timeout=30)
         except docker.errors.APIError as exc:
             message = _explain(exc)
             # Only a refusal of the privileges counts; an image without `true` still started.
             return message if "caps" in message or "privileged" in message.lower() else None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _stopped_answering(self.endpoint, "trying a privileged container", exc) from None
-        finally:
-            if container is not None:
-                with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-                    container.remove(force=True)
         return None
-
 
     def host_network(self, image: str, *, labels: Mapping[str, str]) -> str:
         """What the engine's host shows a container on its network: `cat` of
@@ -755,27 +760,21 @@ class Engine:
         removed whatever happens. How a host reached through its engine is checked."""
         from mesostack.hostinfo import HOST_NET_FILES
 
-        container = None
         try:
-            container = self._client.containers.create(
-                image, entrypoint=["cat"], command=list(HOST_NET_FILES), network_mode="host",
-                labels=dict(labels))
-            container.start()
-            status = container.wait(timeout=30)
-            output: bytes = container.logs(stdout=True, stderr=False)
+            with self._throwaway(image, entrypoint=["cat"], command=list(HOST_NET_FILES),
+                                 network_mode="host", labels=dict(labels)) as container:
+                container.start()
+                status = container.wait(timeout=30)
+                output: bytes = container.logs(stdout=True, stderr=False)
         except docker.errors.APIError as exc:
             raise MesostackError(f"{self.endpoint}: a helper container of {image} could not read "
-                              f"the host's addresses and ports: {_explain(exc)}") from None
+                                 f"the host's addresses and ports: {_explain(exc)}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _stopped_answering(self.endpoint, "reading the host's addresses", exc) from None
-        finally:
-            if container is not None:
-                with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-                    container.remove(force=True)
         if status.get("StatusCode"):
             raise MesostackError(f"{self.endpoint}: a helper container of {image} could not read "
-                              f"the host's addresses and ports (`cat` exited "
-                              f"{status['StatusCode']})")
+                                 f"the host's addresses and ports (`cat` exited "
+                                 f"{status['StatusCode']})")
         return output.decode(errors="replace")
 
 
