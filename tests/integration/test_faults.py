@@ -496,9 +496,13 @@ def engine_answers() -> bool:
 
 
 def dockerd() -> tuple[int, list[str], str]:
-    """The engine's process: pid, command line, and the file its output goes to."""
-    found = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True,
-                           text=True).stdout.split()
+    """The engine's process: pid, command line, and the file its output goes to. The test
+    hosts' engines (scripts/hosts) are dockerds too, each in a network namespace of its own:
+    only those in this machine's own namespace count."""
+    own = os.readlink("/proc/self/ns/net")
+    found = [pid for pid in subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True,
+                                           text=True).stdout.split()
+             if _net_namespace(pid) == own]
     if len(found) != 1 or os.geteuid() != 0 or os.environ.get("DOCKER_HOST"):
         message = (f"restarting the engine needs root and one local dockerd (found "
                    f"{len(found)}); `bash scripts/test` starts one")
@@ -512,6 +516,13 @@ def dockerd() -> tuple[int, list[str], str]:
         state = os.environ.get("MESOSTACK_TEST_STATE", "/var/lib/mesostack-test")
         log = os.path.join(state, "dockerd.log")
     return pid, command, log
+
+
+def _net_namespace(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
 
 
 def start_engine(command: list[str], log: str) -> float:

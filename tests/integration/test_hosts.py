@@ -25,9 +25,11 @@ pytestmark = pytest.mark.docker
 HOLD_S = 30  # how long each partition is held
 SPREAD = {"id": "/spread", "cmd": "sleep 100000", "cpus": 0.1, "mem": 32, "instances": 3,
           "constraints": [["hostname", "UNIQUE"]]}
-# the masters give up a lost ZooKeeper session sooner than the default 10 s, so a partition
-# held 30 s shows a new leader well within it
-FAST = {"MESOS_ZK_SESSION_TIMEOUT": "5secs"}
+# the masters and Marathons give up a lost ZooKeeper session sooner than their default 10 s,
+# so a partition held 30 s shows new leaders well within it (Marathon 1.10's
+# --zk_session_timeout and 0.11's --zk_timeout, in ms)
+FAST = {"MESOS_ZK_SESSION_TIMEOUT": "5secs", "MARATHON_ZK_SESSION_TIMEOUT": "5000",
+        "MARATHON_ZK_TIMEOUT": "5000"}
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +197,21 @@ def test_the_leading_masters_host_cut_off(ha: HostStack, bed: HostBed,
                              timeout=HOLD_S, what="a new leading master", interval=1)
         record_property("new_leader_s", round(time.monotonic() - cut, 1))
         assert elected in ("node2", "node3")
-        done, took = ha.timed("status", timeout=60)
-        record_property("status_cut_off_s", round(took, 1))
-        assert took <= 10
-        assert done.returncode == 1
-        assert (f"host node1 ({bed.docker('node1')}) does not answer: did not answer within 5 s"
-                in done.stdout)
-        assert "the stack is degraded but serving" in done.stdout
+        slowest = 0.0
+
+        def serving() -> str | None:
+            nonlocal slowest
+            done, took = ha.timed("status", timeout=60)
+            slowest = max(slowest, took)
+            assert done.returncode == 1 and took <= 10, (took, done.stderr)
+            assert (f"host node1 ({bed.docker('node1')}) does not answer: did not answer "
+                    "within 5 s") in done.stdout
+            # a Marathon on node1 that led gives way once its session expires
+            return done.stdout if "the stack is degraded but serving" in done.stdout else None
+
+        wait_until(serving, timeout=HOLD_S, what="status: degraded but serving", interval=1)
+        record_property("serving_again_s", round(time.monotonic() - cut, 1))
+        record_property("status_cut_off_s", round(slowest, 1))
         assert [h for h in ha.task_hosts("spread") if h != bed.ip("node1")] == others
         logs, took = ha.timed("logs", "master", timeout=60)
         assert logs.returncode == 0 and took <= 10, (took, logs.stderr)
