@@ -399,8 +399,7 @@ def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
     for spec in plan.specs:
         if not is_local(spec.docker):
             continue  # another machine's ports: checked there (`on_their_hosts`)
-        mine = existing.get(spec.name)
-        if mine is not None and mine.status in ("running", "restarting"):
+        if _held(existing.get(spec.name)):
             rows.append(Check(f"port {spec.port}", Verdict.OK,
                               f"held by {spec.name}, this stack's"))
         elif hostinfo.port_in_use(spec.host_ip, spec.port):
@@ -412,6 +411,11 @@ def ports(plan: Plan, existing: Mapping[str, ContainerInfo]) -> list[Check]:
         else:
             rows.append(Check(f"port {spec.port}", Verdict.OK, f"{spec.endpoint} is free"))
     return rows
+
+
+def _held(mine: ContainerInfo | None) -> bool:
+    """Whether this stack's own container holds its address and port (it runs, or restarts)."""
+    return mine is not None and mine.status in ("running", "restarting")
 
 
 def helper_image(plan: Plan, endpoint: str | None, has: Callable[[str], bool]) -> str | None:
@@ -426,12 +430,8 @@ def their_nets(plan: Plan, engines: Engines, existing: Mapping[str, ContainerInf
     whose containers all run already is not asked: what they bind is theirs."""
     from mesostack import waiting
 
-    def running(spec: ContainerSpec) -> bool:
-        mine = existing.get(spec.name)
-        return mine is not None and mine.status in ("running", "restarting")
-
-    endpoints = [e for e in plan.docker_endpoints
-                 if not is_local(e) and not all(running(s) for s in only(plan, e).specs)]
+    endpoints = [e for e in plan.docker_endpoints if not is_local(e)
+                 and not all(_held(existing.get(s.name)) for s in only(plan, e).specs)]
 
     def read(endpoint: str | None) -> hostinfo.HostNet | None:
         engine = engines[endpoint]
@@ -474,7 +474,7 @@ def _their_ip(ip: str, host: str | None, net: hostinfo.HostNet) -> Check:
 
 def _their_port(spec: ContainerSpec, host: str | None, net: hostinfo.HostNet,
                 mine: ContainerInfo | None) -> Check:
-    if mine is not None and mine.status in ("running", "restarting"):
+    if _held(mine):
         return Check(f"port {spec.port}", Verdict.OK, f"held by {spec.name}, this stack's")
     if net.in_use(spec.host_ip, spec.port):
         return Check(f"port {spec.port}", Verdict.FAIL,
