@@ -572,6 +572,7 @@ TASK_ENDS = frozenset(("TASK_FINISHED", "TASK_FAILED", "TASK_ERROR", "TASK_LOST"
                        "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"))
 UNPLACEABLE_AFTER = 5.0  # seconds an app may wait in the queue before we say why
 FOLLOW_INTERVAL = 0.25  # seconds between looks when the event stream says nothing
+END_GRACE = 1.0  # seconds a task's end may reach the event stream after Marathon's count drops
 REMOVAL_INTERVAL = 0.25
 
 
@@ -621,6 +622,7 @@ class EventWatch:
         self.failed_deployments: set[str] = set()
         self.finished_at: dict[str, float] = {}
         self.ended: list[TaskEnd] = []  # status updates that ended a task, in arrival order
+        self.listening = False  # the stream is attached and has not ended
         self._attached = threading.Event()
         self._stop = threading.Event()
 
@@ -641,7 +643,7 @@ class EventWatch:
     def _listen(self) -> None:
         try:
             for event in self.marathon.events(self.TYPES, stop=self._stop,
-                                              on_attached=self._attached.set,
+                                              on_attached=self._on_attached,
                                               on_elsewhere=self.say):
                 kind = event.get("eventType")
                 if kind == "deployment_failed":
@@ -655,7 +657,12 @@ class EventWatch:
                         time.monotonic()))
                 self.poke.set()
         finally:
+            self.listening = False
             self._attached.set()
+
+    def _on_attached(self) -> None:
+        self.listening = True
+        self._attached.set()
 
 
 @dataclass(frozen=True)
@@ -741,6 +748,7 @@ class _Following:
         self.states: list[AppProgress] = []
         # Marathon's "done", the apps watched after it, and when the watch began and ends
         self.done: tuple[Followed, list[str], float, float] | None = None
+        self.short_since: dict[str, float] = {}  # app id: when a look first found too few
 
     def look(self) -> Followed:
         """One round: Followed when done and settled; Pending when not yet."""
@@ -765,6 +773,12 @@ class _Following:
         for app_id in watched:
             progress = _progress(self.marathon, app_id, self.ends)
             if progress.running < progress.instances:
+                # Marathon's count and its event of the task's end come apart (they are
+                # published separately): give the stream END_GRACE to say why
+                since = self.short_since.setdefault(app_id, self.clock.now())
+                if self.events.listening and self.clock.now() - since < END_GRACE:
+                    raise Pending(f"{app_id}: {progress.running}/{progress.instances} running",
+                                  again=END_GRACE / 10)
                 took = max(0.0, time.monotonic() - began)
                 raise _ended(app_id, f"{progress.running}/{progress.instances} of its tasks "
                              f"run {took:.1f} s after Marathon called the deployment done",

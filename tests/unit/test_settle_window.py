@@ -15,6 +15,8 @@ from test_marathon_client import FakeMarathon, connect, request_for
 from fakes import FakeClock
 from mesostack import waiting as marathon_module
 from mesostack.marathon import (
+    END_GRACE,
+    FOLLOW_INTERVAL,
     DeploymentFailed,
     EventWatch,
     Hooks,
@@ -132,3 +134,38 @@ def test_no_window_for_health_checked_apps_or_with_settle_0(
            hooks=Hooks(settle=settle))
 
     assert clock.now() == 1000.0
+
+
+def test_a_count_that_drops_before_the_stream_tells_the_end_waits_for_its_reason(
+        fake: FakeMarathon, marathon: Marathon) -> None:
+    # Marathon lowers tasksRunning and publishes the task's status_update_event separately:
+    # a look may find 0/1 a moment before the stream says the task exited 0
+    clock = FakeClock()
+    watch, submitted = announced(fake, marathon, ONCE)
+    watch.listening = True
+    real_sleep = clock.sleep
+    sleeps = {"n": 0}
+
+    def sleep(seconds: float, *, wake: threading.Event | None = None) -> None:
+        sleeps["n"] += 1
+        if sleeps["n"] == 1:  # the count drops, the stream has not told why yet
+            fake.set("/once", tasksRunning=0)
+        else:
+            watch.ended.append(TaskEnd("/once", "once.1", "TASK_FINISHED", "", time.monotonic()))
+        real_sleep(seconds)
+    clock.sleep = sleep  # type: ignore[method-assign]
+
+    with pytest.raises(DeploymentFailed, match=r"app /once: its task exited 0"):
+        follow(marathon, submitted, timeout=30, watch=watch, clock=clock)
+
+
+def test_a_count_that_stays_short_with_a_silent_stream_fails_after_the_grace(
+        fake: FakeMarathon, marathon: Marathon) -> None:
+    clock = FakeClock()
+    watch, submitted = announced(fake, marathon, ONCE)
+    watch.listening = True
+    fake.set("/once", tasksRunning=0)
+
+    with pytest.raises(DeploymentFailed, match=r"app /once: 0/1 of its tasks run"):
+        follow(marathon, submitted, timeout=30, watch=watch, clock=clock)
+    assert END_GRACE <= clock.now() - 1000.0 <= END_GRACE + 2 * FOLLOW_INTERVAL
