@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cold
 import requests
 import yaml
 
@@ -108,14 +109,15 @@ def by_hand(engine: Engine, plan: Plan, *, interval: float) -> float:
     return time.perf_counter() - start
 
 
-def as_script(plan: Plan) -> float:
-    """The tutorial as a script: each `docker run` line, then a readiness poll every second."""
+def as_script(plan: Plan, *, timeout: float = 120) -> float:
+    """The tutorial as a script: each `docker run` line (pulling its image when the engine has
+    none), then a readiness poll every second."""
     master = plan.endpoints(Role.MASTER)
     start = time.perf_counter()
     for spec in plan.specs:
         subprocess.run(shlex.split(docker_run(spec, show_secrets=True)), check=True,
                        capture_output=True)
-        ready_every(spec, master, 1.0, time.monotonic() + 120)
+        ready_every(spec, master, 1.0, time.monotonic() + timeout)
     return time.perf_counter() - start
 
 
@@ -293,6 +295,33 @@ def h1(tmp: Path) -> Row:
                "<= 1.5x", ours / status <= 1.5)
 
 
+def b7(tmp: Path, *, rate: str, rounds: int) -> Row:
+    """A cold `up` on node2 of the test hosts through a `rate` link (benchmarks/cold.py)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hostbed import HostBed
+
+    bed = HostBed(Path(os.environ["MESOSTACK_TEST_HOSTS"]))
+    images = cold.heavy_images(lambda line: print(line, file=sys.stderr))
+    stack = cold.stack_file(tmp, bed.env, images)
+    bench = cold.ColdBench(stack, bed.socket(cold.HOST), bed.hosts, bed.in_client,
+                           [PYTHON, "-m", "mesostack"], [PYTHON, __file__, "--script-round"],
+                           images)
+    bed.hosts("limit", cold.HOST, rate)
+    try:
+        measured = bench.rounds(rounds)
+    finally:
+        bed.hosts("restore")
+        bed.hosts("wipe", cold.HOST)  # 1 GB of padding off its image cache
+    over = measured.cold - measured.floor - measured.warm
+    return Row("B7", f"cold `up` through a {rate} tbf link ({images.summary()}; "
+               f"{rounds} rounds)", f"{measured.cold:.1f} s",
+               f"floor {measured.floor:.1f} s (4 pulls at once) + `up` {measured.warm:.1f} s; "
+               f"script {measured.script:.1f} s",
+               f"{over:+.1f} s over floor + `up`; "
+               f"{measured.cold / measured.script:.2f}x the script",
+               "<= floor + `up` + 1 s", over <= 1.0)
+
+
 # --- F: the fixed cost of a command ------------------------------------------------------------
 
 # What each command's path needs before its first request (and, where it draws one, its table),
@@ -454,16 +483,23 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default=str(ROOT / "examples" / "testbed.yaml"))
     parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,C1,fixed",
-                        help="rows to run, comma-separated; `fixed`: the F rows; H1 (the test "
-                        "hosts, `scripts/hosts up`, named by $MESOSTACK_TEST_HOSTS) on request")
+                        help="rows to run, comma-separated; `fixed`: the F rows; H1 and B7 (the "
+                        "test hosts, `scripts/hosts up`, named by $MESOSTACK_TEST_HOSTS) on "
+                        "request")
+    parser.add_argument("--rate", default="100mbit", help="B7's link (a tc rate)")
+    parser.add_argument("--rounds", type=int, default=3, help="B7's rounds (medians)")
+    parser.add_argument("--script-round", metavar="STACK", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.script_round:  # B7's baseline, run in the client namespace: its seconds
+        print(f"{as_script(plan_of(Path(args.script_round)), timeout=600):.3f}")
+        return 0
     stack = Path(args.stack)
     only = set(args.only.split(","))
     # An installed package runs from bytecode compiled at install time. With
     # PYTHONDONTWRITEBYTECODE set (as on the test bed) an editable install would compile
     # mesostack's sources anew in every command measured (~0.1 s each): compile them once here.
     compileall.compile_dir(str(ROOT / "src"), quiet=1)
-    engine = Engine.connect() if only - {"B1", "fixed", "H1"} else None
+    engine = Engine.connect() if only - {"B1", "fixed", "H1", "B7"} else None
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
@@ -494,6 +530,8 @@ def main() -> int:
             rows.append(c1(stack, tmp))
         if "H1" in only:
             rows.append(h1(tmp))
+        if "B7" in only:
+            rows.append(b7(tmp, rate=args.rate, rounds=args.rounds))
     docker = f"Docker {engine.facts().server_version}" if engine else "no engine used"
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}, Python "
           f"{platform.python_version()}, {docker}")
