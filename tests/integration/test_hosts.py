@@ -5,8 +5,10 @@ lost, or the network between them is poor. The measured recovery times go to the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
 import subprocess
 import tarfile
 import time
@@ -276,3 +278,35 @@ def test_a_lossy_slow_network(ha: HostStack, bed: HostBed, record_property: Any)
         record_property("up_on_a_lossy_network_s", round(time.monotonic() - start, 1))
     finally:
         bed.hosts("restore")
+
+
+PROBE_BYTES = 4_000_000  # one incompressible layer, the same bytes every run
+
+
+def test_a_limited_host_pulls_across_its_link_at_the_rate(
+        bed: HostBed, tmp_path: Path, record_property: Any) -> None:
+    """`limit HOST RATE` shapes what the host receives, and an image named by the client's
+    198.18.0.2:5000 crosses that link (benchmark B7 relies on both)."""
+    payload = random.Random("limit-probe").randbytes(PROBE_BYTES)
+    tag = hashlib.sha256(payload).hexdigest()[:12]
+    pushed, pulled = (f"{at}/mesostack-test/limit-probe:{tag}"
+                      for at in ("127.0.0.1:5000", f"{bed.env['MSH_CLIENT_IP']}:5000"))
+    (tmp_path / "pad").write_bytes(payload)
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY pad /pad\n")
+    subprocess.run(["docker", "build", "-q", "-t", pushed, str(tmp_path)], check=True,
+                   capture_output=True, timeout=120)
+    subprocess.run(["docker", "push", pushed], check=True, capture_output=True, timeout=120)
+    node3 = ["docker", "-H", bed.socket("node3")]
+    subprocess.run([*node3, "rmi", "-f", pulled], capture_output=True, timeout=60)
+    bed.hosts("limit", "node3", "2mbit")  # 250 kB/s: the layer takes at least 16 s
+    try:
+        start = time.monotonic()
+        subprocess.run([*node3, "pull", "-q", pulled], check=True, capture_output=True,
+                       timeout=120)
+        took = time.monotonic() - start
+    finally:
+        bed.hosts("restore")
+        subprocess.run([*node3, "rmi", "-f", pulled], capture_output=True, timeout=60)
+    record_property("pull_at_2mbit_s", round(took, 1))
+    assert took >= 0.8 * PROBE_BYTES / 250_000, f"{took:.1f} s: the link was not limited"
+    assert took < 60, f"{took:.1f} s"

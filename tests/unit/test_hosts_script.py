@@ -27,3 +27,9 @@ def test_without_a_command_it_says_how_it_is_used() -> None:
     assert "scripts/hosts up " in result.stderr
     assert "198.18.0.0/24" in result.stderr
     assert "set -euo" not in result.stderr
+
+
+def test_it_says_how_to_limit_a_hosts_link_and_wipe_its_engine() -> None:
+    usage = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True).stderr
+    assert "scripts/hosts limit HOST RATE" in usage
+    assert "scripts/hosts wipe HOST" in usage
