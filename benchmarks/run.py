@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cold
 import requests
@@ -269,13 +270,22 @@ def b6(stack: Path) -> Row:
                ours / status <= 1.5)
 
 
-def h1(tmp: Path) -> Row:
-    """B6 on the test bed's three hosts (`scripts/hosts`; its environment file named by
-    $MESOSTACK_TEST_HOSTS): each command run in the client namespace."""
+def host_bed() -> Any:
+    """The test hosts named by $MESOSTACK_TEST_HOSTS (tests/hostbed.py's HostBed)."""
+    env_file = Path(os.environ.get("MESOSTACK_TEST_HOSTS", "/nonexistent"))
+    if not env_file.is_file():
+        raise SystemExit("benchmarks: H1 and B7 need the test hosts: `bash scripts/hosts up`, "
+                         "then MESOSTACK_TEST_HOSTS=<the file it prints>")
     sys.path.insert(0, str(ROOT / "tests"))
     from hostbed import HostBed
 
-    bed = HostBed(Path(os.environ["MESOSTACK_TEST_HOSTS"]))
+    return HostBed(env_file)
+
+
+def h1(tmp: Path) -> Row:
+    """B6 on the test bed's three hosts (`scripts/hosts`; its environment file named by
+    $MESOSTACK_TEST_HOSTS): each command run in the client namespace."""
+    bed = host_bed()
     stack = bed.stack(tmp, "modern")
 
     def timed(*args: str) -> float:
@@ -297,10 +307,7 @@ def h1(tmp: Path) -> Row:
 
 def b7(tmp: Path, *, rate: str, rounds: int) -> Row:
     """A cold `up` on node2 of the test hosts through a `rate` link (benchmarks/cold.py)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from hostbed import HostBed
-
-    bed = HostBed(Path(os.environ["MESOSTACK_TEST_HOSTS"]))
+    bed = host_bed()
     images = cold.heavy_images(lambda line: print(line, file=sys.stderr))
     stack = cold.stack_file(tmp, bed.env, images)
     bench = cold.ColdBench(stack, bed.socket(cold.HOST), bed.hosts, bed.in_client,
