@@ -7,7 +7,9 @@ Needs the test bed (`bash scripts/test` sets it up): the engine, the local regis
 and ports 2181/5050/5051/8080 free on 127.0.0.x. Prints one table; ratios come from this run
 only (the machine is shared and noisy, so absolute numbers move between runs); B2, B3 and
 B5 give medians of three rounds. The F rows (a command's fixed cost, medians of 7) need no
-engine: listeners stand where the command's first request goes and note its arrival.
+engine: listeners stand where the command's first request goes and note its arrival. H1 and
+B7 run on the test hosts (`scripts/hosts up`, its environment file in $MESOSTACK_TEST_HOSTS):
+B7, a cold `up` through a rate-limited link, is described in benchmarks/cold.py.
 """
 
 from __future__ import annotations
