@@ -15,6 +15,7 @@ tag is a hash of the base image and the padding), the size of the real images th
 from __future__ import annotations
 
 import hashlib
+import platform
 import random
 import statistics
 import subprocess
@@ -24,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 import yaml
+
+from mesostack import registry
 
 REGISTRY = "127.0.0.1:5000"  # where the images are pushed, from this machine
 LINK_REGISTRY = "198.18.0.2:5000"  # the same registry as node2 reaches it, across its link
 PADDING = (60_000_000, 30_000_000, 15_000_000)  # bytes per layer added to each image
 HOST = "node2"
-MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 BASES = {  # role: the test bed's image
     "zookeeper": "mesostack-test/zookeeper-official:testbed",
     "master": "mesostack-test/mesos-master:testbed",
@@ -43,24 +44,20 @@ BASES = {  # role: the test bed's image
 @dataclass(frozen=True)
 class Images:
     refs: dict[str, str]  # role: repository:tag in the registry
-    layers: dict[str, list[tuple[str, int]]]  # role: its layers' (digest, compressed size)
+    layers: dict[str, dict[str, int]]  # role: its layers' compressed sizes by digest
 
     def summary(self) -> str:
-        sizes = [sum(size for _, size in layers) / 1e6 for layers in self.layers.values()]
+        sizes = [sum(layers.values()) / 1e6 for layers in self.layers.values()]
         counts = [len(layers) for layers in self.layers.values()]
-        unique = {digest: size for layers in self.layers.values() for digest, size in layers}
+        unique = {digest: size for each in self.layers.values() for digest, size in each.items()}
         return (f"4 images of {min(sizes):.0f}-{max(sizes):.0f} MB in {min(counts)}-"
                 f"{max(counts)} layers, {sum(unique.values()) / 1e6:.0f} MB to transfer")
 
 
-def _layers(ref: str) -> list[tuple[str, int]] | None:
-    name, _, tag = ref.rpartition(":")
-    answer = requests.get(f"http://{REGISTRY}/v2/{name}/manifests/{tag}",
-                          headers={"Accept": MANIFEST}, timeout=10)
-    if answer.status_code == 404:
-        return None
-    answer.raise_for_status()
-    return [(layer["digest"], int(layer["size"])) for layer in answer.json()["layers"]]
+def _layers(ref: str) -> dict[str, int] | None:
+    """The image's layers (digest: compressed size) as the registry has them; None: not there."""
+    return registry.layer_sizes(f"{REGISTRY}/{ref}",
+                                registry.Platform.of_engine("linux", platform.machine()))
 
 
 def _image_id(ref: str) -> str:
@@ -71,7 +68,7 @@ def _image_id(ref: str) -> str:
 def heavy_images(say: Callable[[str], None]) -> Images:
     """The four images with their padding, built on this machine's engine and pushed once."""
     refs: dict[str, str] = {}
-    layers: dict[str, list[tuple[str, int]]] = {}
+    layers: dict[str, dict[str, int]] = {}
     for role, base in BASES.items():
         source = f"{REGISTRY}/{base}"
         inputs = f"{_image_id(source)} {PADDING} {role}"
